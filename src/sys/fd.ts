@@ -1,0 +1,77 @@
+// File descriptors: open, close, read, write, pipes, poll, memfd.
+import { readdirSync } from "node:fs";
+import { check, lastErrno } from "./errno.ts";
+import { libc } from "./libc.ts";
+import { syscallTable } from "./arch.ts";
+
+export const O = {
+  RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, EXCL: 0o200, TRUNC: 0o1000,
+  NONBLOCK: 0o4000, CLOEXEC: 0o2000000,
+} as const;
+export const POLL = { IN: 0x1, PRI: 0x2, OUT: 0x4, ERR: 0x8, HUP: 0x10, NVAL: 0x20 } as const;
+export const F = { GETFL: 3, SETFL: 4 } as const;
+
+function cstr(s: string): Buffer {
+  return Buffer.from(`${s}\0`);
+}
+
+export function open(path: string, flags: number, mode = 0o600): number {
+  return check("open", libc.open(cstr(path), flags, mode), path);
+}
+
+/** open() that returns -errno instead of throwing. */
+export function tryOpen(path: string, flags: number): number {
+  const fd = libc.open(cstr(path), flags, 0);
+  return fd < 0 ? -lastErrno() : fd;
+}
+
+export function close(fd: number): void {
+  check("close", libc.close(fd));
+}
+
+export function readInto(fd: number, addr: number, len: number): number {
+  return check("read", libc.read(fd, addr, len));
+}
+
+export function writeFrom(fd: number, addr: number, len: number): number {
+  return check("write", libc.write(fd, addr, len));
+}
+
+/** Write a byte (used to wake poll loops through a stop pipe). */
+export function writeByte(fd: number): void {
+  const b = new Uint8Array(new ArrayBuffer(8));
+  b[0] = 1;
+  check("write", libc.write(fd, b, 1));
+}
+
+export function pipe(flags = O.CLOEXEC | O.NONBLOCK): [number, number] {
+  const fds = new Int32Array(new ArrayBuffer(8));
+  check("pipe2", libc.pipe2(fds, flags));
+  return [fds[0]!, fds[1]!];
+}
+
+export function setNonBlocking(fd: number, on: boolean): void {
+  const fl = check("fcntl", libc.fcntl(fd, F.GETFL, 0));
+  check("fcntl", libc.fcntl(fd, F.SETFL, on ? fl | O.NONBLOCK : fl & ~O.NONBLOCK));
+}
+
+export function memfdCreate(name: string, flags: number): number {
+  return check("memfd_create", libc.memfd_create(cstr(name), flags), name);
+}
+
+export function ftruncate(fd: number, len: number): void {
+  check("ftruncate", libc.ftruncate(fd, len));
+}
+
+export function fallocate(fd: number, mode: number, offset: number, len: number): void {
+  check("fallocate", libc.fallocate(fd, mode, offset, len));
+}
+
+export function gettid(): number {
+  return libc.syscall(syscallTable().gettid, 0, 0, 0, 0, 0);
+}
+
+/** Open file descriptors of this process, by number. */
+export function openFds(): number[] {
+  return readdirSync("/proc/self/fd").map(Number).sort((a, b) => a - b);
+}

@@ -1,0 +1,4 @@
+export * from "./arch.ts";
+export * from "./errno.ts";
+export * from "./fd.ts";
+export * from "./mem.ts";
