@@ -1,0 +1,173 @@
+// The five memory types of the C suite, and areas placed without fixed
+// addresses: each area reserves one PROT_NONE region and maps its views inside
+// it, so neighbouring areas (and an area and its alias) never merge.
+import { readFileSync } from "node:fs";
+import { close, fallocate, ftruncate, memfdCreate } from "../sys/fd.ts";
+import { FALLOC, MADV, madvise, MAP, MFD, mmap, munmap, PAGE_SIZE, PROT } from "../sys/mem.ts";
+import type { FeatureName } from "../uffd/constants.ts";
+
+export const MEMORY_NAMES = ["anon", "shmem", "shmem-private", "hugetlb", "hugetlb-private"] as const;
+export type MemoryName = (typeof MEMORY_NAMES)[number];
+
+export interface MemoryType {
+  readonly name: MemoryName;
+  /** Backed by a memfd (shmem or hugetlbfs), not anonymous memory. */
+  readonly fileBacked: boolean;
+  readonly hugetlb: boolean;
+  readonly shmem: boolean;
+  /** The C suite's map_shared: the area is a shared mapping (and has an alias view). */
+  readonly shared: boolean;
+  /** A second mapping of the same pages (unregistered) exists. */
+  readonly hasAlias: boolean;
+  /** Feature needed to register this type for missing faults. */
+  readonly missingFeature?: FeatureName;
+  /** Feature needed to register this type for write-protect. */
+  readonly wpFeature?: FeatureName;
+  /** Feature needed for minor faults, where the type supports them. */
+  readonly minorFeature?: FeatureName;
+}
+
+export const MEMORY: Readonly<Record<MemoryName, MemoryType>> = {
+  anon: { name: "anon", fileBacked: false, hugetlb: false, shmem: false, shared: false, hasAlias: false },
+  shmem: {
+    name: "shmem", fileBacked: true, hugetlb: false, shmem: true, shared: true, hasAlias: true,
+    missingFeature: "MISSING_SHMEM", wpFeature: "WP_HUGETLBFS_SHMEM", minorFeature: "MINOR_SHMEM",
+  },
+  // The C allocator maps shmem-private shared too; "private" only changes how wp-fork zaps.
+  "shmem-private": {
+    name: "shmem-private", fileBacked: true, hugetlb: false, shmem: true, shared: false, hasAlias: true,
+    missingFeature: "MISSING_SHMEM", wpFeature: "WP_HUGETLBFS_SHMEM", minorFeature: "MINOR_SHMEM",
+  },
+  hugetlb: {
+    name: "hugetlb", fileBacked: true, hugetlb: true, shmem: false, shared: true, hasAlias: true,
+    missingFeature: "MISSING_HUGETLBFS", wpFeature: "WP_HUGETLBFS_SHMEM", minorFeature: "MINOR_HUGETLBFS",
+  },
+  "hugetlb-private": {
+    name: "hugetlb-private", fileBacked: true, hugetlb: true, shmem: false, shared: false, hasAlias: false,
+    missingFeature: "MISSING_HUGETLBFS", wpFeature: "WP_HUGETLBFS_SHMEM",
+  },
+};
+
+export function memoryType(name: string): MemoryType {
+  const t = (MEMORY as Record<string, MemoryType>)[name];
+  if (!t) throw new Error(`unknown memory type '${name}' (expected one of ${MEMORY_NAMES.join(", ")})`);
+  return t;
+}
+
+function meminfoKb(key: string): number | undefined {
+  const m = new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(readFileSync("/proc/meminfo", "utf8"));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Default hugetlb page size in bytes (0 where the kernel has none). */
+export function defaultHugePageSize(): number {
+  return (meminfoKb("Hugepagesize") ?? 0) * 1024;
+}
+
+/** PMD size: the THP size for anon and shmem. */
+export function pmdSize(): number {
+  try {
+    return Number(readFileSync("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "utf8").trim());
+  } catch {
+    return 2 * 1024 * 1024;
+  }
+}
+
+/** Page size used for areas of this memory type. */
+export function pageSizeOf(mem: MemoryType): number {
+  return mem.hugetlb ? defaultHugePageSize() : PAGE_SIZE;
+}
+
+/**
+ * One area of `size` bytes of a memory type: `addr` is the mapping the test
+ * uses, `alias` the second view of the same pages (equal to `addr` where the
+ * type has none).
+ */
+export class Area {
+  readonly mem: MemoryType;
+  readonly size: number;
+  readonly pageSize: number;
+  addr: number;
+  alias: number;
+  readonly #reserve: number;
+  readonly #reserveLen: number;
+  #disposed = false;
+
+  private constructor(mem: MemoryType, size: number, pageSize: number, addr: number, alias: number, reserve: number, reserveLen: number) {
+    this.mem = mem;
+    this.size = size;
+    this.pageSize = pageSize;
+    this.addr = addr;
+    this.alias = alias;
+    this.#reserve = reserve;
+    this.#reserveLen = reserveLen;
+  }
+
+  /**
+   * Allocate an area. `role: "dst"` maps hugetlb with MAP_NORESERVE (the C
+   * destination does: its pages come from the fault path, not a reservation).
+   */
+  static allocate(mem: MemoryType, size: number, opts: { role?: "src" | "dst" } = {}): Area {
+    const pageSize = pageSizeOf(mem);
+    if (pageSize === 0) throw new Error(`${mem.name}: this kernel has no hugetlb page size`);
+    if (size % pageSize !== 0) throw new Error(`${mem.name}: area size ${size} is not a multiple of the page size ${pageSize}`);
+    const align = Math.max(pmdSize(), pageSize);
+    // [align slack][area][guard align][alias][guard align]
+    const reserveLen = align + size + align + (mem.hasAlias ? size + align : 0);
+    const reserve = mmap(reserveLen, { prot: PROT.NONE, flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.NORESERVE });
+    try {
+      const base = Math.ceil(reserve / align) * align;
+      const rw = PROT.READ | PROT.WRITE;
+      if (!mem.fileBacked) {
+        const addr = mmap(size, { addr: base, prot: rw, flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.FIXED });
+        return new Area(mem, size, pageSize, addr, addr, reserve, reserveLen);
+      }
+      const fd = memfdCreate(`uffd-suite-${mem.name}`, MFD.CLOEXEC | (mem.hugetlb ? MFD.HUGETLB : 0));
+      try {
+        ftruncate(fd, size);
+        // Start from a file with no pages in it.
+        fallocate(fd, FALLOC.PUNCH_HOLE | FALLOC.KEEP_SIZE, 0, size);
+        const mainShared = !mem.hugetlb || mem.shared; // hugetlb-private is the one private mapping
+        const flags = (mainShared ? MAP.SHARED : MAP.PRIVATE) | MAP.FIXED |
+          (mem.hugetlb && opts.role === "dst" ? MAP.NORESERVE : 0);
+        const addr = mmap(size, { addr: base, prot: rw, flags, fd });
+        let alias = addr;
+        if (mem.hasAlias) {
+          alias = mmap(size, { addr: base + size + align, prot: rw, flags: MAP.SHARED | MAP.FIXED, fd });
+        }
+        return new Area(mem, size, pageSize, addr, alias, reserve, reserveLen);
+      } finally {
+        close(fd);
+      }
+    } catch (e) {
+      munmap(reserve, reserveLen);
+      throw e;
+    }
+  }
+
+  /** The alias-view address of an address inside the area (itself where there is no alias). */
+  aliasOf(addr: number): number {
+    return this.alias + (addr - this.addr);
+  }
+
+  /** Drop the pages: MADV_REMOVE for shared file mappings, MADV_DONTNEED otherwise. */
+  release(): void {
+    const remove = this.mem.shmem || (this.mem.hugetlb && this.mem.shared);
+    madvise(this.addr, this.size, remove ? MADV.REMOVE : MADV.DONTNEED);
+  }
+
+  get pages(): number {
+    return this.size / this.pageSize;
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    // The reservation spans the area, its alias and the guards.
+    munmap(this.#reserve, this.#reserveLen);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
