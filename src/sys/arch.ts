@@ -14,6 +14,9 @@ export const SYSCALLS: Readonly<Record<string, SyscallTable>> = {
   arm64: { userfaultfd: 282, memfd_create: 279, gettid: 178, process_madvise: 440, pidfd_open: 434 },
 };
 
+/** sizeof(pthread_mutex_t) in glibc, per architecture. */
+export const PTHREAD_MUTEX_SIZE: Readonly<Record<string, number>> = { x64: 40, arm64: 48 };
+
 export class UnsupportedArchError extends Error {
   override readonly name = "UnsupportedArchError";
 }

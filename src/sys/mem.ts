@@ -67,6 +67,11 @@ export function mremap(
   return asAddress("mremap", r, `len=${oldLen}->${newLen}`);
 }
 
+/** An ArrayBuffer over raw memory (no copy). */
+export function toArrayBufferAt(addr: number, len: number): ArrayBuffer {
+  return toArrayBuffer(addr as Pointer, 0, len);
+}
+
 /** A byte view over raw memory. Touching it from JS faults in this thread. */
 export function bytesAt(addr: number, len: number): Uint8Array {
   return new Uint8Array(toArrayBuffer(addr as Pointer, 0, len));

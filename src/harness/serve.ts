@@ -1,0 +1,228 @@
+// The fault-handling loop of a handler Worker (the C suite's poll thread).
+// Hot path: no allocation, no BigInt; read first, poll only when nothing is queued.
+import { toArrayBufferAt } from "../sys/mem.ts";
+import { Errno, lastErrno, SysError } from "../sys/errno.ts";
+import { POLL } from "../sys/fd.ts";
+import { libc } from "../sys/libc.ts";
+import { Scratch } from "../sys/mem.ts";
+import { CONTINUE_MODE, COPY_MODE, EVENT, MOVE_MODE, PAGEFAULT_FLAG } from "../uffd/constants.ts";
+import { errnoName } from "../sys/errno.ts";
+import { Uffd } from "../uffd/uffd.ts";
+import { COUNTER } from "./counters.ts";
+import type { ServeJob, ServeResult } from "./protocol.ts";
+
+const SLOT = 8;
+
+export class HandlerError extends Error {
+  override readonly name = "HandlerError";
+}
+
+function fail(what: string): never {
+  throw new HandlerError(what);
+}
+
+/** Serve `job` until stopped. Throws on the first thing that is wrong. */
+export function serve(job: ServeJob): ServeResult {
+  const counters = new Int32Array(job.counters);
+  const base = job.slot * SLOT;
+  const ps = job.pageSize;
+  let uffd = Uffd.adopt(job.uffdFd, { features: BigInt(`0x${job.featuresHex}`) });
+  const adopted: Uffd[] = [];
+  const poll = new Scratch(4096);
+  const pv = poll.view;
+  let dst = job.dst;
+  const dstAlias = job.dstAlias;
+  // Minor faults: the bytes are flipped through `dst` (unregistered in minor tests).
+  const words = job.strategy === "copy" ? new Int32Array(toArrayBufferAt(job.dst, job.size)) : undefined;
+  const copyMode = job.applyWp ? COPY_MODE.WP : 0;
+  const contMode = job.applyWp ? CONTINUE_MODE.WP : 0;
+  const moveChunk = job.moveChunk ?? ps;
+  let repeatPending = job.repeatCopyVia !== undefined;
+  let faults = 0;
+  let running = true;
+
+  const setPoll = (fd: number) => {
+    pv.setInt32(0, fd, true);
+    pv.setInt16(4, POLL.IN, true);
+    pv.setInt32(8, job.stopFd, true);
+    pv.setInt16(12, POLL.IN, true);
+  };
+  setPoll(uffd.fd);
+
+  const missing = (addr: number, flags: number) => {
+    if (job.forbidWriteMissing && flags & PAGEFAULT_FLAG.WRITE) {
+      fail(`unexpected write fault at 0x${addr.toString(16)} (a first touch must be a read)`);
+    }
+    let off = addr - dst;
+    if (off < 0 || off >= job.size) fail(`fault at 0x${addr.toString(16)} outside the destination`);
+    switch (job.strategy) {
+      case "copy": {
+        off -= off % ps;
+        const rc = uffd.tryCopy(dst + off, job.src + off, ps, copyMode);
+        if (rc < 0) {
+          if (uffd.lastResult !== -Errno.EEXIST) {
+            throw new SysError("UFFDIO_COPY", -rc, `dst offset ${off}, result ${uffd.lastResult}`);
+          }
+          // Someone else resolved it: wake the waiter.
+          if (uffd.tryWake(dst + off, ps) < 0) throw new SysError("UFFDIO_WAKE", lastErrno());
+          return;
+        }
+        if (uffd.lastResult !== ps) fail(`UFFDIO_COPY copied ${uffd.lastResult} of ${ps} bytes`);
+        counters[base + COUNTER.missing]!++;
+        if (repeatPending) {
+          repeatPending = false;
+          const to = (job.repeatCopyVia === "alias" ? dstAlias : dst) + off;
+          const again = uffd.tryCopy(to, job.src + off, ps, copyMode);
+          if (again === 0) fail("repeated UFFDIO_COPY succeeded; it must give EEXIST");
+          if (uffd.lastResult !== -Errno.EEXIST) {
+            fail(`repeated UFFDIO_COPY gave ${errnoName(-uffd.lastResult)}; it must give EEXIST`);
+          }
+          Atomics.add(counters, base + COUNTER.eexist, 1);
+        }
+        return;
+      }
+      case "zeropage": {
+        off -= off % ps;
+        const rc = uffd.tryZeropage(dst + off, ps);
+        if (rc < 0 && uffd.lastResult !== -Errno.EEXIST) {
+          throw new SysError("UFFDIO_ZEROPAGE", -rc, `dst offset ${off}`);
+        }
+        if (rc < 0) uffd.tryWake(dst + off, ps);
+        else counters[base + COUNTER.missing]!++;
+        return;
+      }
+      case "move": {
+        off -= off % moveChunk;
+        const rc = uffd.tryMove(dst + off, job.src + off, moveChunk, MOVE_MODE.ALLOW_SRC_HOLES);
+        if (rc < 0) {
+          if (uffd.lastResult !== -Errno.EEXIST) {
+            throw new SysError("UFFDIO_MOVE", -rc, `dst offset ${off}, result ${uffd.lastResult}`);
+          }
+          uffd.tryWake(dst + off, moveChunk);
+          return;
+        }
+        if (uffd.lastResult !== moveChunk) fail(`UFFDIO_MOVE moved ${uffd.lastResult} of ${moveChunk} bytes`);
+        counters[base + COUNTER.missing]!++;
+        return;
+      }
+      case "poison": {
+        // Odd pages get zeros, even pages are poisoned (the C poison test).
+        off -= off % ps;
+        const page = off / ps;
+        if (page % 2 === 1) {
+          const rc = uffd.tryZeropage(dst + off, ps);
+          if (rc < 0) {
+            // Memory types without ZEROPAGE (hugetlb) get a copy of the zeroed source page.
+            if (uffd.tryCopy(dst + off, job.src + off, ps, 0) < 0) {
+              throw new SysError("UFFDIO_COPY", lastErrno(), `zero page at offset ${off}`);
+            }
+          }
+        } else if (uffd.tryPoison(dst + off, ps) < 0) {
+          throw new SysError("UFFDIO_POISON", -uffd.lastResult, `offset ${off}`);
+        }
+        counters[base + COUNTER.missing]!++;
+        return;
+      }
+    }
+  };
+
+  const minor = (addr: number) => {
+    if (!words) fail(`minor fault at 0x${addr.toString(16)} with strategy ${job.strategy}`);
+    let off = addr - dstAlias;
+    if (off < 0 || off >= job.size) fail(`minor fault at 0x${addr.toString(16)} outside the alias view`);
+    off -= off % ps;
+    // Prove the handler can change the page: flip every byte through the other view.
+    for (let i = off >> 2, end = (off + ps) >> 2; i < end; i++) words[i] = ~words[i]!;
+    if (uffd.tryContinue(dstAlias + off, ps, contMode) < 0) {
+      throw new SysError("UFFDIO_CONTINUE", lastErrno(), `offset ${off}, result ${uffd.lastResult}`);
+    }
+    // A second CONTINUE on the same page must fail with EEXIST (and not BUG the kernel).
+    const again = uffd.tryContinue(dstAlias + off, ps, contMode);
+    if (again === 0 || uffd.lastResult !== -Errno.EEXIST) {
+      fail(`second UFFDIO_CONTINUE gave rc=${again} mapped=${uffd.lastResult}; expected -EEXIST`);
+    }
+    counters[base + COUNTER.minor]!++;
+  };
+
+  const event = (i: number) => {
+    const ev = uffd.eventAt(i);
+    switch (ev.type) {
+      case "fork":
+        Atomics.add(counters, base + COUNTER.fork, 1);
+        if (job.onFork === "close") {
+          libc.close(ev.uffd);
+        } else {
+          uffd = Uffd.adopt(ev.uffd, { features: uffd.enabled.mask });
+          adopted.push(uffd);
+          setPoll(uffd.fd);
+        }
+        return;
+      case "remove":
+        Atomics.add(counters, base + COUNTER.remove, 1);
+        uffd.unregister({ start: ev.start, len: ev.end - ev.start });
+        return;
+      case "remap":
+        Atomics.add(counters, base + COUNTER.remap, 1);
+        dst = ev.to;
+        return;
+      case "unmap":
+        Atomics.add(counters, base + COUNTER.unmap, 1);
+        return;
+      default:
+        fail(`unexpected event ${ev.type}`);
+    }
+  };
+
+  try {
+    while (running) {
+      const n = uffd.readRaw();
+      if (n === 0) {
+        if (job.mode === "read") continue; // EINTR on a blocking read
+        const r = libc.poll(poll.addr, 2, -1);
+        if (r < 0) {
+          const err = lastErrno();
+          if (err === Errno.EINTR || err === Errno.EAGAIN) continue;
+          throw new SysError("poll", err);
+        }
+        const stopRev = pv.getInt16(14, true);
+        if (stopRev !== 0) {
+          if (!(stopRev & POLL.IN)) fail(`stop pipe revents ${stopRev}`);
+          break;
+        }
+        const rev = pv.getInt16(6, true);
+        if (rev & (POLL.ERR | POLL.NVAL)) fail(`uffd poll revents ${rev}`);
+        continue;
+      }
+      for (let i = 0; i < n; i++) {
+        if (uffd.msgEvent(i) !== EVENT.PAGEFAULT) {
+          event(i);
+          continue;
+        }
+        faults++;
+        const flags = uffd.msgFlags(i);
+        const addr = uffd.msgAddress(i);
+        if (job.stopPage !== undefined && addr >= job.stopPage && addr < job.stopPage + ps) {
+          uffd.tryZeropage(job.stopPage, ps);
+          if (uffd.lastResult !== ps) uffd.tryWake(job.stopPage, ps);
+          faults--;
+          running = false;
+          continue;
+        }
+        if (flags & PAGEFAULT_FLAG.WP) {
+          const page = addr - (addr % ps);
+          if (uffd.tryWriteProtect(page, ps, 0) < 0) throw new SysError("UFFDIO_WRITEPROTECT", lastErrno(), "unprotect");
+          counters[base + COUNTER.wp]!++;
+        } else if (flags & PAGEFAULT_FLAG.MINOR) {
+          minor(addr);
+        } else {
+          missing(addr, flags);
+        }
+      }
+    }
+    return { faults, adopted: adopted.length };
+  } finally {
+    for (const u of adopted) u.close();
+    uffd.dispose({ closeFd: false });
+    poll.dispose();
+  }
+}
