@@ -206,7 +206,7 @@ export class UffdTestContext {
           applyWp: opts.applyWp ?? false,
           forbidWriteMissing: opts.forbidWriteMissing ?? false,
           moveChunk: opts.moveChunk,
-          stopPage: mode === "read" ? stopPages + slot * PAGE_SIZE : undefined,
+          stopPages: mode === "read" ? { start: stopPages, len: count * PAGE_SIZE } : undefined,
           repeatCopyVia: opts.repeatCopyVia,
           onFork: opts.onFork ?? "follow",
           counters: counters.buffer,

@@ -26,8 +26,8 @@ export interface ServeJob {
   readonly forbidWriteMissing: boolean;
   /** Bytes per MOVE (strategy "move"): a page, or a PMD chunk. */
   readonly moveChunk?: number;
-  /** The page whose fault tells this handler to stop (blocking-read mode). */
-  readonly stopPage?: number;
+  /** Stop pages (blocking-read mode): a fault on any of them tells the handler that takes it to stop. */
+  readonly stopPages?: { readonly start: number; readonly len: number };
   /** Do one deliberate repeat COPY to this view (dst or its alias) after the first COPY; it must give EEXIST. */
   readonly repeatCopyVia?: "dst" | "alias";
   /** On a fork event: follow the child's uffd (events tests) or close it (fork loops). */

@@ -4,7 +4,7 @@ import { toArrayBufferAt } from "../sys/mem.ts";
 import { Errno, lastErrno, SysError } from "../sys/errno.ts";
 import { POLL } from "../sys/fd.ts";
 import { libc } from "../sys/libc.ts";
-import { Scratch } from "../sys/mem.ts";
+import { PAGE_SIZE, Scratch } from "../sys/mem.ts";
 import { CONTINUE_MODE, COPY_MODE, EVENT, MOVE_MODE, PAGEFAULT_FLAG } from "../uffd/constants.ts";
 import { errnoName } from "../sys/errno.ts";
 import { Uffd } from "../uffd/uffd.ts";
@@ -40,6 +40,8 @@ export function serve(job: ServeJob): ServeResult {
   let repeatPending = job.repeatCopyVia !== undefined;
   let faults = 0;
   let running = true;
+  const stopStart = job.stopPages?.start ?? 0;
+  const stopEnd = job.stopPages ? stopStart + job.stopPages.len : 0;
 
   const setPoll = (fd: number) => {
     pv.setInt32(0, fd, true);
@@ -201,9 +203,9 @@ export function serve(job: ServeJob): ServeResult {
         faults++;
         const flags = uffd.msgFlags(i);
         const addr = uffd.msgAddress(i);
-        if (job.stopPage !== undefined && addr >= job.stopPage && addr < job.stopPage + ps) {
-          uffd.tryZeropage(job.stopPage, ps);
-          if (uffd.lastResult !== ps) uffd.tryWake(job.stopPage, ps);
+        if (addr >= stopStart && addr < stopEnd) {
+          const page = addr - (addr % PAGE_SIZE);
+          if (uffd.tryZeropage(page, PAGE_SIZE) < 0) uffd.tryWake(page, PAGE_SIZE);
           faults--;
           running = false;
           continue;
