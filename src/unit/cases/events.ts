@@ -1,0 +1,3 @@
+import type { UnitCase } from "../case.ts";
+
+export const eventsCases: readonly UnitCase[] = [];
