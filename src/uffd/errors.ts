@@ -1,5 +1,6 @@
 // Errors of the userfaultfd layer.
 import { errnoName, SysError } from "../sys/errno.ts";
+import type { FeatureSet } from "./bits.ts";
 import type { FeatureName } from "./constants.ts";
 
 /**
@@ -28,6 +29,12 @@ export class MissingFeatureError extends Error {
     super(`userfaultfd feature${missing.length > 1 ? "s" : ""} missing: ${missing.join(", ")}`);
     this.missing = missing;
   }
+}
+
+/** Throw MissingFeatureError naming what `want` asks for that `available` lacks. */
+export function requireFeatures(available: FeatureSet, want: readonly FeatureName[]): void {
+  const missing = available.missing(want);
+  if (missing.length > 0) throw new MissingFeatureError(missing);
 }
 
 /** No way to create a userfaultfd with the caller's privileges. */

@@ -13,7 +13,7 @@ import {
   CONTINUE_MODE, COPY_MODE, type FeatureName, MOVE_MODE, POISON_MODE, REGISTER_MODE,
   UFFD_API, UFFD_USER_MODE_ONLY, WRITEPROTECT_MODE, ZEROPAGE_MODE,
 } from "./constants.ts";
-import { UffdIoctlError, MissingFeatureError, UffdPermissionError } from "./errors.ts";
+import { requireFeatures, UffdIoctlError, UffdPermissionError } from "./errors.ts";
 import { decodeEvent, type UffdEvent } from "./events.ts";
 import { getS64, getU64, getU64Big, IOCTL, setU64, STRUCTS, UFFD_MSG } from "./structs.ts";
 
@@ -116,10 +116,7 @@ export class Uffd {
   /** Open and complete the API handshake, enabling `features`. */
   static create(opts: CreateOptions = {}): Uffd {
     const want = opts.features ?? [];
-    if (want.length > 0) {
-      const missing = probeFeatures(opts).missing(want);
-      if (missing.length > 0) throw new MissingFeatureError(missing);
-    }
+    if (want.length > 0) requireFeatures(probeFeatures(opts), want);
     const u = Uffd.open(opts);
     try {
       u.api(FeatureSet.of(want).mask);

@@ -1,0 +1,14 @@
+// The table of uffd-suite commands: one line per command. Each module's
+// default export is a plain citty command object; modules load only when their
+// command runs (or when the top-level --help lists them), so `--version` stays
+// fast and a command's imports cost nothing to the others.
+import type { CommandDef } from "citty";
+
+type Lazy = () => Promise<CommandDef<any>>;
+
+export const COMMANDS = {
+  features: () => import("./features.ts").then((m) => m.default),
+} satisfies Record<string, Lazy>;
+
+/** What `uffd-suite` with no command runs, once that command exists. */
+export const DEFAULT_COMMAND = "run";

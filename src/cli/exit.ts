@@ -1,0 +1,11 @@
+/** Exit codes, as kernel CI reads them (SPEC §4). */
+export const EXIT = {
+  /** Nothing failed. */
+  OK: 0,
+  /** Something failed. */
+  FAIL: 1,
+  /** Bad usage. */
+  USAGE: 2,
+  /** Nothing ran: everything skipped, or no userfaultfd. */
+  NOTHING_RAN: 4,
+} as const;
