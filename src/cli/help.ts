@@ -8,8 +8,8 @@ export function stripAnsi(s: string): string {
 }
 
 /** Colour only for a terminal, and never with NO_COLOR set. */
-export function colourWanted(stream: { isTTY?: boolean } = process.stdout): boolean {
-  return Boolean(stream.isTTY) && !process.env.NO_COLOR;
+function colourWanted(): boolean {
+  return Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 }
 
 type AnyCommand = CommandDef<any>;

@@ -49,7 +49,7 @@ function names(set: IoctlSet): string[] {
   return out;
 }
 
-function tryOpen(via?: OpenVia): OpenReport {
+function openReport(via?: OpenVia): OpenReport {
   try {
     const u = Uffd.open({ via: via ?? "auto" });
     const r: OpenReport = { ok: true, via: u.via as OpenVia, userModeOnly: u.userModeOnly };
@@ -91,8 +91,8 @@ function memoryReport(name: MemoryName): MemoryReport {
 }
 
 export function collectFeatures(): FeaturesReport {
-  const open = tryOpen();
-  const paths = { syscall: tryOpen("syscall"), dev: tryOpen("dev") };
+  const open = openReport();
+  const paths = { syscall: openReport("syscall"), dev: openReport("dev") };
   let apiIoctls: string[] = [];
   const features: Partial<Record<FeatureName, boolean>> = {};
   let unknownFeatureBits = "0x0";
