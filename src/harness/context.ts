@@ -126,6 +126,8 @@ export class UffdTestContext {
   #handlers: Handlers | undefined;
   #stopArea: { addr: number; len: number; registered: boolean } | undefined;
   #disposed = false;
+  /** Toucher jobs not yet settled: their Workers may still be inside our memory. */
+  readonly #inflight = new Set<Promise<unknown>>();
 
   private constructor(mem: MemoryType, size: number, src: Area, dst: Area, uffd: Uffd, pool: WorkerPool, verify: Float64Array) {
     this.mem = mem;
@@ -242,7 +244,9 @@ export class UffdTestContext {
     opts: { timeoutMs?: number; raceHandlers?: boolean } = {},
   ): Promise<TouchResult> {
     const w = await this.pool.acquire("toucher");
-    const run = w.run<TouchResult>({ type: "touch", ...job }, { timeoutMs: opts.timeoutMs ?? 30_000 });
+    const { result: run, finished } = w.runTracked<TouchResult>({ type: "touch", ...job }, { timeoutMs: opts.timeoutMs ?? 30_000 });
+    this.#inflight.add(finished);
+    finished.then(() => this.#inflight.delete(finished));
     try {
       const h = opts.raceHandlers === false ? undefined : this.#handlers;
       return await (h ? Promise.race([run, h.failed]) : run);
@@ -296,8 +300,20 @@ export class UffdTestContext {
     } catch {
       // A handler failure reached the test through `Handlers.failed` or `stop()`.
     }
-    // Closing the uffd wakes any thread still waiting in a fault.
+    // Closing the uffd wakes any thread still waiting in a fault; it then
+    // retries the access as an ordinary fault. Unmapping before it has done
+    // so would turn that retry into a SIGSEGV that kills the process.
     this.uffd.close();
+    if (this.#inflight.size > 0) {
+      const quiet = await Promise.race([
+        Promise.allSettled([...this.#inflight]).then(() => true),
+        Bun.sleep(10_000).then(() => false),
+      ]);
+      if (!quiet) {
+        // A Worker is still inside the areas: leaking them is the safe choice.
+        return;
+      }
+    }
     if (this.#stopArea) munmap(this.#stopArea.addr, this.#stopArea.len);
     this.dst.dispose();
     this.src.dispose();

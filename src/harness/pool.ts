@@ -19,6 +19,8 @@ export class PooledWorker {
   readonly kind: WorkerName;
   readonly #w: Worker;
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  /** Per job id: resolves when the Worker replies, even after the job's time limit passed. */
+  readonly #finished = new Map<number, () => void>();
   #nextId = 1;
   /** Set when a job outlived its time limit: the Worker may be stuck and is never reused. */
   stuck = false;
@@ -28,6 +30,8 @@ export class PooledWorker {
     this.#w = w;
     w.onmessage = (e: MessageEvent<Reply>) => {
       const r = e.data;
+      this.#finished.get(r.id)?.();
+      this.#finished.delete(r.id);
       const p = this.#pending.get(r.id);
       if (!p) return;
       this.#pending.delete(r.id);
@@ -37,6 +41,8 @@ export class PooledWorker {
     w.onerror = (e) => {
       for (const p of this.#pending.values()) p.reject(new Error(`worker ${kind} failed: ${e.message}`));
       this.#pending.clear();
+      for (const done of this.#finished.values()) done();
+      this.#finished.clear();
       this.stuck = true;
     };
   }
@@ -51,8 +57,18 @@ export class PooledWorker {
 
   /** Run a job; with `timeoutMs` the promise rejects (and the Worker is retired) when it runs longer. */
   run<T>(job: Job, opts: { timeoutMs?: number } = {}): Promise<T> {
+    return this.runTracked<T>(job, opts).result;
+  }
+
+  /**
+   * Like run(), plus `finished`: settles only when the Worker has really
+   * stopped working on the job (a time limit rejects `result` but a Worker
+   * blocked in a fault goes on until the fault is resolved).
+   */
+  runTracked<T>(job: Job, opts: { timeoutMs?: number } = {}): { result: Promise<T>; finished: Promise<void> } {
     const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
+    const finished = new Promise<void>((resolve) => this.#finished.set(id, resolve));
+    const result = new Promise<T>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       this.#pending.set(id, {
         resolve: (v) => {
@@ -73,6 +89,7 @@ export class PooledWorker {
       }
       this.#w.postMessage({ id, job });
     });
+    return { result, finished };
   }
 
   get busy(): boolean {
