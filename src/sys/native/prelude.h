@@ -1,0 +1,81 @@
+/*
+ * Prepended by loadNative() to every C source in this folder. The sources are
+ * compiled at run time by TinyCC inside Bun, on machines that may have no
+ * /usr/include: so no #include anywhere, only the few libc entry points the
+ * sources call, declared here, and numeric constants for Linux.
+ */
+#if !defined(__x86_64__) && !defined(__aarch64__)
+#error "uffd-suite native helpers know x86_64 and aarch64 only"
+#endif
+
+typedef unsigned long long u64;
+typedef long long s64;
+typedef unsigned int u32;
+typedef unsigned long usize;
+typedef long ssize;
+
+extern long syscall(long nr, ...);
+extern int open(const char *path, int flags, ...);
+extern int close(int fd);
+extern ssize read(int fd, void *buf, usize len);
+extern ssize write(int fd, const void *buf, usize len);
+extern ssize pread(int fd, void *buf, usize len, long off);
+extern int madvise(void *addr, usize len, int advice);
+extern int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
+extern int nanosleep(const void *req, void *rem);
+extern int sigaction(int sig, const void *act, void *old);
+extern int sigprocmask(int how, const void *set, void *old);
+extern int __sigsetjmp(void *env, int savemask); /* glibc's sigsetjmp is a macro over this */
+extern void siglongjmp(void *env, int val);
+extern int *__errno_location(void);
+extern void _exit(int code);
+
+/* Syscall numbers that differ between the two architectures. */
+#if defined(__x86_64__)
+#define NR_CLONE 56
+#define NR_GETTID 186
+#define NR_GETPPID 110
+#else
+#define NR_CLONE 220
+#define NR_GETTID 178
+#define NR_GETPPID 173
+#endif
+
+/* Signal numbers (the same on x86_64 and aarch64). */
+#define SIG_ILL 4
+#define SIG_TRAP 5
+#define SIG_ABRT 6
+#define SIG_BUS 7
+#define SIG_FPE 8
+#define SIG_KILL 9
+#define SIG_SEGV 11
+#define SIG_CHLD 17
+#define SIG_SYS 31
+
+#define SA_FLAG_SIGINFO 4
+#define SIGMASK_SET 2
+#define PRCTL_SET_PDEATHSIG 1
+#define OPEN_RDONLY 0
+#define OPEN_CLOEXEC 02000000
+
+/* glibc's struct sigaction (the generic layout on both architectures). */
+struct native_sigaction {
+  void *handler;
+  unsigned long mask[16];
+  int flags;
+  void *restorer;
+};
+
+/* Room for glibc's sigjmp_buf on either architecture (200 and 312 bytes). */
+typedef struct {
+  u64 words[64];
+} __attribute__((aligned(16))) native_jmp_buf;
+
+static void native_zero(void *p, usize n) {
+  volatile unsigned char *b = p;
+  while (n--) *b++ = 0;
+}
+
+static long native_gettid(void) {
+  return syscall(NR_GETTID);
+}

@@ -1,0 +1,84 @@
+// Waiting for a child without stalling the JS thread: a pidfd polled in short
+// slices (the event loop runs between them), or waitpid(WNOHANG) with backoff
+// where pidfd_open is missing (before Linux 5.3).
+import { syscallTable } from "../arch.ts";
+import { Errno, lastErrno, SysError } from "../errno.ts";
+import { POLL } from "../fd.ts";
+import { libc } from "../libc.ts";
+import { type ChildStatus, decodeWaitStatus, SIG } from "./status.ts";
+
+const WNOHANG = 1;
+/** Longest the JS thread is held in one poll. */
+const SLICE_MS = 2;
+/** How long a SIGKILLed child may take to be reaped before we give up on it. */
+const REAP_AFTER_KILL_MS = 10_000;
+
+const statusWord = new Int32Array(new ArrayBuffer(8));
+const pollFd = new Int32Array(new ArrayBuffer(8));
+
+/** Reap `pid` if it has ended; undefined while it runs. */
+export function tryReap(pid: number): ChildStatus | undefined {
+  for (;;) {
+    const r = libc.waitpid(pid, statusWord, WNOHANG);
+    if (r === pid) return decodeWaitStatus(statusWord[0]!);
+    if (r === 0) return undefined;
+    const err = lastErrno();
+    if (err !== Errno.EINTR) throw new SysError("waitpid", err, `pid ${pid}`);
+  }
+}
+
+function pidfdOpen(pid: number): number {
+  const fd = libc.syscall(syscallTable().pidfd_open, pid, 0, 0, 0, 0);
+  return fd < 0 ? -1 : fd;
+}
+
+/** Poll one fd for up to `ms`; true when readable (EINTR counts as not yet). */
+function pollReadable(fd: number, ms: number): boolean {
+  pollFd[0] = fd;
+  pollFd[1] = POLL.IN; // events = POLLIN, revents = 0
+  const r = libc.poll(pollFd, 1, ms);
+  if (r < 0) {
+    const err = lastErrno();
+    if (err === Errno.EINTR) return false;
+    throw new SysError("poll", err, "pidfd");
+  }
+  return r > 0;
+}
+
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function waitUntil(pid: number, deadline: number): Promise<ChildStatus | undefined> {
+  const pidfd = pidfdOpen(pid);
+  try {
+    for (let round = 0; ; round++) {
+      const s = tryReap(pid);
+      if (s) return s;
+      const left = deadline - performance.now();
+      if (left <= 0) return undefined;
+      if (pidfd >= 0) {
+        if (!pollReadable(pidfd, Math.max(0, Math.min(SLICE_MS, Math.ceil(left))))) await nextTick();
+      } else {
+        await (round < 20 ? nextTick() : sleep(Math.min(10, round - 19, left)));
+      }
+    }
+  } finally {
+    if (pidfd >= 0) libc.close(pidfd);
+  }
+}
+
+/**
+ * Wait for child `pid` to end. Past `timeoutMs` (default 10 s) the child is
+ * killed with SIGKILL and reaped, and the answer is `{ kind: "timeout" }`:
+ * no zombie and no running child is left behind either way.
+ */
+export async function waitChild(pid: number, opts: { timeoutMs?: number } = {}): Promise<ChildStatus> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const s = await waitUntil(pid, performance.now() + timeoutMs);
+  if (s) return s;
+  if (libc.kill(pid, SIG.KILL) < 0 && lastErrno() !== Errno.ESRCH) throw new SysError("kill", lastErrno(), `pid ${pid}`);
+  const dead = await waitUntil(pid, performance.now() + REAP_AFTER_KILL_MS);
+  if (!dead) throw new Error(`child ${pid} did not die within ${REAP_AFTER_KILL_MS} ms of SIGKILL`);
+  // It may have ended on its own between the last look and the kill.
+  return dead.kind === "signaled" && dead.signal === SIG.KILL ? { kind: "timeout", timeoutMs } : dead;
+}
