@@ -1,3 +1,71 @@
-import type { UnitCase } from "../case.ts";
+// events, events-wp: the non-cooperative events. A forked child (EVENT_FORK:
+// the handler switches to the child's uffd) reads the first half of the
+// destination (missing faults, served from the parent's source), moves the
+// destination onto the source's address with mremap (EVENT_REMAP: the
+// handler moves its idea of the destination), reads the second half there,
+// releases everything (EVENT_REMOVE: the handler unregisters the range) and
+// finds only zeros. Every page must have been one missing fault. With -wp the
+// copies are write-protected and writing each counter back is a wp fault.
+import { COUNT_OFFSET } from "../../harness/source.ts";
+import { errnoName } from "../../sys/errno.ts";
+import { MADV } from "../../sys/mem.ts";
+import { describeStatus } from "../../sys/native.ts";
+import { forkedExitMeaning, runEventsChild } from "../../sys/native/forked.ts";
+import type { FeatureName } from "../../uffd/constants.ts";
+import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
 
-export const eventsCases: readonly UnitCase[] = [];
+const CHILD_MS = 60_000;
+
+async function events(t: CaseRun, wp: boolean): Promise<void> {
+  const mem = t.mem!;
+  const ctx = t.context();
+  ctx.register({ missing: true, wp });
+  if (t.planted.plant.has("fault-count")) ctx.uffd.copy(ctx.dst.addr, ctx.src.addr, ctx.pageSize);
+  const expected = Float64Array.from(ctx.countVerify);
+  if (t.planted.plant.has("counter")) expected[ctx.pages - 1] = expected[ctx.pages - 1]! + 1;
+  // The C suite's release_pages: REMOVE for shared file memory, DONTNEED otherwise.
+  const releaseAdvice = mem.shmem || (mem.hugetlb && mem.shared) ? MADV.REMOVE : MADV.DONTNEED;
+
+  const handlers = await ctx.startHandlers({ onFork: "follow", applyWp: wp, forbidWriteMissing: true });
+  let child;
+  try {
+    child = await runEventsChild({
+      dst: ctx.dst.addr, remapTo: ctx.src.addr, pages: ctx.pages, pageSize: ctx.pageSize,
+      countOffset: COUNT_OFFSET, expected, releaseAdvice,
+    }, { timeoutMs: CHILD_MS });
+  } finally {
+    await ctx.stopHandlers();
+  }
+  const c = handlers.counters;
+  t.note(`handler: ${c.total("missing")} missing, ${c.total("wp")} wp faults; events: ${c.total("fork")} fork, ${c.total("remap")} remap, ${c.total("remove")} remove`);
+  const s = child.status;
+  if (s.kind !== "exited" || s.code !== 0) {
+    const why = s.kind === "exited" ? forkedExitMeaning(s.code) : describeStatus(s);
+    const at = child.stage ? ` at stage "${child.stage}"` : "";
+    let detail = "";
+    if (s.kind === "exited" && s.code === 1) detail = `: page ${child.page} counter ${child.seen}, expected ${child.expected}`;
+    else if (s.kind === "exited" && s.code === 10) detail = `: page ${child.page} byte ${child.expected} is ${child.seen}`;
+    else if (child.errno) detail = `: ${errnoName(child.errno)}`;
+    t.check(false, "the faulting child", { expected: "exit 0", seen: `${why}${at}${detail}` });
+  }
+  t.equal("fork events", c.total("fork"), 1);
+  t.equal("remap events", c.total("remap"), 1);
+  t.check(c.total("remove") >= 1, "remove events", { expected: ">= 1", seen: c.total("remove") });
+  t.equal("missing faults (one per page)", c.total("missing"), ctx.pages);
+  if (wp) t.equal("write-protect faults (one per page)", c.total("wp"), ctx.pages);
+}
+
+function row(name: string, wp: boolean): UnitCase {
+  const features: FeatureName[] = ["EVENT_FORK", "EVENT_REMAP", "EVENT_REMOVE"];
+  if (wp) features.push("PAGEFAULT_FLAG_WP", "WP_HUGETLBFS_SHMEM");
+  return {
+    name,
+    description: `fork, remap and remove events followed by the handler while a child faults${wp ? " (write-protected copies)" : ""}`,
+    memory: ALL_MEMORY,
+    features,
+    origin: "kernel",
+    run: (t) => events(t, wp),
+  };
+}
+
+export const eventsCases: readonly UnitCase[] = [row("events", false), row("events-wp", true)];

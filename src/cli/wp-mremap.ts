@@ -1,0 +1,47 @@
+// `uffd-suite wp-mremap [-l] [-f SUBSTR] [--no-setup]`: the kernel's
+// uffd-wp-mremap (uffd-wp bits dropped by mremap without EVENT_REMAP), KTAP on stdout.
+import type { CommandDef } from "citty";
+import { log } from "../log.ts";
+import { plantedFromEnv } from "../unit/run-case.ts";
+import { caseName, planCases, runWpMremap } from "../wp-mremap/run.ts";
+import { hugetlbSizes, thpSizes } from "../wp-mremap/sizes.ts";
+import { EXIT } from "./exit.ts";
+import { UsageError } from "./usage-error.ts";
+
+const args = {
+  list: { type: "boolean", alias: "l", description: "List the cases and exit" },
+  filter: { type: "string", alias: "f", valueHint: "SUBSTR", description: "Only cases whose name contains SUBSTR" },
+  setup: {
+    type: "boolean",
+    default: true,
+    description: "Switch THP sizes off/on and reserve one hugetlb page of each size (as root), restoring them after",
+    negativeDescription: "Change nothing on the system: THP cases skip, hugetlb cases use free pages",
+  },
+} as const;
+
+const wpMremap: CommandDef<typeof args> = {
+  meta: { name: "wp-mremap", description: "Run uffd-wp-mremap: mremap must drop uffd-wp bits without EVENT_REMAP (KTAP on stdout)" },
+  args,
+  run({ args: a }) {
+    if (a.filter !== undefined && a.filter === "") throw new UsageError("-f wants a non-empty part of a case name");
+    const names = planCases({ thp: thpSizes(), hugetlb: hugetlbSizes() }).map(caseName)
+      .filter((n) => a.filter === undefined || n.includes(a.filter));
+    if (names.length === 0) throw new UsageError(`no wp-mremap case name contains '${a.filter}'`);
+    if (a.list) {
+      process.stdout.write(`${names.join("\n")}\n`);
+      return EXIT.OK;
+    }
+    const plant = plantedFromEnv().plant;
+    const s = runWpMremap({
+      write: (t) => process.stdout.write(t),
+      filter: a.filter,
+      setup: a.setup,
+      plant: { noWriteProtect: plant.has("pagemap-wp"), noMremap: plant.has("mremap") },
+    });
+    log.info(`wp-mremap: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
+    if (s.counts.fail > 0) return EXIT.FAIL;
+    return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
+  },
+};
+
+export default wpMremap;

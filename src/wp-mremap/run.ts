@@ -1,0 +1,192 @@
+// uffd-wp-mremap: a write-protected folio moved with mremap() by a process
+// whose userfaultfd lacks EVENT_REMAP must lose its uffd-wp bits. For the base
+// page, every THP size (shmem shared, anon private) and every hugetlb size,
+// each with and without swap-out, as the kernel's uffd-wp-mremap.c.
+import { errnoName, SysError } from "../sys/errno.ts";
+import { MADV, MAP, MREMAP, mremap, munmap, PAGE_SIZE, PROT, tryMadvise } from "../sys/mem.ts";
+import { decodePagemap, Pagemap, PAGEMAP } from "../sys/native/pagemap.ts";
+import { KtapWriter, type KtapCounts } from "../report/ktap.ts";
+import { Uffd, probeFeatures } from "../uffd/uffd.ts";
+import { allocOneFolio, type FolioSpec, mmapAligned } from "./folio.ts";
+import { pagemapRange } from "./pagemap-range.ts";
+import { Changes, disableAllThp, freeHugetlbShortage, reserveOneHugetlbPage } from "./settings.ts";
+import { hugetlbSizes, thpSizes } from "./sizes.ts";
+
+export interface FolioCase extends FolioSpec {
+  readonly swapout: boolean;
+}
+
+export function caseName(c: FolioCase): string {
+  return `test_one_folio(size=${c.size}, private=${c.private}, swapout=${c.swapout}, hugetlb=${c.hugetlb})`;
+}
+
+/** The C's order: base pages, THP sizes, hugetlb sizes; within each, rows of (private, swapout). */
+export function planCases(sizes: { thp: readonly number[]; hugetlb: readonly number[] }): FolioCase[] {
+  const rows = (list: readonly number[], hugetlb: boolean, combos: Array<[boolean, boolean]>) =>
+    combos.flatMap(([priv, swapout]) => list.map((size) => ({ size, private: priv, swapout, hugetlb })));
+  const four: Array<[boolean, boolean]> = [[false, false], [true, false], [false, true], [true, true]];
+  return [
+    ...rows([PAGE_SIZE], false, four),
+    ...rows(sizes.thp, false, four),
+    ...rows(sizes.hugetlb, true, [[false, false], [true, false]]),
+  ];
+}
+
+export type Outcome =
+  | { readonly status: "pass"; readonly diagnostics: string[] }
+  | { readonly status: "fail"; readonly diagnostics: string[] }
+  | { readonly status: "skip"; readonly reason: string; readonly diagnostics: string[] };
+
+export interface Plant {
+  /** Leave the folio unprotected: the "set before mremap" check must fail. */
+  readonly noWriteProtect?: boolean;
+  /** Do not move the folio: the "clear after mremap" check must fail. */
+  readonly noMremap?: boolean;
+}
+
+/** Every page's uffd-wp bit must be `expect`; the first page that differs, if any. */
+function wpState(pm: Pagemap, mem: number, size: number, expect: boolean): string | undefined {
+  const entries = pagemapRange(pm, mem, size);
+  const bad = entries.findIndex((e) => decodePagemap(e).uffdWp !== expect);
+  if (bad < 0) return undefined;
+  return `uffd-wp not ${expect ? "set" : "clear"} for pte ${bad} (entry 0x${entries[bad]!.toString(16)})`;
+}
+
+/** One test_one_folio. */
+export function testOneFolio(c: FolioCase, pm: Pagemap, plant: Plant = {}): Outcome {
+  const diagnostics: string[] = [];
+  const fail = (why: string): Outcome => ({ status: "fail", diagnostics: [...diagnostics, why] });
+  const alloc = allocOneFolio(c, pm);
+  if (!alloc.ok) return fail(`alloc_one_folio() failed: ${alloc.why}`);
+  let mem = alloc.addr;
+  let uffd: Uffd | undefined;
+  try {
+    try {
+      // No features: in particular no EVENT_REMAP.
+      uffd = Uffd.create({ features: [] });
+    } catch (e) {
+      if (e instanceof SysError && e.errno === 2 /* ENOENT */) return { status: "skip", reason: "userfaultfd not available", diagnostics };
+      return fail(`userfaultfd_open() failed: ${(e as Error).message}`);
+    }
+    const range = { start: mem, len: c.size };
+    try {
+      uffd.register(range, { wp: true });
+    } catch (e) {
+      return fail(`uffd_register() failed: ${(e as Error).message}`);
+    }
+    if (!plant.noWriteProtect) {
+      try {
+        uffd.writeProtect(range, { wp: true });
+      } catch (e) {
+        return fail(`ioctl(UFFDIO_WRITEPROTECT) failed: ${(e as Error).message}`);
+      }
+    }
+    if (c.swapout) {
+      const err = tryMadvise(mem, c.size, MADV.PAGEOUT);
+      if (err) diagnostics.push(`MADV_PAGEOUT: ${errnoName(err)}`);
+      const entries = pagemapRange(pm, mem, c.size);
+      const resident = entries.findIndex((e) => (e & PAGEMAP.SWAPPED) === 0n);
+      if (resident >= 0) {
+        return { status: "skip", reason: "no swap: MADV_PAGEOUT did not swap the page out", diagnostics: [...diagnostics, `page ${resident} not swapped (entry 0x${entries[resident]!.toString(16)})`] };
+      }
+    }
+    const before = wpState(pm, mem, c.size, true);
+    if (before) return fail(before);
+
+    // Move it to a new aligned place. Without EVENT_REMAP the bits must go.
+    if (!plant.noMremap) {
+      const to = mmapAligned(c.size, PROT.NONE, MAP.PRIVATE | MAP.ANONYMOUS);
+      try {
+        mremap(mem, c.size, c.size, { flags: MREMAP.FIXED | MREMAP.MAYMOVE, to });
+      } catch (e) {
+        munmap(to, c.size);
+        return fail(`mremap() failed: ${(e as Error).message}`);
+      }
+      mem = to;
+    }
+    const after = wpState(pm, mem, c.size, false);
+    if (after) return fail(after);
+    return { status: "pass", diagnostics };
+  } finally {
+    munmap(mem, c.size);
+    uffd?.close();
+  }
+}
+
+export interface WpMremapOptions {
+  readonly write: (text: string) => void;
+  readonly plant?: Plant;
+  /** Only cases whose name contains this. */
+  readonly filter?: string;
+  /** Change THP knobs and nr_hugepages (default true); without, THP cases skip and hugetlb uses free pages. */
+  readonly setup?: boolean;
+}
+
+export interface WpMremapSummary {
+  readonly counts: KtapCounts;
+  readonly planned: number;
+  readonly ms: number;
+}
+
+/** The whole program: plan, settings, cases, restore; KTAP through `write`. */
+export function runWpMremap(opts: WpMremapOptions): WpMremapSummary {
+  const started = performance.now();
+  const sizes = { thp: thpSizes(), hugetlb: hugetlbSizes() };
+  const cases = planCases(sizes).filter((c) => !opts.filter || caseName(c).includes(opts.filter));
+  const ktap = new KtapWriter(opts.write);
+  ktap.plan(cases.length);
+  ktap.diagnostic([
+    ...sizes.thp.map((s) => `[INFO] detected THP size: ${s / 1024} KiB`),
+    ...sizes.hugetlb.map((s) => `[INFO] detected hugetlb page size: ${s / 1024} KiB`),
+  ]);
+
+  let allSkip: string | undefined;
+  try {
+    if (!probeFeatures().has("PAGEFAULT_FLAG_WP")) allSkip = "feature missing: PAGEFAULT_FLAG_WP";
+  } catch (e) {
+    allSkip = `userfaultfd not available: ${(e as Error).message}`;
+  }
+
+  const changes = new Changes();
+  const hugetlbSkip = new Map<number, string>();
+  let thpSkip: string | undefined;
+  const pm = allSkip ? undefined : new Pagemap();
+  const setup = opts.setup ?? true;
+  try {
+    if (!allSkip) {
+      if (!setup) thpSkip = "THP sizes not switched on (--no-setup)";
+      else if (cases.some((c) => !c.hugetlb && c.size > PAGE_SIZE)) {
+        try {
+          disableAllThp(changes);
+        } catch (e) {
+          thpSkip = `cannot change THP settings: ${(e as Error).message}`;
+        }
+      }
+      for (const size of new Set(cases.filter((c) => c.hugetlb).map((c) => c.size))) {
+        const why = setup ? reserveOneHugetlbPage(size, changes) : freeHugetlbShortage(size);
+        if (why) hugetlbSkip.set(size, why);
+      }
+    }
+    for (const c of cases) {
+      const name = caseName(c);
+      const run = `[RUN] ${name}`;
+      const skip = allSkip ?? (c.hugetlb ? hugetlbSkip.get(c.size) : c.size > PAGE_SIZE ? thpSkip : undefined);
+      if (skip) {
+        ktap.result(name, { status: "skip", reason: skip, diagnostics: [run] });
+        continue;
+      }
+      let r: Outcome;
+      try {
+        r = testOneFolio(c, pm!, opts.plant);
+      } catch (e) {
+        r = { status: "fail", diagnostics: [(e as Error).message] };
+      }
+      ktap.result(name, { ...r, diagnostics: [run, ...r.diagnostics] });
+    }
+  } finally {
+    pm?.close();
+    changes.dispose();
+  }
+  ktap.totals();
+  return { counts: ktap.counts, planned: cases.length, ms: Math.round(performance.now() - started) };
+}

@@ -1,0 +1,83 @@
+// The machine settings uffd-wp-mremap changes, each put back afterwards
+// (also on failure or a signal: SettingChange's registry): every THP size
+// turned off for the run and one turned on around each THP allocation; one
+// free hugetlb page of each size.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SettingChange } from "../harness/restore.ts";
+import { hugetlbDir, readCount, THP_DIR } from "./sizes.ts";
+
+/** The word in brackets of a THP knob ("always [madvise] never" -> "madvise"). */
+function current(path: string): string {
+  const s = readFileSync(path, "utf8").trim();
+  return /\[([^\]]+)\]/.exec(s)?.[1] ?? s;
+}
+
+/** Set a knob unless it already holds `value`; the change (if any) goes back on dispose. */
+export function setKnob(path: string, value: string): SettingChange | undefined {
+  return current(path) === value ? undefined : SettingChange.set(path, value);
+}
+
+/** A stack of changes undone in reverse order. */
+export class Changes implements Disposable {
+  readonly #list: SettingChange[] = [];
+
+  add(c: SettingChange | undefined): void {
+    if (c) this.#list.push(c);
+  }
+
+  get size(): number {
+    return this.#list.length;
+  }
+
+  dispose(): void {
+    const failures: string[] = [];
+    for (const c of this.#list.splice(0).reverse()) {
+      try {
+        c.dispose();
+      } catch (e) {
+        failures.push(`${c.path}: ${(e as Error).message}`);
+      }
+    }
+    if (failures.length > 0) throw new Error(`could not restore ${failures.join("; ")}`);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Turn every THP size off (anon `enabled` and `shmem_enabled`), as the C does before its cases. */
+export function disableAllThp(into: Changes): void {
+  for (const name of readdirSync(THP_DIR).filter((n) => /^hugepages-\d+kB$/.test(n)).sort()) {
+    for (const knob of ["enabled", "shmem_enabled"]) {
+      const path = join(THP_DIR, name, knob);
+      if (existsSync(path)) into.add(setKnob(path, "never"));
+    }
+  }
+}
+
+/** Without changing anything: the skip reason when no hugetlb page of `size` is free. */
+export function freeHugetlbShortage(size: number): string | undefined {
+  const free = readCount(join(hugetlbDir(size), "free_hugepages"));
+  return free >= 1 ? undefined : `not enough HugeTLB pages (need 1 of ${size / 1024} KiB, free ${free})`;
+}
+
+/**
+ * Make sure one hugetlb page of `size` is free, raising that size's
+ * nr_hugepages if needed. Returns the skip reason when it cannot be had.
+ */
+export function reserveOneHugetlbPage(size: number, into: Changes): string | undefined {
+  const dir = hugetlbDir(size);
+  const free = () => readCount(join(dir, "free_hugepages"));
+  const have = free();
+  if (have >= 1) return undefined;
+  const nr = join(dir, "nr_hugepages");
+  try {
+    into.add(SettingChange.set(nr, String(readCount(nr) + 1 - have)));
+  } catch (e) {
+    return `not enough HugeTLB pages (need 1 of ${size / 1024} KiB, free ${have}; raising nr_hugepages: ${(e as Error).message})`;
+  }
+  const after = free();
+  return after >= 1 ? undefined : `not enough HugeTLB pages (need 1 of ${size / 1024} KiB, free ${after})`;
+}
