@@ -41,19 +41,48 @@ export interface TouchJob {
   readonly start: number;
   readonly pages: number;
   readonly pageSize: number;
-  /** read: load one byte per page; write: store `value` at `offset`; lock: the C locking step on the source layout. */
-  readonly op: "read" | "write";
+  /**
+   * read: load one byte per page; write: store `value` at `offset`. The
+   * kernel-side ops (see TouchSyscallOp) make a system call instead.
+   */
+  readonly op: "read" | "write" | TouchSyscallOp;
   readonly offset?: number;
   readonly value?: number;
   /** After touching, compare each page with the page at the same offset of `compareWith` (xor `xor`, 0 or 0xff). */
   readonly compareWith?: number;
   readonly xor?: number;
+  /** Report this Worker's thread id (gettid) in the result. */
+  readonly reportTid?: boolean;
+  /**
+   * Progress the test can watch while the Worker is blocked, Int32 slots:
+   * [0] pages done so far; [1] a value the test sets; [2 + p] what [1] held
+   * when page p was done (proves the order of the test's steps and the access).
+   */
+  readonly progress?: SharedArrayBuffer;
+  /** write-fd: the fd to write(2) to, and bytes per page (from `offset`). */
+  readonly fd?: number;
+  readonly len?: number;
+  /** mremap: the new length (no MREMAP_MAYMOVE: it shrinks in place). */
+  readonly newLen?: number;
 }
+
+/**
+ * System calls a toucher makes on the job's range (never from the test
+ * thread, which may have to read a userfaultfd event or serve a fault first):
+ * write-fd: write(fd, page + offset, len) for each page, the kernel reads the
+ * page (a kernel-mode access); munmap / mremap: unmap or shrink the range
+ * (pages x pageSize bytes), which blocks until an EVENT_UNMAP message is read.
+ */
+export type TouchSyscallOp = "write-fd" | "munmap" | "mremap";
 
 export interface TouchResult {
   readonly touched: number;
   readonly mismatches: number;
   readonly firstMismatch?: { readonly page: number; readonly offset: number; readonly got: number; readonly want: number };
+  /** The Worker's thread id, when the job asked (reportTid). */
+  readonly tid?: number;
+  /** Syscall ops: the last call's result (bytes written, or 0), or -errno of the first failing call. */
+  readonly rc?: number;
 }
 
 export interface ServeResult {
