@@ -8,6 +8,8 @@ type Lazy = () => Promise<CommandDef<any>>;
 
 export const COMMANDS = {
   features: () => import("./features.ts").then((m) => m.default),
+  unit: () => import("./unit.ts").then((m) => m.default),
+  "unit-case": () => import("./unit-case.ts").then((m) => m.default),
 } satisfies Record<string, Lazy>;
 
 /** What `uffd-suite` with no command runs, once that command exists. */

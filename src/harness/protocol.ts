@@ -1,4 +1,6 @@
 // Messages between the test side and pooled Workers.
+import type { MadviseJob } from "./madvise-job.ts";
+import type { NativeFaultJob } from "./native-fault.ts";
 
 export type FaultStrategy = "copy" | "zeropage" | "move" | "poison";
 
@@ -91,7 +93,7 @@ export interface ServeResult {
   readonly adopted: number;
 }
 
-export type Job = ServeJob | TouchJob;
+export type Job = ServeJob | TouchJob | MadviseJob | NativeFaultJob;
 
 export interface Request {
   readonly id: number;

@@ -30,6 +30,7 @@ export function restoreAll(): string[] {
 /** Run `fn` when SIGINT/SIGTERM arrives, before settings are restored and the process exits. */
 export function onInterrupt(fn: (signal: NodeJS.Signals) => void): void {
   signalListeners.push(fn);
+  hook();
 }
 
 function hook(): void {

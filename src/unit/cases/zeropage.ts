@@ -1,3 +1,62 @@
-import type { UnitCase } from "../case.ts";
+// zeropage: where registration offers UFFDIO_ZEROPAGE it maps one page of
+// zeros (result = page size) and a second one on the same page (through the
+// alias view where there is one) gives -EEXIST; where it is not offered
+// (hugetlb) the call fails with -EINVAL.
+import { Errno, errnoName } from "../../sys/errno.ts";
+import { Scratch } from "../../sys/mem.ts";
+import { ALL_MEMORY, type UnitCase } from "../case.ts";
 
-export const zeropageCases: readonly UnitCase[] = [];
+function result(r: number): string {
+  return r < 0 ? `-${errnoName(-r)}` : String(r);
+}
+
+export const zeropageCases: readonly UnitCase[] = [
+  {
+    name: "zeropage",
+    description: "UFFDIO_ZEROPAGE where offered: maps a zero page, repeat gives -EEXIST; elsewhere (hugetlb) -EINVAL",
+    memory: ALL_MEMORY,
+    features: [],
+    hugepages: 16,
+    origin: "kernel",
+    async run(t) {
+      const ctx = t.context();
+      const ps = ctx.pageSize;
+      const page = { start: ctx.dst.addr, len: ps };
+      const alias = { start: ctx.dst.alias, len: ps };
+      const hasAlias = ctx.dst.alias !== ctx.dst.addr;
+      const offered = ctx.uffd.register(page, { missing: true }).has("ZEROPAGE");
+      if (hasAlias) ctx.uffd.register(alias, { missing: true });
+
+      const rc = ctx.uffd.tryZeropage(page.start, ps);
+      const res = ctx.uffd.lastResult;
+      if (!offered) {
+        t.check(rc !== 0 && res === -Errno.EINVAL, "UFFDIO_ZEROPAGE where registration does not offer it", {
+          expected: "fails, result -EINVAL",
+          seen: rc === 0 ? `succeeds, result ${result(res)}` : `fails with ${errnoName(-rc)}, result ${result(res)}`,
+        });
+      } else {
+        t.check(rc === 0 && res === ps, "UFFDIO_ZEROPAGE on a missing page", {
+          expected: `succeeds, result ${ps}`,
+          seen: rc === 0 ? `succeeds, result ${result(res)}` : `fails with ${errnoName(-rc)}, result ${result(res)}`,
+        });
+        // Read the page back from a toucher Worker: it must be all zeros (and must not fault).
+        const zeros = new Scratch(ps);
+        t.defer(() => zeros.dispose());
+        if (t.planted.plant.has("content")) zeros.bytes[100] = 1;
+        const r = await ctx.touch({ start: page.start, pages: 1, pageSize: ps, op: "read", compareWith: zeros.addr }, { timeoutMs: 10_000 });
+        t.check(r.mismatches === 0, "page after UFFDIO_ZEROPAGE", {
+          expected: "all zero bytes",
+          seen: `${r.mismatches} words differ, first at offset ${r.firstMismatch?.offset}: 0x${r.firstMismatch?.got.toString(16)} instead of 0x${r.firstMismatch?.want.toString(16)}`,
+        });
+        const again = ctx.uffd.tryZeropage(alias.start, ps);
+        const res2 = ctx.uffd.lastResult;
+        t.check(again !== 0 && res2 === -Errno.EEXIST, `second UFFDIO_ZEROPAGE on the same page${hasAlias ? " (alias view)" : ""}`, {
+          expected: "fails, result -EEXIST",
+          seen: again === 0 ? `succeeds, result ${result(res2)}` : `fails with ${errnoName(-again)}, result ${result(res2)}`,
+        });
+      }
+      ctx.uffd.unregister(page);
+      if (hasAlias) ctx.uffd.unregister(alias);
+    },
+  },
+];

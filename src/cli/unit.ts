@@ -1,0 +1,88 @@
+// `uffd-suite unit [-l] [-f SUBSTR] [--mem anon,shmem,...] [--origin kernel|suite|all] [--timeout S]
+//  [--no-setup] [--no-isolate]`:
+// the kernel's uffd-unit-tests, KTAP on stdout.
+import type { CommandDef } from "citty";
+import { MEMORY_NAMES, type MemoryName } from "../harness/memory.ts";
+import { log } from "../log.ts";
+import { listCases } from "../unit/list.ts";
+import { allCases, planCases } from "../unit/plan.ts";
+import { runUnit } from "../unit/runner.ts";
+import { EXIT } from "./exit.ts";
+import { UsageError } from "./usage-error.ts";
+
+const args = {
+  list: { type: "boolean", alias: "l", description: "List the cases (name, memory types, what each checks) and exit" },
+  filter: { type: "string", alias: "f", valueHint: "SUBSTR", description: "Only cases whose name contains SUBSTR" },
+  mem: { type: "string", valueHint: "LIST", description: `Only these memory types, comma-separated (${MEMORY_NAMES.join(",")})` },
+  origin: {
+    type: "string",
+    valueHint: "kernel|suite|all",
+    description: "Which cases: the C suite's (kernel: its 67 on a full kernel), ours alone (suite), or all (default)",
+  },
+  timeout: { type: "string", valueHint: "S", description: "Seconds each case may run before it is killed (default 60)" },
+  setup: {
+    type: "boolean",
+    default: true,
+    description: "Reserve the huge pages the hugetlb cases need (as root) and restore nr_hugepages after",
+    negativeDescription: "Change nothing on the system: hugetlb cases skip when too few huge pages are free",
+  },
+  isolate: {
+    type: "boolean",
+    default: true,
+    description: "Run each case in its own process, so a crash or hang fails only that case",
+    negativeDescription: "Run every case inside this process (faster; a crash ends the run)",
+  },
+} as const;
+
+export function parseMems(s: string | undefined): MemoryName[] | undefined {
+  if (s === undefined) return undefined;
+  const names = s.split(",").map((m) => m.trim());
+  for (const m of names) {
+    if (!(MEMORY_NAMES as readonly string[]).includes(m)) {
+      throw new UsageError(`unknown memory type '${m}' in --mem (expected ${MEMORY_NAMES.join(", ")})`);
+    }
+  }
+  return names as MemoryName[];
+}
+
+export function parseOrigin(s: string | undefined): "kernel" | "suite" | undefined {
+  if (s === undefined || s === "all") return undefined;
+  if (s === "kernel" || s === "suite") return s;
+  throw new UsageError(`--origin wants kernel, suite or all, not '${s}'`);
+}
+
+export function parseTimeout(s: string | undefined): number {
+  if (s === undefined) return 60;
+  const v = Number(s);
+  if (s.trim() === "" || !Number.isFinite(v) || v <= 0) throw new UsageError(`--timeout wants a number of seconds > 0, not '${s}'`);
+  return v;
+}
+
+const unit: CommandDef<typeof args> = {
+  meta: { name: "unit", description: "Run the userfaultfd unit tests (uffd-unit-tests): KTAP on stdout" },
+  args,
+  async run({ args: a }) {
+    if (a.filter !== undefined && a.filter === "") throw new UsageError("-f wants a non-empty part of a case name");
+    const mems = parseMems(a.mem);
+    const timeoutS = parseTimeout(a.timeout);
+    const origin = parseOrigin(a.origin);
+    const cases = allCases().filter((c) => (a.filter === undefined || c.name.includes(a.filter)) && (!origin || c.origin === origin));
+    if (cases.length === 0) {
+      const which = `${origin ? `${origin} ` : ""}unit case`;
+      throw new UsageError(a.filter === undefined ? `no ${which} in the catalogue` : `no ${which} name contains '${a.filter}'`);
+    }
+    if (a.list) {
+      process.stdout.write(listCases(cases));
+      return EXIT.OK;
+    }
+    if (planCases(cases, { mems }).length === 0) {
+      throw new UsageError(`no unit case runs on --mem ${a.mem}${a.filter ? ` with -f ${a.filter}` : ""}`);
+    }
+    const s = await runUnit({ filter: a.filter, mems, origin, timeoutS, setup: a.setup, isolate: a.isolate, write: (t) => process.stdout.write(t) });
+    log.info(`unit: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
+    if (s.counts.fail > 0) return EXIT.FAIL;
+    return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
+  },
+};
+
+export default unit;

@@ -1,0 +1,36 @@
+// What one (case, memory type) came to. Crosses the pipe from an isolated
+// case process as one JSON line.
+
+export type CaseStatus = "pass" | "fail" | "skip";
+
+export interface CaseResult {
+  readonly status: CaseStatus;
+  /** skip: why (names the missing feature or resource). */
+  readonly reason?: string;
+  /** fail: a directive for the result line, e.g. "crashed: SIGSEGV", "TIMEOUT 60 s". */
+  readonly directive?: string;
+  /** "# " lines printed before the result: what was expected, what was seen. */
+  readonly diagnostics: readonly string[];
+  /** Wall time of the case in milliseconds. */
+  readonly ms?: number;
+}
+
+export function parseResultLine(line: string): CaseResult | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null) return undefined;
+  const r = v as Record<string, unknown>;
+  if (r.status !== "pass" && r.status !== "fail" && r.status !== "skip") return undefined;
+  const diags = Array.isArray(r.diagnostics) ? r.diagnostics.filter((d): d is string => typeof d === "string") : [];
+  return {
+    status: r.status,
+    reason: typeof r.reason === "string" ? r.reason : undefined,
+    directive: typeof r.directive === "string" ? r.directive : undefined,
+    diagnostics: diags,
+    ms: typeof r.ms === "number" ? r.ms : undefined,
+  };
+}
