@@ -108,17 +108,26 @@ function expectPassOrNamedSkip(text: string): void {
   expect(result.fail).toBe(0);
 }
 
-function leftoverCaseProcesses(): string[] {
+/** Case processes of the runner `runnerPid`, or orphaned ones (reparented to init). */
+function caseProcesses(runnerPid: number): string[] {
   const found: string[] = [];
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-      if (cmd.includes("unit-case") && cmd.includes("selftest")) found.push(`${pid}: ${cmd}`);
+      const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+      if (cmd.includes(`${MAIN} unit-case`) && (ppid === runnerPid || ppid === 1)) found.push(`${pid}: ${cmd}`);
     } catch {
       // gone meanwhile
     }
   }
   return found;
+}
+
+/** Run the CLI without waiting on it synchronously, so its children can be watched. */
+async function cliAsync(args: string[], env: Record<string, string> = {}) {
+  const p = Bun.spawn([process.execPath, MAIN, ...args], { cwd: REPO, env: plainEnv(env), stdout: "pipe", stderr: "pipe" });
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  return { code: await p.exited, out, err, pid: p.pid };
 }
 
 describe("KTAP writer", () => {
@@ -167,8 +176,8 @@ describe("quick subset per memory type (each case in its own process)", () => {
 });
 
 describe("isolation", () => {
-  test("a crash and a hang fail only their case; the run goes on, nothing is left running", () => {
-    const r = cli(["unit", "-f", "selftest", "--timeout", "2", "--no-setup"], { UFFD_SUITE_TEST_CASES: "1" });
+  test("a crash and a hang fail only their case; the run goes on, nothing is left running", async () => {
+    const r = await cliAsync(["unit", "-f", "selftest", "--timeout", "2", "--no-setup"], { UFFD_SUITE_TEST_CASES: "1" });
     expect(r.code).toBe(1);
     const lines = r.out.trimEnd().split("\n");
     expect(lines).toContain("not ok 1 selftest-crash # crashed: SIGSEGV");
@@ -186,23 +195,24 @@ describe("isolation", () => {
     expect(result.plan.end).toBe(5);
     expect(asserts.map((a) => a.ok)).toEqual([false, false, false, true, true]);
     expect(linaroNames(r.out)).toEqual(["selftest-crash", "selftest-hang on anon", "selftest-fail", "selftest-pass", "selftest-hugetlb-shortage on hugetlb"]);
-    expect(leftoverCaseProcesses()).toEqual([]);
+    expect(caseProcesses(r.pid)).toEqual([]);
   }, 30_000);
 
   for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-    test(`the runner killed by ${signal} while a case hangs: the case process goes too`, async () => {
-      const p = Bun.spawn([process.execPath, MAIN, "unit", "-f", "selftest-hang", "--no-setup"], {
+    test(`the runner killed by ${signal} while a case hangs: the case process and the spare go too`, async () => {
+      // selftest-hang, then selftest-hugetlb-shortage: a spare case process waits while the first hangs.
+      const p = Bun.spawn([process.execPath, MAIN, "unit", "-f", "selftest-h", "--no-setup"], {
         cwd: REPO, env: plainEnv({ UFFD_SUITE_TEST_CASES: "1" }), stdout: "pipe", stderr: "pipe",
       });
       const t0 = performance.now();
-      while (leftoverCaseProcesses().length === 0 && performance.now() - t0 < 10_000) await Bun.sleep(50);
-      expect(leftoverCaseProcesses()).toHaveLength(1);
+      while (caseProcesses(p.pid).length < 2 && performance.now() - t0 < 10_000) await Bun.sleep(50);
+      expect(caseProcesses(p.pid)).toHaveLength(2);
       await Bun.sleep(300); // well inside the case: its Worker waits in the fault
       p.kill(signal);
       await p.exited;
       const t1 = performance.now();
-      while (leftoverCaseProcesses().length > 0 && performance.now() - t1 < 5_000) await Bun.sleep(50);
-      expect(leftoverCaseProcesses()).toEqual([]);
+      while (caseProcesses(p.pid).length > 0 && performance.now() - t1 < 5_000) await Bun.sleep(50);
+      expect(caseProcesses(p.pid)).toEqual([]);
     }, 20_000);
   }
 

@@ -1,33 +1,56 @@
-// Hidden: `uffd-suite unit-case --case NAME [--mem TYPE]` runs one case in
-// this process and prints its result as one JSON line on stdout. The unit
-// runner starts one of these per case, for crash and hang isolation.
+// Hidden: `uffd-suite unit-case --case NAME [--mem TYPE]`, or `unit-case
+// --stdin` (start up, warm the Worker pool, then read {"case","mem"} as one
+// JSON line), runs one case in this process and prints its result as one
+// JSON line on stdout. The unit runner starts one of these per case, for
+// crash and hang isolation.
 import { writeSync } from "node:fs";
 import type { CommandDef } from "citty";
 import { workerPool } from "../harness/pool.ts";
 import { MEMORY_NAMES, memoryType } from "../harness/memory.ts";
+import type { CaseRequest } from "../unit/isolate.ts";
 import { findCase } from "../unit/plan.ts";
 import { featuresOf, kernelView } from "../unit/runner.ts";
 import { plantedFromEnv, runCase } from "../unit/run-case.ts";
 import { UsageError } from "./usage-error.ts";
 
 const args = {
-  case: { type: "string", required: true, description: "Case name" },
+  case: { type: "string", description: "Case name" },
   mem: { type: "string", description: `Memory type (${MEMORY_NAMES.join(", ")})` },
+  stdin: { type: "boolean", description: "Read the case as a JSON line on stdin, after warming up" },
 } as const;
+
+async function request(a: { case?: string; mem?: string; stdin?: boolean }): Promise<CaseRequest | undefined> {
+  if (!a.stdin) {
+    if (a.case === undefined) throw new UsageError("unit-case needs --case NAME or --stdin");
+    return { case: a.case, mem: a.mem };
+  }
+  const pool = workerPool();
+  await Promise.all([pool.warm("handler", 1), pool.warm("toucher", 1)]);
+  const line = (await Bun.stdin.text()).trim();
+  if (line === "") return undefined; // the runner needed no more cases
+  const r = JSON.parse(line) as CaseRequest;
+  if (typeof r.case !== "string") throw new UsageError("unit-case: bad request on stdin");
+  return r;
+}
 
 const unitCase: CommandDef<typeof args> = {
   meta: { name: "unit-case", description: "Run one unit case, print its result as JSON (used by `unit`)", hidden: true },
   args,
   async run({ args: a }) {
-    const c = findCase(a.case);
-    if (!c) throw new UsageError(`unknown unit case '${a.case}'`);
-    if ((c.memory === "none") !== (a.mem === undefined)) {
-      throw new UsageError(c.memory === "none" ? `case '${a.case}' takes no --mem` : `case '${a.case}' needs --mem`);
-    }
-    const mem = a.mem === undefined ? undefined : memoryType(a.mem);
     // Orphaned (the runner died without killing us): end at once, Workers and all.
     const parent = process.ppid;
     setInterval(() => process.ppid !== parent && process.kill(process.pid, "SIGKILL"), 250).unref();
+    const req = await request(a);
+    if (!req) {
+      workerPool().shutdown();
+      return 0;
+    }
+    const c = findCase(req.case);
+    if (!c) throw new UsageError(`unknown unit case '${req.case}'`);
+    if ((c.memory === "none") !== (req.mem === undefined)) {
+      throw new UsageError(c.memory === "none" ? `case '${req.case}' takes no --mem` : `case '${req.case}' needs --mem`);
+    }
+    const mem = req.mem === undefined ? undefined : memoryType(req.mem);
     const r = await runCase(c, mem, { kernel: featuresOf(kernelView()), planted: plantedFromEnv() });
     writeSync(1, `${JSON.stringify(r)}\n`);
     workerPool().shutdown();

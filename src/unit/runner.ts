@@ -6,7 +6,7 @@ import { KtapWriter, type KtapCounts } from "../report/ktap.ts";
 import { FeatureSet } from "../uffd/bits.ts";
 import { probeFeatures } from "../uffd/uffd.ts";
 import { hugepagesFor, type KernelView, skipReason, staticSkipReason } from "./gate.ts";
-import { runIsolated } from "./isolate.ts";
+import { CaseProcesses } from "./isolate.ts";
 import { allCases, type PlannedCase, planCases, type PlanOptions } from "./plan.ts";
 import type { CaseResult } from "./result.ts";
 import { plantedFromEnv, runCase } from "./run-case.ts";
@@ -68,27 +68,31 @@ export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
   const kernel = kernelView();
   if ("openError" in kernel) log.warn(`userfaultfd unavailable: ${kernel.openError}`);
 
-  const need = Math.max(0, ...plan.filter((e) => !staticSkipReason(e.unit, e.mem, kernel)).map((e) => hugepagesFor(e.unit, e.mem)));
+  // Entries that may run (free huge pages are checked just before each one).
+  const runnable = plan.map((e) => !staticSkipReason(e.unit, e.mem, kernel));
+  const need = Math.max(0, ...plan.filter((_, i) => runnable[i]).map((e) => hugepagesFor(e.unit, e.mem)));
   const hugepages = new HugepageSetup({ allowed: opts.setup });
   hugepages.ensure(need);
   const ktap = new KtapWriter(opts.write);
+  const procs = opts.isolate ? new CaseProcesses({ timeoutMs: opts.timeoutS * 1000, timeoutLabel: timeoutLabel(opts.timeoutS) }) : undefined;
   try {
     ktap.plan(plan.length);
-    for (const entry of plan) {
-      if (!staticSkipReason(entry.unit, entry.mem, kernel)) hugepages.ensure(hugepagesFor(entry.unit, entry.mem));
+    for (const [i, entry] of plan.entries()) {
+      if (runnable[i]) hugepages.ensure(hugepagesFor(entry.unit, entry.mem));
       const skip = skipReason(entry.unit, entry.mem, kernel);
       if (skip) {
         ktap.result(entry.name, { status: "skip", reason: skip, diagnostics: [] });
         continue;
       }
-      const r = opts.isolate
-        ? await runIsolated(entry, { timeoutMs: opts.timeoutS * 1000, timeoutLabel: timeoutLabel(opts.timeoutS) })
+      const r = procs
+        ? await procs.run(entry, { next: runnable.includes(true, i + 1) })
         : await inProcess(entry, kernel, opts.timeoutS);
       log.debug(`${entry.name}: ${r.status} in ${r.ms ?? "?"} ms`);
       ktap.result(entry.name, r);
     }
     ktap.totals();
   } finally {
+    await procs?.close();
     hugepages.restore();
   }
   return { counts: ktap.counts, planned: plan.length, ms: Math.round(performance.now() - started) };
