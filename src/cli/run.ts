@@ -1,0 +1,54 @@
+// `uffd-suite run` (also what the binary does with no command): the
+// userfaultfd set of run_vmtests.sh — unit catalogue, uffd-stress on every
+// memory type, uffd-wp-mremap — as one KTAP document on stdout.
+import type { CommandDef } from "citty";
+import { log } from "../log.ts";
+import { terminalProgress } from "../stress/cli-run.ts";
+import { runVmtests } from "../stress/vmtests.ts";
+import { EXIT } from "./exit.ts";
+import { UsageError } from "./usage-error.ts";
+
+const args = {
+  setup: {
+    type: "boolean",
+    default: true,
+    description: "Reserve huge pages and switch THP sizes (as root), restoring them after",
+    negativeDescription: "Change nothing on the system: what needs more huge pages or THP changes skips",
+  },
+  wp: {
+    type: "boolean",
+    default: true,
+    description: "Stress write-protect as well in the stress runs (on by default)",
+    negativeDescription: "Stress runs without write-protect (as the upstream C since 6.17)",
+  },
+  timeout: { type: "string", valueHint: "S", description: "Seconds each unit case may run before it is killed (default 60)" },
+} as const;
+
+const run: CommandDef<typeof args> = {
+  meta: {
+    name: "run",
+    description: "Run the userfaultfd tests of run_vmtests.sh (unit tests, stress on every memory type, wp-mremap): KTAP on stdout",
+  },
+  args,
+  async run({ args: a }) {
+    let unitTimeoutS = 60;
+    if (a.timeout !== undefined) {
+      unitTimeoutS = Number(a.timeout);
+      if (!/^[0-9]+(\.[0-9]+)?$/.test(a.timeout) || unitTimeoutS <= 0) {
+        throw new UsageError(`--timeout wants a number of seconds > 0, not '${a.timeout}'`);
+      }
+    }
+    const s = await runVmtests({
+      write: (t) => process.stdout.write(t),
+      setup: a.setup,
+      wp: a.wp,
+      unitTimeoutS,
+      progress: process.stderr.isTTY ? (label) => terminalProgress(process.stderr, label) : undefined,
+    });
+    log.info(`run: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
+    if (s.counts.fail > 0 || s.emitted !== s.planned) return EXIT.FAIL;
+    return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
+  },
+};
+
+export default run;

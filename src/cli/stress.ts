@@ -1,0 +1,60 @@
+// `uffd-suite stress <mem> <MiB> <bounces>`: uffd-stress, as one KTAP result.
+import type { CommandDef } from "citty";
+import { executeStress, plantsFromEnv, stressName, stressRequest, terminalProgress } from "../stress/cli-run.ts";
+import { StressInputError } from "../stress/geometry.ts";
+import { MEMORY_NAMES } from "../harness/memory.ts";
+import { EXIT } from "./exit.ts";
+import { UsageError } from "./usage-error.ts";
+
+const args = {
+  mem: { type: "positional", required: true, description: `Memory type: ${MEMORY_NAMES.join(", ")}` },
+  mib: { type: "positional", required: true, description: "Size of each area in MiB" },
+  bounces: { type: "positional", required: true, description: "Bounces (each moves every page once)" },
+  wp: {
+    type: "boolean", default: true,
+    description: "Stress write-protect as well (on by default)",
+    negativeDescription: "Leave write-protect out (as the upstream C since 6.17)",
+  },
+  eexistInterval: {
+    type: "string", valueHint: "S",
+    description: "Seconds between deliberate repeat copies that must give EEXIST (default 10; 0: one each bounce)",
+  },
+} as const;
+
+const stress: CommandDef<typeof args> = {
+  meta: {
+    name: "stress",
+    description: "Bounce an area between two mappings through userfaultfd under locking load (uffd-stress)",
+  },
+  args,
+  async run({ args: a }) {
+    let req;
+    try {
+      req = stressRequest({ mem: a.mem, mib: a.mib, bounces: a.bounces, wp: a.wp, eexistInterval: a.eexistInterval });
+    } catch (e) {
+      if (e instanceof StressInputError) throw new UsageError(e.message);
+      throw e;
+    }
+    const name = stressName(req);
+    const out = process.stdout;
+    out.write("TAP version 13\n1..1\n");
+    const tty = process.stderr.isTTY ? terminalProgress(process.stderr, name) : undefined;
+    const r = await executeStress(req, {
+      note: (line) => {
+        tty?.clear();
+        out.write(`# ${line}\n`);
+      },
+      progress: tty ? (d, t, l) => tty.update(d, t, l) : undefined,
+      plant: plantsFromEnv(),
+    });
+    tty?.clear();
+    if (r.status === "fail" && r.reason) out.write(`# ${r.reason}\n`);
+    const result = r.status === "fail" ? `not ok 1 ${name}` : r.status === "skip" ? `ok 1 ${name} # SKIP ${r.reason}` : `ok 1 ${name}`;
+    out.write(`${result}\n`);
+    const n = (s: string) => (r.status === s ? 1 : 0);
+    out.write(`# Totals: pass:${n("pass")} fail:${n("fail")} xfail:0 xpass:0 skip:${n("skip")} error:0\n`);
+    return r.status === "pass" ? EXIT.OK : r.status === "skip" ? EXIT.NOTHING_RAN : EXIT.FAIL;
+  },
+};
+
+export default stress;

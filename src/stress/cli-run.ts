@@ -1,0 +1,106 @@
+// The stress command's flow, shared by `uffd-suite stress` and `uffd-suite
+// run`: check the input, size the run, run it, and turn the outcome into one
+// KTAP result (diagnostics first, as `# ` lines).
+import type { MemoryType } from "../harness/memory.ts";
+import { defaultGroups, parseBounces, parseMemory, parseMiB, parseSeconds, type StressGeometry, stressGeometry } from "./geometry.ts";
+import { runStress, type StressOutcome, type StressPlant } from "./stress.ts";
+
+export interface StressRequest {
+  readonly mem: MemoryType;
+  readonly mib: number;
+  readonly bounces: number;
+  readonly wp: boolean;
+  readonly eexistIntervalS: number;
+  /** undefined: this memory type has no page size here (a skip). */
+  readonly geometry: StressGeometry | undefined;
+}
+
+/** The C's interval between deliberate repeat copies. */
+export const EEXIST_INTERVAL_S = 10;
+
+/** Parse and check everything before anything changes; throws StressInputError. */
+export function stressRequest(raw: {
+  mem: string;
+  mib: string;
+  bounces: string;
+  wp?: boolean;
+  eexistInterval?: string;
+}): StressRequest {
+  const mem = parseMemory(raw.mem);
+  const mib = parseMiB(raw.mib);
+  const bounces = parseBounces(raw.bounces);
+  const eexistIntervalS = raw.eexistInterval === undefined
+    ? EEXIST_INTERVAL_S
+    : parseSeconds("--eexist-interval", raw.eexistInterval);
+  const geometry = stressGeometry(mem, mib, defaultGroups());
+  return { mem, mib, bounces, wp: raw.wp ?? true, eexistIntervalS, geometry };
+}
+
+/** `stress anon 128 32`: the result name (no '#'). */
+export function stressName(r: { mem: MemoryType; mib: number; bounces: number }): string {
+  return `stress ${r.mem.name} ${r.mib} ${r.bounces}`;
+}
+
+/** Test-only plants from UFFD_SUITE_PLANT (comma list); never in help. */
+export function plantsFromEnv(env: Record<string, string | undefined> = process.env): Set<StressPlant> {
+  const known: readonly StressPlant[] = ["counter", "write-first"];
+  const out = new Set<StressPlant>();
+  for (const p of (env.UFFD_SUITE_PLANT ?? "").split(",")) {
+    if ((known as readonly string[]).includes(p)) out.add(p as StressPlant);
+  }
+  return out;
+}
+
+export interface StressRunIo {
+  /** A diagnostic line, without the "# ". */
+  readonly note: (line: string) => void;
+  /** Progress for a terminal, or undefined. */
+  readonly progress?: (done: number, total: number, line: string) => void;
+  readonly plant?: ReadonlySet<StressPlant>;
+  /** Raise nr_hugepages when needed (default true). */
+  readonly reserve?: boolean;
+}
+
+export async function executeStress(req: StressRequest, io: StressRunIo): Promise<StressOutcome> {
+  if (!req.geometry) {
+    return {
+      status: "skip", reason: "no hugetlb page size on this kernel",
+      totals: { missing: 0, wp: 0, eexist: 0, locks: 0, bounces: 0 }, seconds: 0,
+    };
+  }
+  try {
+    return await runStress({
+      mem: req.mem,
+      geometry: req.geometry,
+      bounces: req.bounces,
+      wp: req.wp,
+      eexistIntervalS: req.eexistIntervalS,
+      plant: io.plant,
+      note: io.note,
+      progress: io.progress,
+      reserve: io.reserve,
+    });
+  } catch (e) {
+    return {
+      status: "fail", reason: e instanceof Error ? e.message : String(e),
+      totals: { missing: 0, wp: 0, eexist: 0, locks: 0, bounces: 0 }, seconds: 0,
+    };
+  }
+}
+
+/** A one-line progress display on a terminal stream (stderr). */
+export function terminalProgress(stream: NodeJS.WriteStream, label: string) {
+  let shown = false;
+  return {
+    update(done: number, total: number, line: string): void {
+      const text = `${label}: ${done}/${total} ${line}`;
+      const cols = stream.columns ?? 100;
+      stream.write(`\r\u001b[K${text.length >= cols ? `${text.slice(0, cols - 2)}…` : text}`);
+      shown = true;
+    },
+    clear(): void {
+      if (shown) stream.write("\r\u001b[K");
+      shown = false;
+    },
+  };
+}

@@ -1,0 +1,213 @@
+// The userfaultfd part of run_vmtests.sh as one KTAP document: the unit
+// catalogue, uffd-stress on every memory type at run_vmtests' sizes, and
+// uffd-wp-mremap. Each part has its own runner that writes a whole KTAP
+// document; here their results are renumbered into one stream with one plan
+// line and one totals line.
+import { hugepageState, reserveHugepages } from "../harness/hugetlb.ts";
+import { MEMORY, type MemoryName, pageSizeOf } from "../harness/memory.ts";
+import type { SettingChange } from "../harness/restore.ts";
+import { type KtapCounts, ktapDiagnostics, ktapResultLine, ktapTotals } from "../report/ktap.ts";
+import { allCases, planCases as planUnit } from "../unit/plan.ts";
+import { runUnit } from "../unit/runner.ts";
+import { planCases as planWpMremap, runWpMremap } from "../wp-mremap/run.ts";
+import { hugetlbSizes, thpSizes } from "../wp-mremap/sizes.ts";
+import { executeStress, stressName, type StressRequest } from "./cli-run.ts";
+import { defaultGroups, StressInputError, stressGeometry } from "./geometry.ts";
+import type { StressOutcome } from "./stress.ts";
+
+/** run_vmtests.sh: `uffd-stress anon 20 16`, `hugetlb H 32`, `hugetlb-private H 32`, `shmem 20 16`, `shmem-private 20 16`. */
+export const VMTESTS_STRESS: ReadonlyArray<{ mem: MemoryName; mib: number | "H"; bounces: number }> = [
+  { mem: "anon", mib: 20, bounces: 16 },
+  { mem: "hugetlb", mib: "H", bounces: 32 },
+  { mem: "hugetlb-private", mib: "H", bounces: 32 },
+  { mem: "shmem", mib: 20, bounces: 16 },
+  { mem: "shmem-private", mib: 20, bounces: 16 },
+];
+
+export interface VmtestsOptions {
+  /** Where KTAP goes. */
+  readonly write: (text: string) => void;
+  /** Reserve huge pages and switch THP sizes as root, restoring them after (default true). */
+  readonly setup: boolean;
+  /** Stress write-protect too. */
+  readonly wp: boolean;
+  /** Seconds one unit case may run. */
+  readonly unitTimeoutS: number;
+  readonly progress?: (label: string) => { update(done: number, total: number, line: string): void; clear(): void };
+}
+
+export interface VmtestsSummary {
+  readonly counts: KtapCounts;
+  readonly planned: number;
+  readonly emitted: number;
+  readonly ms: number;
+}
+
+/**
+ * Takes the text of a KTAP document written by another runner and passes it
+ * on inside ours: header, plan and totals dropped, results renumbered.
+ */
+export class KtapSection {
+  #buf = "";
+  readonly #out: (text: string) => void;
+  readonly #number: () => number;
+
+  constructor(out: (text: string) => void, number: () => number) {
+    this.#out = out;
+    this.#number = number;
+  }
+
+  readonly write = (text: string): void => {
+    this.#buf += text;
+    const end = this.#buf.lastIndexOf("\n");
+    if (end < 0) return;
+    const lines = this.#buf.slice(0, end).split("\n");
+    this.#buf = this.#buf.slice(end + 1);
+    const kept: string[] = [];
+    for (const line of lines) {
+      if (/^(K?TAP version \d+|1\.\.\d+|# Totals: .*)$/.test(line)) continue;
+      const m = /^(not ok|ok) \d+(.*)$/.exec(line);
+      kept.push(m ? `${m[1]} ${this.#number()}${m[2]}` : line);
+    }
+    if (kept.length > 0) this.#out(`${kept.join("\n")}\n`);
+  };
+
+  flush(): void {
+    if (this.#buf) this.write("\n");
+  }
+}
+
+/** Huge pages for the hugetlb stress runs: run_vmtests' size, or what is free. */
+function hugetlbStressSize(setup: boolean, groups: number): { mib: number; change?: SettingChange; note?: string; skip?: string } {
+  const hps = pageSizeOf(MEMORY.hugetlb);
+  if (hps === 0) return { mib: 0, skip: "no hugetlb page size on this kernel" };
+  const hpsMiB = hps / 2 ** 20;
+  // run_vmtests.sh: half_ufd_size_MB = ceil(nr_cpus * hpage MiB / 128) * 128, needing twice that in huge pages.
+  const target = Math.ceil((groups * hpsMiB) / 128) * 128;
+  const need = (2 * target) / hpsMiB;
+  if (setup && process.getuid?.() === 0) {
+    try {
+      const change = reserveHugepages(need);
+      const note = change ? `nr_hugepages ${change.original} -> ${hugepageState().total} for the hugetlb stress runs` : undefined;
+      return { mib: target, change, note };
+    } catch (e) {
+      const free = hugepageState().free;
+      const mib = Math.floor(free / 2) * hpsMiB;
+      return { mib, note: `could not reserve ${need} huge pages (${(e as Error).message}); using the ${free} free` };
+    }
+  }
+  const free = hugepageState().free;
+  return { mib: Math.min(target, Math.floor(free / 2) * hpsMiB) };
+}
+
+export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> {
+  const started = performance.now();
+  const out = opts.write;
+  const counts: KtapCounts = { pass: 0, fail: 0, skip: 0 };
+  let next = 1;
+  const number = () => next++;
+
+  const unitPlanned = planUnit(allCases()).length;
+  const wpPlanned = planWpMremap({ thp: thpSizes(), hugetlb: hugetlbSizes() }).length;
+  const planned = unitPlanned + VMTESTS_STRESS.length + wpPlanned;
+  out(`TAP version 13\n1..${planned}\n`);
+
+  const add = (c: KtapCounts) => {
+    counts.pass += c.pass;
+    counts.fail += c.fail;
+    counts.skip += c.skip;
+  };
+
+  // 1. uffd-unit-tests
+  out("# uffd-unit-tests\n");
+  const unitSection = new KtapSection(out, number);
+  try {
+    const s = await runUnit({ timeoutS: opts.unitTimeoutS, setup: opts.setup, isolate: true, write: unitSection.write });
+    unitSection.flush();
+    add(s.counts);
+  } catch (e) {
+    unitSection.flush();
+    out(`${ktapDiagnostics([`unit runner failed: ${(e as Error).message}`]).join("\n")}\n`);
+    out(`${ktapResultLine(number(), "uffd-unit-tests", "fail", "runner failed")}\n`);
+    counts.fail++;
+  }
+
+  // 2. uffd-stress at run_vmtests' sizes
+  const groups = defaultGroups();
+  let huge: ReturnType<typeof hugetlbStressSize> | undefined;
+  try {
+    for (const row of VMTESTS_STRESS) {
+      const mem = MEMORY[row.mem];
+      let mib: number;
+      let skip: string | undefined;
+      if (row.mib === "H") {
+        huge ??= hugetlbStressSize(opts.setup, groups);
+        if (huge.note) {
+          out(`# ${huge.note}\n`);
+          huge = { ...huge, note: undefined };
+        }
+        mib = huge.mib;
+        skip = huge.skip;
+      } else {
+        mib = row.mib;
+      }
+      const name = stressName({ mem, mib, bounces: row.bounces });
+      out(`# ${name}\n`);
+      let r: StressOutcome | undefined;
+      if (!skip) {
+        let req: StressRequest | undefined;
+        try {
+          const geometry = stressGeometry(mem, mib, groups);
+          req = { mem, mib, bounces: row.bounces, wp: opts.wp, eexistIntervalS: 10, geometry };
+        } catch (e) {
+          if (!(e instanceof StressInputError)) throw e;
+          // Too few huge pages for one per group: not a failure of the kernel.
+          skip = `not enough HugeTLB pages for ${groups} groups (${e.message})`;
+        }
+        if (req) {
+          const tty = opts.progress?.(name);
+          r = await executeStress(req, {
+            note: (line) => {
+              tty?.clear();
+              out(`# ${line}\n`);
+            },
+            progress: tty ? (d, t, l) => tty.update(d, t, l) : undefined,
+            // The hugetlb runs use the pages reserved above; the others need none.
+            reserve: false,
+          });
+          tty?.clear();
+        }
+      }
+      const status = r ? r.status : "skip";
+      const reason = r ? r.reason : skip;
+      if (status === "fail" && reason) out(`# ${reason}\n`);
+      out(`${ktapResultLine(number(), name, status, reason)}\n`);
+      counts[status]++;
+      if (row.mem === "hugetlb-private") {
+        huge?.change?.dispose();
+        huge = huge && { ...huge, change: undefined };
+      }
+    }
+  } finally {
+    huge?.change?.dispose();
+  }
+
+  // 3. uffd-wp-mremap
+  out("# uffd-wp-mremap\n");
+  const wpSection = new KtapSection(out, number);
+  try {
+    const s = runWpMremap({ write: wpSection.write, setup: opts.setup });
+    wpSection.flush();
+    add(s.counts);
+  } catch (e) {
+    wpSection.flush();
+    out(`${ktapDiagnostics([`wp-mremap runner failed: ${(e as Error).message}`]).join("\n")}\n`);
+    out(`${ktapResultLine(number(), "uffd-wp-mremap", "fail", "runner failed")}\n`);
+    counts.fail++;
+  }
+
+  const emitted = next - 1;
+  if (emitted !== planned) out(`# planned ${planned} results, wrote ${emitted}\n`);
+  out(`${ktapTotals(counts)}\n`);
+  return { counts, planned, emitted, ms: Math.round(performance.now() - started) };
+}
