@@ -6,6 +6,7 @@ export const WORKER_ENTRIES = {
   handler: "./harness/handler.worker.ts",
   toucher: "./harness/toucher.worker.ts",
   syscall: "./harness/syscall.worker.ts",
+  "bench-faulter": "./bench/faulter.worker.ts",
   stress: "./stress/stress.worker.ts",
 } as const;
 

@@ -10,6 +10,7 @@ export const COMMANDS = {
   features: () => import("./features.ts").then((m) => m.default),
   unit: () => import("./unit.ts").then((m) => m.default),
   "unit-case": () => import("./unit-case.ts").then((m) => m.default),
+  bench: () => import("./bench.ts").then((m) => m.default),
   stress: () => import("./stress.ts").then((m) => m.default),
   run: () => import("./run.ts").then((m) => m.default),
 } satisfies Record<string, Lazy>;

@@ -42,6 +42,8 @@ export interface HandlerOptions {
   readonly moveChunk?: number;
   readonly repeatCopyVia?: "dst" | "alias";
   readonly onFork?: "follow" | "close";
+  /** Minor faults: flip bytes and check the repeat CONTINUE (default true; see ServeJob). */
+  readonly minorCheck?: boolean;
   /**
    * Which view faults arrive at. "dst" (default): missing/wp faults on
    * dst.addr. "alias": the minor-fault layout, registered alias, handler
@@ -211,6 +213,7 @@ export class UffdTestContext {
           stopPages: mode === "read" ? { start: stopPages, len: count * PAGE_SIZE } : undefined,
           repeatCopyVia: opts.repeatCopyVia,
           onFork: opts.onFork ?? "follow",
+          minorCheck: opts.minorCheck,
           counters: counters.buffer,
           slot,
         }),

@@ -32,6 +32,12 @@ export interface ServeJob {
   readonly stopPages?: { readonly start: number; readonly len: number };
   /** Do one deliberate repeat COPY to this view (dst or its alias) after the first COPY; it must give EEXIST. */
   readonly repeatCopyVia?: "dst" | "alias";
+  /**
+   * Minor faults: flip the page's bytes through the other view and check that a
+   * second CONTINUE gives EEXIST (default true, the unit tests). The bench turns
+   * it off to serve each minor fault with one CONTINUE, as its C reference does.
+   */
+  readonly minorCheck?: boolean;
   /** On a fork event: follow the child's uffd (events tests) or close it (fork loops). */
   readonly onFork: "follow" | "close";
   readonly counters: SharedArrayBuffer;

@@ -128,11 +128,20 @@ export function serve(job: ServeJob): ServeResult {
     }
   };
 
+  const minorCheck = job.minorCheck ?? true;
   const minor = (addr: number) => {
     if (!words) fail(`minor fault at 0x${addr.toString(16)} with strategy ${job.strategy}`);
     let off = addr - dstAlias;
     if (off < 0 || off >= job.size) fail(`minor fault at 0x${addr.toString(16)} outside the alias view`);
     off -= off % ps;
+    if (!minorCheck) {
+      // One CONTINUE and nothing else (the bench: like its C reference).
+      if (uffd.tryContinue(dstAlias + off, ps, contMode) < 0) {
+        throw new SysError("UFFDIO_CONTINUE", lastErrno(), `offset ${off}, result ${uffd.lastResult}`);
+      }
+      counters[base + COUNTER.minor]!++;
+      return;
+    }
     // Prove the handler can change the page: flip every byte through the other view.
     for (let i = off >> 2, end = (off + ps) >> 2; i < end; i++) words[i] = ~words[i]!;
     if (uffd.tryContinue(dstAlias + off, ps, contMode) < 0) {

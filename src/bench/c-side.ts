@@ -1,0 +1,76 @@
+// The C reference: bench/fault-bench.c, embedded as text, written to a temp
+// folder and built with the machine's `cc` when the bench runs (a compiled
+// binary holds no file a compiler could read: /$bunfs paths are not files).
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import source from "../../bench/fault-bench.c" with { type: "text" };
+import type { RunFigure } from "./bun-side.ts";
+import { KINDS, type Scenario } from "./kinds.ts";
+
+/** The handler loop the C program runs (see fault-bench.c). */
+export type CLoop = "selftest" | "batch";
+
+export interface CBuild {
+  readonly cc: string;
+  readonly bin: string;
+  readonly buildMs: number;
+  dispose(): void;
+}
+
+/** The compiler to use: $CC, else `cc` on PATH; undefined where there is none. */
+export function findCc(): string | undefined {
+  const want = process.env.CC?.trim() || "cc";
+  return Bun.which(want) ?? undefined;
+}
+
+export class CBuildError extends Error {
+  override readonly name = "CBuildError";
+}
+
+export function buildC(cc: string): CBuild {
+  const dir = mkdtempSync(join(tmpdir(), "uffd-suite-bench-"));
+  const dispose = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    const file = join(dir, "fault-bench.c");
+    const bin = join(dir, "fault-bench");
+    writeFileSync(file, source, { mode: 0o600 });
+    const t0 = performance.now();
+    const r = Bun.spawnSync([cc, "-O2", "-pthread", "-o", bin, file], { stdout: "pipe", stderr: "pipe" });
+    const buildMs = performance.now() - t0;
+    if (r.exitCode !== 0) {
+      const msg = `${r.stderr.toString()}${r.stdout.toString()}`.trim().split("\n").slice(0, 6).join("\n");
+      throw new CBuildError(`${cc} failed on fault-bench.c (exit ${r.exitCode}): ${msg}`);
+    }
+    return { cc, bin, buildMs, dispose };
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+}
+
+export interface CRunOptions {
+  readonly runs: number;
+  readonly warmup: number;
+  readonly loop: CLoop;
+  readonly cpu?: number;
+}
+
+/** Run the C program once (warm-ups, then `runs` timed runs); the figures of each timed run. */
+export async function runC(build: CBuild, s: Scenario, o: CRunOptions): Promise<RunFigure[]> {
+  const args = [
+    build.bin, "--kind", KINDS[s.kind].c, "--mem", s.mem, "--mode", s.mode, "--loop", o.loop,
+    "--pages", String(s.pages), "--runs", String(o.runs), "--warmup", String(o.warmup),
+    "--faulters", String(s.faulters), "--handlers", String(s.handlers),
+    ...(o.cpu === undefined ? [] : ["--cpu", String(o.cpu)]),
+  ];
+  const p = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new Error(`fault-bench (C) ${s.kind} ${s.mem} ${s.mode} exited ${code}: ${err.trim()}`);
+  const runs = [...out.matchAll(/^run ns=(\d+) cpu_ns=(\d+) faults=(\d+) served=(\d+)$/gm)].map((m) => ({
+    us: Number(m[1]) / 1000 / Number(m[3]),
+    cpuUs: Number(m[2]) / 1000 / Number(m[3]),
+  }));
+  if (runs.length !== o.runs) throw new Error(`fault-bench (C) printed ${runs.length} runs, expected ${o.runs}: ${out.trim()}`);
+  return runs;
+}
