@@ -26,7 +26,8 @@ export function serve(job: ServeJob): ServeResult {
   const counters = new Int32Array(job.counters);
   const base = job.slot * SLOT;
   const ps = job.pageSize;
-  let uffd = Uffd.adopt(job.uffdFd, { features: BigInt(`0x${job.featuresHex}`) });
+  const first = Uffd.adopt(job.uffdFd, { features: BigInt(`0x${job.featuresHex}`) });
+  let uffd = first;
   const adopted: Uffd[] = [];
   const poll = new Scratch(4096);
   const pv = poll.view;
@@ -40,6 +41,7 @@ export function serve(job: ServeJob): ServeResult {
   let repeatPending = job.repeatCopyVia !== undefined;
   let faults = 0;
   let running = true;
+  let removed = false;
   const stopStart = job.stopPages?.start ?? 0;
   const stopEnd = job.stopPages ? stopStart + job.stopPages.len : 0;
 
@@ -62,6 +64,9 @@ export function serve(job: ServeJob): ServeResult {
         off -= off % ps;
         const rc = uffd.tryCopy(dst + off, job.src + off, ps, copyMode);
         if (rc < 0) {
+          // A REMOVE event read in the same batch unregistered this range:
+          // the unregister already woke the waiter, nothing is left to do.
+          if (rc === -Errno.ENOENT && removed) return;
           if (uffd.lastResult !== -Errno.EEXIST) {
             throw new SysError("UFFDIO_COPY", -rc, `dst offset ${off}, result ${uffd.lastResult}`);
           }
@@ -108,19 +113,23 @@ export function serve(job: ServeJob): ServeResult {
         return;
       }
       case "poison": {
-        // Odd pages get zeros, even pages are poisoned (the C poison test).
+        // The C poison test: odd pages get a copy of the source page (the
+        // test zeroes the source), even pages are poisoned.
         off -= off % ps;
-        const page = off / ps;
-        if (page % 2 === 1) {
-          const rc = uffd.tryZeropage(dst + off, ps);
+        if ((off / ps) % 2 === 1) {
+          const rc = uffd.tryCopy(dst + off, job.src + off, ps, 0);
           if (rc < 0) {
-            // Memory types without ZEROPAGE (hugetlb) get a copy of the zeroed source page.
-            if (uffd.tryCopy(dst + off, job.src + off, ps, 0) < 0) {
-              throw new SysError("UFFDIO_COPY", lastErrno(), `zero page at offset ${off}`);
+            if (uffd.lastResult !== -Errno.EEXIST) {
+              throw new SysError("UFFDIO_COPY", -rc, `odd page at offset ${off}, result ${uffd.lastResult}`);
             }
+            if (uffd.tryWake(dst + off, ps) < 0) throw new SysError("UFFDIO_WAKE", lastErrno());
+            return;
           }
-        } else if (uffd.tryPoison(dst + off, ps) < 0) {
-          throw new SysError("UFFDIO_POISON", -uffd.lastResult, `offset ${off}`);
+          if (uffd.lastResult !== ps) fail(`UFFDIO_COPY copied ${uffd.lastResult} of ${ps} bytes`);
+        } else {
+          const rc = uffd.tryPoison(dst + off, ps);
+          if (rc < 0) throw new SysError("UFFDIO_POISON", -rc, `offset ${off}, result ${uffd.lastResult}`);
+          if (uffd.lastResult !== ps) fail(`UFFDIO_POISON updated ${uffd.lastResult} of ${ps} bytes`);
         }
         counters[base + COUNTER.missing]!++;
         return;
@@ -171,6 +180,7 @@ export function serve(job: ServeJob): ServeResult {
       case "remove":
         Atomics.add(counters, base + COUNTER.remove, 1);
         uffd.unregister({ start: ev.start, len: ev.end - ev.start });
+        removed = true;
         return;
       case "remap":
         Atomics.add(counters, base + COUNTER.remap, 1);
@@ -232,8 +242,9 @@ export function serve(job: ServeJob): ServeResult {
     }
     return { faults, adopted: adopted.length };
   } finally {
+    // The job's own fd belongs to the test; fds adopted from fork events are ours.
     for (const u of adopted) u.close();
-    uffd.dispose({ closeFd: false });
+    first.dispose({ closeFd: false });
     poll.dispose();
   }
 }
