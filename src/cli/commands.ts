@@ -13,6 +13,7 @@ export const COMMANDS = {
   bench: () => import("./bench.ts").then((m) => m.default),
   stress: () => import("./stress.ts").then((m) => m.default),
   run: () => import("./run.ts").then((m) => m.default),
+  "wp-mremap": () => import("./wp-mremap.ts").then((m) => m.default),
 } satisfies Record<string, Lazy>;
 
 /** What `uffd-suite` with no command runs, once that command exists. */

@@ -2,6 +2,7 @@
 // wrong argument) prints one line on stderr and exits 2, never a stack trace
 // nor the whole usage; --help on every command; --version at the top.
 import { type ArgsDef, type CommandDef, runCommand, type SubCommandsDef } from "citty";
+import { interrupted, signalExitCode } from "../harness/restore.ts";
 import { checkArgs } from "./check-args.ts";
 import { EXIT } from "./exit.ts";
 import { helpText, stripAnsi } from "./help.ts";
@@ -116,8 +117,13 @@ export async function runCli(root: AnyCommand, argv: string[]): Promise<number> 
     }
     checkArgs((await value(r.cmd.args)) ?? ({} as ArgsDef), r.rest);
     const { result } = await runCommand(r.cmd, { rawArgs: r.rest });
+    const sig = interrupted();
+    if (sig) return signalExitCode(sig);
     return typeof result === "number" ? result : EXIT.OK;
   } catch (e) {
+    // Interrupted: the signal handler reports it and ends the process.
+    const sig = interrupted();
+    if (sig) return signalExitCode(sig);
     return report(prog, e, path);
   }
 }

@@ -6,7 +6,10 @@ import { log } from "../log.ts";
 import { terminalProgress } from "../stress/cli-run.ts";
 import { runVmtests } from "../stress/vmtests.ts";
 import { EXIT } from "./exit.ts";
-import { UsageError } from "./usage-error.ts";
+import { bailOutOnSignal } from "./interrupt.ts";
+import { reportArgs, reportOptions } from "./report-options.ts";
+import { ReportOutput } from "./report-output.ts";
+import { parseTimeout } from "./unit.ts";
 
 const args = {
   setup: {
@@ -22,6 +25,7 @@ const args = {
     negativeDescription: "Stress runs without write-protect (as the upstream C since 6.17)",
   },
   timeout: { type: "string", valueHint: "S", description: "Seconds each unit case may run before it is killed (default 60)" },
+  ...reportArgs,
 } as const;
 
 const run: CommandDef<typeof args> = {
@@ -31,20 +35,17 @@ const run: CommandDef<typeof args> = {
   },
   args,
   async run({ args: a }) {
-    let unitTimeoutS = 60;
-    if (a.timeout !== undefined) {
-      unitTimeoutS = Number(a.timeout);
-      if (!/^[0-9]+(\.[0-9]+)?$/.test(a.timeout) || unitTimeoutS <= 0) {
-        throw new UsageError(`--timeout wants a number of seconds > 0, not '${a.timeout}'`);
-      }
-    }
+    const unitTimeoutS = parseTimeout(a.timeout);
+    const output = ReportOutput.open(reportOptions(a), "run");
+    bailOutOnSignal(output);
     const s = await runVmtests({
-      write: (t) => process.stdout.write(t),
+      write: output.write,
       setup: a.setup,
       wp: a.wp,
       unitTimeoutS,
       progress: process.stderr.isTTY ? (label) => terminalProgress(process.stderr, label) : undefined,
     });
+    await output.finish();
     log.info(`run: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
     if (s.counts.fail > 0 || s.emitted !== s.planned) return EXIT.FAIL;
     return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;

@@ -4,6 +4,9 @@ import { executeStress, plantsFromEnv, stressName, stressRequest, terminalProgre
 import { StressInputError } from "../stress/geometry.ts";
 import { MEMORY_NAMES } from "../harness/memory.ts";
 import { EXIT } from "./exit.ts";
+import { bailOutOnSignal } from "./interrupt.ts";
+import { reportArgs, reportOptions } from "./report-options.ts";
+import { ReportOutput } from "./report-output.ts";
 import { UsageError } from "./usage-error.ts";
 
 const args = {
@@ -15,10 +18,11 @@ const args = {
     description: "Stress write-protect as well (on by default)",
     negativeDescription: "Leave write-protect out (as the upstream C since 6.17)",
   },
-  eexistInterval: {
+  "eexist-interval": {
     type: "string", valueHint: "S",
     description: "Seconds between deliberate repeat copies that must give EEXIST (default 10; 0: one each bounce)",
   },
+  ...reportArgs,
 } as const;
 
 const stress: CommandDef<typeof args> = {
@@ -30,13 +34,16 @@ const stress: CommandDef<typeof args> = {
   async run({ args: a }) {
     let req;
     try {
-      req = stressRequest({ mem: a.mem, mib: a.mib, bounces: a.bounces, wp: a.wp, eexistInterval: a.eexistInterval });
+      req = stressRequest({ mem: a.mem, mib: a.mib, bounces: a.bounces, wp: a.wp, eexistInterval: a["eexist-interval"] });
     } catch (e) {
       if (e instanceof StressInputError) throw new UsageError(e.message);
       throw e;
     }
+    const report = reportOptions(a);
     const name = stressName(req);
-    const out = process.stdout;
+    const output = ReportOutput.open(report, "stress");
+    bailOutOnSignal(output);
+    const out = { write: output.write };
     out.write("TAP version 13\n1..1\n");
     const tty = process.stderr.isTTY ? terminalProgress(process.stderr, name) : undefined;
     const r = await executeStress(req, {
@@ -53,6 +60,7 @@ const stress: CommandDef<typeof args> = {
     out.write(`${result}\n`);
     const n = (s: string) => (r.status === s ? 1 : 0);
     out.write(`# Totals: pass:${n("pass")} fail:${n("fail")} xfail:0 xpass:0 skip:${n("skip")} error:0\n`);
+    await output.finish();
     return r.status === "pass" ? EXIT.OK : r.status === "skip" ? EXIT.NOTHING_RAN : EXIT.FAIL;
   },
 };

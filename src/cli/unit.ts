@@ -1,5 +1,5 @@
 // `uffd-suite unit [-l] [-f SUBSTR] [--mem anon,shmem,...] [--origin kernel|suite|all] [--timeout S]
-//  [--no-setup] [--no-isolate]`:
+//  [--no-setup] [--no-isolate] [--format ktap|json|junit] [-o FILE]`:
 // the kernel's uffd-unit-tests, KTAP on stdout.
 import type { CommandDef } from "citty";
 import { MEMORY_NAMES, type MemoryName } from "../harness/memory.ts";
@@ -8,6 +8,9 @@ import { listCases } from "../unit/list.ts";
 import { allCases, planCases } from "../unit/plan.ts";
 import { runUnit } from "../unit/runner.ts";
 import { EXIT } from "./exit.ts";
+import { bailOutOnSignal } from "./interrupt.ts";
+import { reportArgs, reportOptions } from "./report-options.ts";
+import { ReportOutput } from "./report-output.ts";
 import { UsageError } from "./usage-error.ts";
 
 const args = {
@@ -32,6 +35,7 @@ const args = {
     description: "Run each case in its own process, so a crash or hang fails only that case",
     negativeDescription: "Run every case inside this process (faster; a crash ends the run)",
   },
+  ...reportArgs,
 } as const;
 
 export function parseMems(s: string | undefined): MemoryName[] | undefined {
@@ -51,10 +55,14 @@ export function parseOrigin(s: string | undefined): "kernel" | "suite" | undefin
   throw new UsageError(`--origin wants kernel, suite or all, not '${s}'`);
 }
 
+/** Longest --timeout: a day (setTimeout cannot wait past 2^31 ms; beyond it would fire at once). */
+export const MAX_TIMEOUT_S = 86_400;
+
 export function parseTimeout(s: string | undefined): number {
   if (s === undefined) return 60;
   const v = Number(s);
   if (s.trim() === "" || !Number.isFinite(v) || v <= 0) throw new UsageError(`--timeout wants a number of seconds > 0, not '${s}'`);
+  if (v > MAX_TIMEOUT_S) throw new UsageError(`--timeout ${s} is too long (at most ${MAX_TIMEOUT_S} s)`);
   return v;
 }
 
@@ -66,6 +74,7 @@ const unit: CommandDef<typeof args> = {
     const mems = parseMems(a.mem);
     const timeoutS = parseTimeout(a.timeout);
     const origin = parseOrigin(a.origin);
+    const report = reportOptions(a);
     const cases = allCases().filter((c) => (a.filter === undefined || c.name.includes(a.filter)) && (!origin || c.origin === origin));
     if (cases.length === 0) {
       const which = `${origin ? `${origin} ` : ""}unit case`;
@@ -78,7 +87,10 @@ const unit: CommandDef<typeof args> = {
     if (planCases(cases, { mems }).length === 0) {
       throw new UsageError(`no unit case runs on --mem ${a.mem}${a.filter ? ` with -f ${a.filter}` : ""}`);
     }
-    const s = await runUnit({ filter: a.filter, mems, origin, timeoutS, setup: a.setup, isolate: a.isolate, write: (t) => process.stdout.write(t) });
+    const out = ReportOutput.open(report, "unit");
+    bailOutOnSignal(out);
+    const s = await runUnit({ filter: a.filter, mems, origin, timeoutS, setup: a.setup, isolate: a.isolate, write: out.write });
+    await out.finish();
     log.info(`unit: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
     if (s.counts.fail > 0) return EXIT.FAIL;
     return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;

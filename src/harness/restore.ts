@@ -1,6 +1,7 @@
 // Settings the suite changes on the machine (nr_hugepages, THP knobs) are put
 // back through this registry: at the end of their scope, at process exit, and
-// on SIGINT/SIGTERM (a second signal still restores before exiting).
+// on SIGINT/SIGTERM/SIGHUP (a second signal still restores before exiting).
+// Once a signal has come, nothing more may be changed: set() refuses.
 import { readFileSync, writeFileSync } from "node:fs";
 
 interface Pending {
@@ -11,7 +12,31 @@ interface Pending {
 const pending = new Map<number, Pending>();
 let nextId = 1;
 let hooked = false;
-const signalListeners: Array<(signal: NodeJS.Signals) => void> = [];
+/** A listener may return a promise: the end of what it stopped (a child reaped). */
+type SignalListener = (signal: NodeJS.Signals) => void | Promise<unknown>;
+const signalListeners: SignalListener[] = [];
+/** The first SIGINT/SIGTERM/SIGHUP received, and how many so far. */
+let received: NodeJS.Signals | undefined;
+let signalCount = 0;
+/** What ends the process after the first signal (else: exit at once). */
+let firstSignalExit: ((signal: NodeJS.Signals, stopped: Promise<unknown>) => void) | undefined;
+
+export const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** The shell's code for death by `signal`: 128 + its number (130, 143, 129). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 129;
+}
+
+/** The first interrupting signal received, or undefined while none has come. */
+export function interrupted(): NodeJS.Signals | undefined {
+  return received;
+}
+
+/** Thrown by work that refuses to start once interrupted. */
+export class InterruptedError extends Error {
+  override readonly name = "InterruptedError";
+}
 
 /** Write every pending original value back. Safe to call more than once. */
 export function restoreAll(): string[] {
@@ -27,29 +52,54 @@ export function restoreAll(): string[] {
   return failures;
 }
 
-/** Run `fn` when SIGINT/SIGTERM arrives, before settings are restored and the process exits. */
-export function onInterrupt(fn: (signal: NodeJS.Signals) => void): void {
+/** Run `fn` when SIGINT/SIGTERM/SIGHUP arrives, before settings are restored and the process exits. */
+export function onInterrupt(fn: SignalListener): void {
   signalListeners.push(fn);
   hook();
+}
+
+/**
+ * Catch SIGINT/SIGTERM/SIGHUP from now on. Each one runs the onInterrupt
+ * listeners and restores every setting; then the first one calls `exit`
+ * with a promise that settles once what the listeners stopped has ended
+ * (`exit` finishes the output and ends the process with signalExitCode()),
+ * and any later one exits at once. Without `exit`, the first one exits too.
+ */
+export function handleSignals(exit?: (signal: NodeJS.Signals, stopped: Promise<unknown>) => void): void {
+  firstSignalExit = exit;
+  hook();
+}
+
+function onSignal(sig: NodeJS.Signals): void {
+  signalCount++;
+  received ??= sig;
+  const stopping: Array<Promise<unknown>> = [];
+  for (const fn of signalListeners) {
+    try {
+      const p = fn(sig);
+      if (p) stopping.push(p);
+    } catch {
+      // keep going: restoring matters more
+    }
+  }
+  const failures = restoreAll();
+  if (failures.length > 0) process.stderr.write(`uffd-suite: could not restore ${failures.join("; ")}\n`);
+  if (signalCount === 1 && firstSignalExit) {
+    try {
+      firstSignalExit(sig, Promise.allSettled(stopping));
+      return;
+    } catch {
+      // fall through: exit now
+    }
+  }
+  process.exit(signalExitCode(sig));
 }
 
 function hook(): void {
   if (hooked) return;
   hooked = true;
   process.on("exit", () => restoreAll());
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.on(sig, () => {
-      for (const fn of signalListeners) {
-        try {
-          fn(sig);
-        } catch {
-          // keep going: restoring matters more
-        }
-      }
-      restoreAll();
-      process.exit(sig === "SIGINT" ? 130 : sig === "SIGTERM" ? 143 : 129);
-    });
-  }
+  for (const sig of SIGNALS) process.on(sig, () => onSignal(sig));
 }
 
 /** A changed sysfs/procfs value that goes back on dispose(). */
@@ -67,6 +117,7 @@ export class SettingChange implements Disposable {
 
   /** Write `value` to `path`, remembering what was there. */
   static set(path: string, value: string): SettingChange {
+    if (received) throw new InterruptedError(`interrupted by ${received}: not changing ${path}`);
     hook();
     const original = readFileSync(path, "utf8").trim();
     const change = new SettingChange(path, bracketed(original));

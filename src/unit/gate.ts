@@ -4,10 +4,16 @@ import { hugepagesNeeded } from "../harness/context.ts";
 import { hugepageShortage } from "../harness/hugetlb.ts";
 import { defaultHugePageSize, type MemoryType } from "../harness/memory.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
+import type { FeatureName } from "../uffd/constants.ts";
 import type { UnitCase } from "./case.ts";
 
-/** The kernel as the runner sees it: its features, or why a userfaultfd cannot be had. */
-export type KernelView = { readonly features: FeatureSet } | { readonly openError: string };
+/**
+ * The kernel as the runner sees it: its features (and those it refuses to
+ * this process, with the reason), or why a userfaultfd cannot be had.
+ */
+export type KernelView =
+  | { readonly features: FeatureSet; readonly denied?: ReadonlyMap<FeatureName, string> }
+  | { readonly openError: string };
 
 /** Huge pages a hugetlb run of `c` needs free (0 for other memory types). */
 export function hugepagesFor(c: UnitCase, mem: MemoryType | undefined): number {
@@ -18,11 +24,16 @@ export function hugepagesFor(c: UnitCase, mem: MemoryType | undefined): number {
 /** Reasons that do not depend on the moment (everything but free huge pages). */
 export function staticSkipReason(c: UnitCase, mem: MemoryType | undefined, kernel: KernelView): string | undefined {
   // The API checks open their own fds and say themselves when they cannot.
-  if ("openError" in kernel && c.memory !== "none") return `cannot open a userfaultfd: ${kernel.openError}`;
+  if ("openError" in kernel && c.memory !== "none") {
+    // "no permission to create a userfaultfd (needs root, ...)" says it all.
+    return /^no permission/.test(kernel.openError) ? kernel.openError : `cannot open a userfaultfd: ${kernel.openError}`;
+  }
   if (mem?.hugetlb && defaultHugePageSize() === 0) return "no hugetlb page size on this kernel";
   if ("features" in kernel) {
     const missing = kernel.features.missing(c.features);
     if (missing.length > 0) return `feature missing: ${missing.join(", ")}`;
+    const denied = c.features.map((f) => kernel.denied?.get(f)).filter((r) => r !== undefined);
+    if (denied.length > 0) return denied.join(", ");
   }
   return undefined;
 }

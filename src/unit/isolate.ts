@@ -6,7 +6,7 @@
 // next case process is already started and waits, warmed up, for its case on
 // stdin. It takes nothing from the case before it but CPU time for start-up.
 import type { Subprocess } from "bun";
-import { onInterrupt } from "../harness/restore.ts";
+import { InterruptedError, interrupted, onInterrupt } from "../harness/restore.ts";
 import type { PlannedCase } from "./plan.ts";
 import { type CaseResult, parseResultLine } from "./result.ts";
 import { selfCommand } from "./self-exec.ts";
@@ -49,11 +49,16 @@ interface CaseProcess {
 }
 
 function startCaseProcess(): CaseProcess {
+  const sig = interrupted();
+  if (sig) throw new InterruptedError(`interrupted by ${sig}: no more case processes`);
   const proc = Bun.spawn([...selfCommand(), CASE_COMMAND, "--stdin"], {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
     env: process.env,
+    // Its own session: a Ctrl-C at the terminal reaches the runner alone,
+    // which ends its case processes itself (and reports no false crash).
+    detached: true,
   });
   return { proc, stdout: new Response(proc.stdout).text(), stderr: new Response(proc.stderr).text() };
 }
@@ -76,9 +81,10 @@ export class CaseProcesses {
     this.#opts = opts;
     if (!hooked) {
       hooked = true;
-      // An interrupted run takes its case processes with it.
+      // An interrupted run takes its case processes with it (killed and reaped).
       onInterrupt(() => {
         for (const cp of live) cp.proc.kill("SIGKILL");
+        return Promise.all([...live].map((cp) => cp.proc.exited));
       });
     }
   }

@@ -1,6 +1,7 @@
 // `uffd-suite unit`: plan the (case, memory type) fan-out, gate it against the
 // kernel, set up huge pages, run each entry (in its own process by default)
 // and stream KTAP.
+import { InterruptedError, interrupted } from "../harness/restore.ts";
 import { log } from "../log.ts";
 import { KtapWriter, type KtapCounts } from "../report/ktap.ts";
 import { FeatureSet } from "../uffd/bits.ts";
@@ -10,6 +11,7 @@ import { CaseProcesses } from "./isolate.ts";
 import { allCases, type PlannedCase, planCases, type PlanOptions } from "./plan.ts";
 import type { CaseResult } from "./result.ts";
 import { plantedFromEnv, runCase } from "./run-case.ts";
+import { deniedFeatures } from "./permitted.ts";
 import { HugepageSetup } from "./setup.ts";
 
 export interface UnitRunOptions extends PlanOptions {
@@ -31,7 +33,8 @@ export interface UnitRunSummary {
 
 export function kernelView(): KernelView {
   try {
-    return { features: probeFeatures() };
+    const features = probeFeatures();
+    return { features, denied: deniedFeatures(features) };
   } catch (e) {
     return { openError: (e as Error).message };
   }
@@ -78,6 +81,9 @@ export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
   try {
     ktap.plan(plan.length);
     for (const [i, entry] of plan.entries()) {
+      // A signal ends the run: no further case starts (the signal handler ends the output).
+      const sig = interrupted();
+      if (sig) throw new InterruptedError(`interrupted by ${sig}`);
       if (runnable[i]) hugepages.ensure(hugepagesFor(entry.unit, entry.mem));
       const skip = skipReason(entry.unit, entry.mem, kernel);
       if (skip) {

@@ -2,10 +2,12 @@
 // whose userfaultfd lacks EVENT_REMAP must lose its uffd-wp bits. For the base
 // page, every THP size (shmem shared, anon private) and every hugetlb size,
 // each with and without swap-out, as the kernel's uffd-wp-mremap.c.
+import { InterruptedError, interrupted } from "../harness/restore.ts";
 import { errnoName, SysError } from "../sys/errno.ts";
 import { MADV, MAP, MREMAP, mremap, munmap, PAGE_SIZE, PROT, tryMadvise } from "../sys/mem.ts";
 import { decodePagemap, Pagemap, PAGEMAP } from "../sys/native/pagemap.ts";
 import { KtapWriter, type KtapCounts } from "../report/ktap.ts";
+import { UffdPermissionError } from "../uffd/errors.ts";
 import { Uffd, probeFeatures } from "../uffd/uffd.ts";
 import { allocOneFolio, type FolioSpec, mmapAligned } from "./folio.ts";
 import { pagemapRange } from "./pagemap-range.ts";
@@ -130,6 +132,36 @@ export interface WpMremapSummary {
 
 /** The whole program: plan, settings, cases, restore; KTAP through `write`. */
 export function runWpMremap(opts: WpMremapOptions): WpMremapSummary {
+  const steps = wpMremapSteps(opts);
+  for (;;) {
+    const s = steps.next();
+    if (s.done) return s.value;
+  }
+}
+
+/**
+ * The same, giving the event loop a turn between cases, so a signal is
+ * handled within one case's time; once one has come, no further case runs
+ * (the settings are put back and InterruptedError is thrown). `pauseMs`
+ * (tests only) waits that long between cases, to interrupt one mid-run.
+ */
+export async function runWpMremapAsync(opts: WpMremapOptions & { readonly pauseMs?: number }): Promise<WpMremapSummary> {
+  const steps = wpMremapSteps(opts);
+  try {
+    for (;;) {
+      const s = steps.next();
+      if (s.done) return s.value;
+      await new Promise<void>((resolve) => (opts.pauseMs ? setTimeout(resolve, opts.pauseMs) : setImmediate(resolve)));
+      const sig = interrupted();
+      if (sig) throw new InterruptedError(`interrupted by ${sig}`);
+    }
+  } finally {
+    steps.return(undefined as never);
+  }
+}
+
+/** The program as steps: it yields after each case. */
+function* wpMremapSteps(opts: WpMremapOptions): Generator<void, WpMremapSummary, void> {
   const started = performance.now();
   const sizes = { thp: thpSizes(), hugetlb: hugetlbSizes() };
   const cases = planCases(sizes).filter((c) => !opts.filter || caseName(c).includes(opts.filter));
@@ -144,7 +176,8 @@ export function runWpMremap(opts: WpMremapOptions): WpMremapSummary {
   try {
     if (!probeFeatures().has("PAGEFAULT_FLAG_WP")) allSkip = "feature missing: PAGEFAULT_FLAG_WP";
   } catch (e) {
-    allSkip = `userfaultfd not available: ${(e as Error).message}`;
+    // "no permission to create a userfaultfd (needs root, ...)" says it all.
+    allSkip = e instanceof UffdPermissionError ? e.message : `userfaultfd not available: ${(e as Error).message}`;
   }
 
   const changes = new Changes();
@@ -152,9 +185,12 @@ export function runWpMremap(opts: WpMremapOptions): WpMremapSummary {
   let thpSkip: string | undefined;
   const pm = allSkip ? undefined : new Pagemap();
   const setup = opts.setup ?? true;
+  // Only root changes settings; anyone else gets skips naming why, and nothing written.
+  const root = process.getuid?.() === 0;
   try {
     if (!allSkip) {
       if (!setup) thpSkip = "THP sizes not switched on (--no-setup)";
+      else if (!root) thpSkip = "THP sizes not switched on (changing THP settings needs root)";
       else if (cases.some((c) => !c.hugetlb && c.size > PAGE_SIZE)) {
         try {
           disableAllThp(changes);
@@ -163,7 +199,7 @@ export function runWpMremap(opts: WpMremapOptions): WpMremapSummary {
         }
       }
       for (const size of new Set(cases.filter((c) => c.hugetlb).map((c) => c.size))) {
-        const why = setup ? reserveOneHugetlbPage(size, changes) : freeHugetlbShortage(size);
+        const why = setup && root ? reserveOneHugetlbPage(size, changes) : freeHugetlbShortage(size);
         if (why) hugetlbSkip.set(size, why);
       }
     }
@@ -173,6 +209,7 @@ export function runWpMremap(opts: WpMremapOptions): WpMremapSummary {
       const skip = allSkip ?? (c.hugetlb ? hugetlbSkip.get(c.size) : c.size > PAGE_SIZE ? thpSkip : undefined);
       if (skip) {
         ktap.result(name, { status: "skip", reason: skip, diagnostics: [run] });
+        yield;
         continue;
       }
       let r: Outcome;
@@ -182,6 +219,7 @@ export function runWpMremap(opts: WpMremapOptions): WpMremapSummary {
         r = { status: "fail", diagnostics: [(e as Error).message] };
       }
       ktap.result(name, { ...r, diagnostics: [run, ...r.diagnostics] });
+      yield;
     }
   } finally {
     pm?.close();

@@ -3,6 +3,7 @@
 // and a second call on the same fd is rejected.
 import { Errno, errnoName, SysError } from "../../sys/errno.ts";
 import { UFFD_API } from "../../uffd/constants.ts";
+import { UffdPermissionError } from "../../uffd/errors.ts";
 import { type OpenVia, Uffd } from "../../uffd/uffd.ts";
 import type { CaseRun, UnitCase } from "../case.ts";
 
@@ -35,7 +36,8 @@ function apiCase(via: OpenVia): UnitCase {
       try {
         u = Uffd.open({ via });
       } catch (e) {
-        t.skip(`cannot open a userfaultfd with ${label}: ${(e as Error).message}`);
+        // "no permission to create a userfaultfd (needs root, ...): /dev/userfaultfd: EACCES" names the path.
+        t.skip(e instanceof UffdPermissionError ? e.message : `cannot open a userfaultfd with ${label}: ${(e as Error).message}`);
       }
       t.defer(() => u.close());
       rejected(t, "UFFDIO_API with api 0xab", apiErrno(u, 0n, 0xab));

@@ -1,0 +1,24 @@
+// Ctrl-C, SIGTERM and SIGHUP in a command that runs tests. restore.ts, on
+// each signal, stops what registered with onInterrupt (case processes are
+// killed and reaped) and puts every changed setting back; then, on the first
+// signal, this ends the output (`Bail out! interrupted` after the results so
+// far) and exits 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP). A second signal
+// exits at once, still after restoring. Exiting ends every Worker with the
+// process.
+import { handleSignals, signalExitCode } from "../harness/restore.ts";
+import type { ReportOutput } from "./report-output.ts";
+
+/** Past this, exit even if stdout has not taken the last lines (a reader that stopped reading). */
+const FLUSH_LIMIT_MS = 3000;
+
+export function bailOutOnSignal(output: ReportOutput): void {
+  handleSignals((signal, stopped) => {
+    const code = signalExitCode(signal);
+    process.exitCode = code;
+    process.stderr.write(`uffd-suite: interrupted by ${signal}; settings restored, stopping\n`);
+    setTimeout(() => process.exit(code), FLUSH_LIMIT_MS);
+    // interrupt() drops whatever runners write from now on (a killed case is no result).
+    const flushed = output.interrupt(signal);
+    void Promise.allSettled([stopped, flushed]).finally(() => process.exit(code));
+  });
+}
