@@ -336,8 +336,8 @@ async function stressAreas(
         for (const start of views) {
           try {
             u.unregister({ start, len: bytes });
-          } catch {
-            // not registered: fine
+          } catch (err) {
+            opts.note(`unregister after the failure: ${message(err)}`);
           }
         }
         if (mem.hugetlb) {
