@@ -27,42 +27,38 @@ export function backgroundCopy(job: CopyJob): CopyResult {
   let copied = 0;
   let woken = 0;
 
-  const copyPage = (page: number): void => {
-    const off = page * ps;
-    const rc = uffd.tryCopy(dst + off, src + off, ps, mode);
-    if (rc < 0) {
-      if (uffd.lastResult !== -Errno.EEXIST) {
-        throw new SysError("UFFDIO_COPY", -rc, `background copy of page ${page}, result ${uffd.lastResult}`);
-      }
-      if (uffd.tryWake(dst + off, ps) < 0) throw new SysError("UFFDIO_WAKE", lastErrno(), `page ${page}`);
-      woken++;
-      return;
-    }
-    if (uffd.lastResult !== ps) throw new CopyCheckError(`UFFDIO_COPY copied ${uffd.lastResult} of ${ps} bytes (page ${page})`);
-    copied++;
-    if (Atomics.load(ctrl, CTRL.eexistDue) === 1 && Atomics.compareExchange(ctrl, CTRL.eexistDue, 1, 0) === 1) {
-      const again = uffd.tryCopy(alias + off, src + off, ps, mode);
-      if (again === 0) throw new CopyCheckError(`repeated UFFDIO_COPY of page ${page} succeeded; it must give EEXIST`);
-      if (uffd.lastResult !== -Errno.EEXIST) {
-        throw new CopyCheckError(`repeated UFFDIO_COPY of page ${page} gave ${uffd.lastResult}; it must give -EEXIST`);
-      }
-      Atomics.add(ctrl, CTRL.eexistDone, 1);
-    }
-  };
-
   try {
-    for (let p = start; p < mid; p++) {
-      if (Atomics.load(ctrl, CTRL.failed) !== 0) return { copied, woken };
-      copyPage(p);
-    }
-    // Half the slice is mapped: protect all of it, so the locking loop meets
-    // wp faults on the copied half and the second half comes in protected.
-    if (job.wp && uffd.tryWriteProtect(dst + start * ps, (end - start) * ps, WRITEPROTECT_MODE.WP) < 0) {
-      throw new SysError("UFFDIO_WRITEPROTECT", lastErrno(), `protect pages ${start}-${end - 1}`);
-    }
-    for (let p = mid; p < end; p++) {
-      if (Atomics.load(ctrl, CTRL.failed) !== 0) return { copied, woken };
-      copyPage(p);
+    for (let page = start; page < end; page++) {
+      if (page === mid && job.wp) {
+        // Half the slice is mapped: protect all of it, so the locking loop
+        // meets wp faults on the copied half and the second half comes in protected.
+        if (uffd.tryWriteProtect(dst + start * ps, (end - start) * ps, WRITEPROTECT_MODE.WP) < 0) {
+          throw new SysError("UFFDIO_WRITEPROTECT", lastErrno(), `protect pages ${start}-${end - 1}`);
+        }
+      }
+      if (Atomics.load(ctrl, CTRL.failed) !== 0) break;
+      const off = page * ps;
+      const rc = uffd.tryCopy(dst + off, src + off, ps, mode);
+      if (rc < 0) {
+        if (uffd.lastResult !== -Errno.EEXIST) {
+          throw new SysError("UFFDIO_COPY", -rc, `background copy of page ${page}, result ${uffd.lastResult}`);
+        }
+        // A handler was first: wake whoever waits on the page.
+        if (uffd.tryWake(dst + off, ps) < 0) throw new SysError("UFFDIO_WAKE", lastErrno(), `page ${page}`);
+        woken++;
+        continue;
+      }
+      if (uffd.lastResult !== ps) throw new CopyCheckError(`UFFDIO_COPY copied ${uffd.lastResult} of ${ps} bytes (page ${page})`);
+      copied++;
+      if (Atomics.load(ctrl, CTRL.eexistDue) === 1 && Atomics.compareExchange(ctrl, CTRL.eexistDue, 1, 0) === 1) {
+        // The deliberate repeat: the page is there now, so COPY must refuse with EEXIST.
+        const again = uffd.tryCopy(alias + off, src + off, ps, mode);
+        if (again === 0) throw new CopyCheckError(`repeated UFFDIO_COPY of page ${page} succeeded; it must give EEXIST`);
+        if (uffd.lastResult !== -Errno.EEXIST) {
+          throw new CopyCheckError(`repeated UFFDIO_COPY of page ${page} gave ${uffd.lastResult}; it must give -EEXIST`);
+        }
+        Atomics.add(ctrl, CTRL.eexistDone, 1);
+      }
     }
     return { copied, woken };
   } catch (e) {
