@@ -128,12 +128,14 @@ export class Area {
         // Start from a file with no pages in it.
         fallocate(fd, FALLOC.PUNCH_HOLE | FALLOC.KEEP_SIZE, 0, size);
         const mainShared = !mem.hugetlb || mem.shared; // hugetlb-private is the one private mapping
-        const flags = (mainShared ? MAP.SHARED : MAP.PRIVATE) | MAP.FIXED |
-          (mem.hugetlb && opts.role === "dst" ? MAP.NORESERVE : 0);
+        // The destination's pages come from the fault path, not a reservation
+        // (for both of its views: a shared alias would reserve them again).
+        const noReserve = mem.hugetlb && opts.role === "dst" ? MAP.NORESERVE : 0;
+        const flags = (mainShared ? MAP.SHARED : MAP.PRIVATE) | MAP.FIXED | noReserve;
         const addr = mmap(size, { addr: base, prot: rw, flags, fd });
         let alias = addr;
         if (mem.hasAlias) {
-          alias = mmap(size, { addr: base + size + align, prot: rw, flags: MAP.SHARED | MAP.FIXED, fd });
+          alias = mmap(size, { addr: base + size + align, prot: rw, flags: MAP.SHARED | MAP.FIXED | noReserve, fd });
         }
         return new Area(mem, size, pageSize, addr, alias, reserve, reserveLen);
       } finally {
