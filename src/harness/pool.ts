@@ -35,6 +35,7 @@ export class PooledWorker {
       const p = this.#pending.get(r.id);
       if (!p) return;
       this.#pending.delete(r.id);
+      if (this.#pending.size === 0) this.#w.unref();
       if (r.ok) p.resolve(r.result);
       else p.reject(new WorkerJobError(r.error, r.errorName));
     };
@@ -87,6 +88,9 @@ export class PooledWorker {
           reject(new WorkerTimeoutError(`${job.type} job in a ${this.kind} worker ran past ${opts.timeoutMs} ms`));
         }, opts.timeoutMs);
       }
+      // Keep the event loop holding the Worker while it works: awaiting an
+      // unref'd Worker with nothing else alive spins this thread (Bun 1.4.4).
+      if (this.#pending.size === 1) this.#w.ref();
       this.#w.postMessage({ id, job });
     });
     return { result, finished };

@@ -42,6 +42,7 @@ export function serve(job: ServeJob): ServeResult {
   let faults = 0;
   let running = true;
   let removed = false;
+  let following: Uffd | undefined;
   const stopStart = job.stopPages?.start ?? 0;
   const stopEnd = job.stopPages ? stopStart + job.stopPages.len : 0;
 
@@ -172,9 +173,10 @@ export function serve(job: ServeJob): ServeResult {
         if (job.onFork === "close") {
           libc.close(ev.uffd);
         } else {
-          uffd = Uffd.adopt(ev.uffd, { features: uffd.enabled.mask });
-          adopted.push(uffd);
-          setPoll(uffd.fd);
+          // Switch after this batch: its remaining messages sit in the
+          // current instance's buffer and belong to the current fd.
+          following = Uffd.adopt(ev.uffd, { features: uffd.enabled.mask });
+          adopted.push(following);
         }
         return;
       case "remove":
@@ -231,13 +233,20 @@ export function serve(job: ServeJob): ServeResult {
         }
         if (flags & PAGEFAULT_FLAG.WP) {
           const page = addr - (addr % ps);
-          if (uffd.tryWriteProtect(page, ps, 0) < 0) throw new SysError("UFFDIO_WRITEPROTECT", lastErrno(), "unprotect");
+          const rc = uffd.tryWriteProtect(page, ps, 0);
+          // As for COPY: a REMOVE in this batch may have unregistered the page (and woken its waiter).
+          if (rc < 0 && !(rc === -Errno.ENOENT && removed)) throw new SysError("UFFDIO_WRITEPROTECT", -rc, "unprotect");
           counters[base + COUNTER.wp]!++;
         } else if (flags & PAGEFAULT_FLAG.MINOR) {
           minor(addr);
         } else {
           missing(addr, flags);
         }
+      }
+      if (following) {
+        uffd = following;
+        following = undefined;
+        setPoll(uffd.fd);
       }
     }
     return { faults, adopted: adopted.length };
