@@ -8,27 +8,15 @@ import type { TouchJob, TouchResult } from "./protocol.ts";
 export function touch(job: TouchJob): TouchResult {
   const tid = job.reportTid ? gettid() : undefined;
   const r = job.op !== "read" && job.op !== "write" ? syscallOp(job)
-    : job.progress ? touchWithProgress(job, new Int32Array(job.progress))
-    : touchPages(job);
+    : touchPages(job, job.progress ? new Int32Array(job.progress) : undefined);
   return tid === undefined ? r : { ...r, tid };
 }
 
-function touchPages(job: TouchJob): TouchResult {
-  const len = job.pages * job.pageSize;
-  const bytes = new Uint8Array(toArrayBufferAt(job.start, len));
-  const offset = job.offset ?? 0;
-  let sink = 0;
-  for (let p = 0; p < job.pages; p++) {
-    const at = p * job.pageSize + offset;
-    if (job.op === "read") sink += bytes[at]!;
-    else bytes[at] = job.value ?? 0;
-  }
-  if (job.compareWith === undefined) return { touched: job.pages, mismatches: sink & 0 };
-  return compare(job);
-}
-
-/** touchPages with the progress slots kept (see TouchJob.progress). */
-function touchWithProgress(job: TouchJob, progress: Int32Array): TouchResult {
+/**
+ * Touch one byte per page; with `progress` (see TouchJob.progress) also record
+ * which step of the test each access completed in.
+ */
+function touchPages(job: TouchJob, progress?: Int32Array): TouchResult {
   const bytes = new Uint8Array(toArrayBufferAt(job.start, job.pages * job.pageSize));
   const offset = job.offset ?? 0;
   let sink = 0;
@@ -36,9 +24,11 @@ function touchWithProgress(job: TouchJob, progress: Int32Array): TouchResult {
     const at = p * job.pageSize + offset;
     if (job.op === "read") sink += bytes[at]!;
     else bytes[at] = job.value ?? 0;
-    if (2 + p < progress.length) Atomics.store(progress, 2 + p, Atomics.load(progress, 1));
-    Atomics.add(progress, 0, 1);
-    Atomics.notify(progress, 0);
+    if (progress) {
+      if (2 + p < progress.length) Atomics.store(progress, 2 + p, Atomics.load(progress, 1));
+      Atomics.add(progress, 0, 1);
+      Atomics.notify(progress, 0);
+    }
   }
   if (job.compareWith === undefined) return { touched: job.pages, mismatches: sink & 0 };
   return compare(job);

@@ -72,21 +72,6 @@ int native_fork(void *routine, const u64 *args) {
   return -1;
 }
 
-static int child_report(int fd, const u64 *vals, int n) {
-  const char *p = (const char *)vals;
-  usize left = (usize)n * 8;
-  if (fd < 0) return 0;
-  while (left > 0) {
-    ssize w = write(fd, p, left);
-    if (w < 0) {
-      if (*__errno_location() == 4 /* EINTR */) continue;
-      return -1;
-    }
-    p += w;
-    left -= (usize)w;
-  }
-  return 0;
-}
 
 static void child_touch_one(volatile unsigned char *p, int access, unsigned char value) {
   if (access == ACCESS_READ) {
@@ -160,7 +145,7 @@ int child_touch(const u64 *a) {
   out[1] = bad;
   out[2] = first;
   out[3] = seen;
-  if (child_report((int)(s64)a[0], out, 4) < 0) return CHILD_REPORT_FAILED;
+  if (native_report((int)(s64)a[0], out, 4) < 0) return CHILD_REPORT_FAILED;
   return bad ? CHILD_MISMATCH : CHILD_OK;
 }
 
@@ -185,7 +170,7 @@ int child_pagemap(const u64 *a) {
     return CHILD_READ_FAILED;
   }
   close(fd);
-  return child_report((int)(s64)a[0], &entry, 1) < 0 ? CHILD_REPORT_FAILED : CHILD_OK;
+  return native_report((int)(s64)a[0], &entry, 1) < 0 ? CHILD_REPORT_FAILED : CHILD_OK;
 }
 
 /* zap-pagemap: [1] addr [2] len [3] page size [4] madvise advice. Report: entry before, entry after. */
@@ -208,7 +193,7 @@ int child_zap_pagemap(const u64 *a) {
     return CHILD_READ_FAILED;
   }
   close(fd);
-  return child_report((int)(s64)a[0], out, 2) < 0 ? CHILD_REPORT_FAILED : CHILD_OK;
+  return native_report((int)(s64)a[0], out, 2) < 0 ? CHILD_REPORT_FAILED : CHILD_OK;
 }
 
 static void child_on_sigbus(int sig) {
@@ -246,7 +231,7 @@ int child_count_sigbus(const u64 *a) {
   }
   head[0] = count;
   head[1] = pages;
-  if (child_report((int)(s64)a[0], head, 2) < 0) return CHILD_REPORT_FAILED;
-  if (words && child_report((int)(s64)a[0], child_sigbus_bits, (int)words) < 0) return CHILD_REPORT_FAILED;
+  if (native_report((int)(s64)a[0], head, 2) < 0) return CHILD_REPORT_FAILED;
+  if (words && native_report((int)(s64)a[0], child_sigbus_bits, (int)words) < 0) return CHILD_REPORT_FAILED;
   return CHILD_OK;
 }

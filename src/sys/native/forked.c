@@ -26,21 +26,6 @@ extern void *mremap(void *old, usize old_len, usize new_len, int flags, ...);
 #define FORKED_MREMAP_MAYMOVE 1
 #define FORKED_MREMAP_FIXED 2
 
-static int forked_report(int fd, const u64 *vals, int n) {
-  const char *p = (const char *)vals;
-  usize left = (usize)n * 8;
-  if (fd < 0) return 0;
-  while (left > 0) {
-    ssize w = write(fd, p, left);
-    if (w < 0) {
-      if (*__errno_location() == 4 /* EINTR */) continue;
-      return -1;
-    }
-    p += w;
-    left -= (usize)w;
-  }
-  return 0;
-}
 
 /* Check one page's counter against the expected value, then write it back
  * (which raises the write-protect fault where there is one). */
@@ -83,7 +68,7 @@ int forked_events(const u64 *a) {
   moved = mremap(dst, pages * ps, pages * ps, FORKED_MREMAP_MAYMOVE | FORKED_MREMAP_FIXED, to);
   if (moved == (unsigned char *)-1L || moved != to) {
     out[4] = (u64)*__errno_location();
-    forked_report(fd, out, 5);
+    native_report(fd, out, 5);
     return FORKED_MREMAP_FAILED;
   }
   out[0] = 3;
@@ -93,7 +78,7 @@ int forked_events(const u64 *a) {
   out[0] = 4;
   if (madvise(moved, pages * ps, advice) != 0) {
     out[4] = (u64)*__errno_location();
-    forked_report(fd, out, 5);
+    native_report(fd, out, 5);
     return FORKED_MADVISE_FAILED;
   }
   out[0] = 5;
@@ -104,19 +89,19 @@ int forked_events(const u64 *a) {
         out[1] = nr;
         out[2] = p[i];
         out[3] = i;
-        forked_report(fd, out, 5);
+        native_report(fd, out, 5);
         return FORKED_NOT_ZERO;
       }
     }
   }
   out[0] = 6;
-  return forked_report(fd, out, 5) < 0 ? FORKED_REPORT_FAILED : FORKED_OK;
+  return native_report(fd, out, 5) < 0 ? FORKED_REPORT_FAILED : FORKED_OK;
 
 mismatch:
   out[1] = nr;
   out[2] = seen;
   out[3] = verify[nr];
-  forked_report(fd, out, 5);
+  native_report(fd, out, 5);
   return FORKED_MISMATCH;
 }
 
@@ -143,7 +128,7 @@ int forked_pin_pagemap(const u64 *a) {
   gup = open("/sys/kernel/debug/gup_test", 2 /* O_RDWR */ | OPEN_CLOEXEC);
   if (gup < 0) {
     out[1] = (u64)*__errno_location();
-    forked_report(fd, out, 2);
+    native_report(fd, out, 2);
     return FORKED_GUP_OPEN_FAILED;
   }
   native_zero(&pin, sizeof pin);
@@ -151,7 +136,7 @@ int forked_pin_pagemap(const u64 *a) {
   pin.size = a[2];
   if (ioctl(gup, (unsigned long)a[3], &pin) != 0) {
     out[1] = (u64)*__errno_location();
-    forked_report(fd, out, 2);
+    native_report(fd, out, 2);
     return FORKED_PIN_FAILED;
   }
   pm = open("/proc/self/pagemap", OPEN_RDONLY | OPEN_CLOEXEC);
@@ -165,9 +150,9 @@ int forked_pin_pagemap(const u64 *a) {
   close(pm);
   if (ioctl(gup, (unsigned long)a[4], 0) != 0) {
     out[1] = (u64)*__errno_location();
-    forked_report(fd, out, 2);
+    native_report(fd, out, 2);
     return FORKED_UNPIN_FAILED;
   }
   close(gup);
-  return forked_report(fd, out, 2) < 0 ? FORKED_REPORT_FAILED : FORKED_OK;
+  return native_report(fd, out, 2) < 0 ? FORKED_REPORT_FAILED : FORKED_OK;
 }

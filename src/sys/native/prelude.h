@@ -79,3 +79,20 @@ static void native_zero(void *p, usize n) {
 static long native_gettid(void) {
   return syscall(NR_GETTID);
 }
+
+/* Write n u64 values to the report pipe `fd` (none when fd < 0); 0 or -1. */
+static int native_report(int fd, const u64 *vals, int n) {
+  const char *p = (const char *)vals;
+  usize left = (usize)n * 8;
+  if (fd < 0) return 0;
+  while (left > 0) {
+    ssize w = write(fd, p, left);
+    if (w < 0) {
+      if (*__errno_location() == 4 /* EINTR */) continue;
+      return -1;
+    }
+    p += w;
+    left -= (usize)w;
+  }
+  return 0;
+}
