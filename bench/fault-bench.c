@@ -128,6 +128,16 @@ static void pin_self(void)
 		die("sched_setaffinity");
 }
 
+/* A resolve that failed: fine only if another thread mapped the page first (EEXIST); wake the waiters. */
+static void wake_after_eexist(uint64_t page, int64_t result, const char *what)
+{
+	struct fb_range r = { page, page_size };
+
+	if (result != -EEXIST)
+		die(what);
+	ioctl(uffd, FB_WAKE, &r);
+}
+
 /* One fault: the same single ioctl the Bun handler makes. */
 static void handle(const struct fb_msg *m, struct handler *h)
 {
@@ -148,10 +158,7 @@ static void handle(const struct fb_msg *m, struct handler *h)
 	} else if (kind == K_ZEROPAGE) {
 		struct fb_zeropage z = { page, page_size, 0, 0 };
 		if (ioctl(uffd, FB_ZEROPAGE, &z)) {
-			struct fb_range r = { page, page_size };
-			if (z.zeropage != -EEXIST)
-				die("UFFDIO_ZEROPAGE");
-			ioctl(uffd, FB_WAKE, &r);
+			wake_after_eexist(page, z.zeropage, "UFFDIO_ZEROPAGE");
 			return;
 		}
 	} else {
@@ -162,10 +169,7 @@ static void handle(const struct fb_msg *m, struct handler *h)
 			exit(1);
 		}
 		if (ioctl(uffd, FB_COPY, &c)) {
-			struct fb_range r = { page, page_size };
-			if (c.copy != -EEXIST)
-				die("UFFDIO_COPY");
-			ioctl(uffd, FB_WAKE, &r);
+			wake_after_eexist(page, c.copy, "UFFDIO_COPY");
 			return;
 		}
 	}

@@ -150,17 +150,18 @@ export async function runStress(opts: StressOptions): Promise<StressOutcome> {
     if (opts.reserve === false) {
       const short = hugepageShortage(need);
       if (short) return done("skip", short);
-    }
-    try {
-      reservation = opts.reserve === false ? undefined : reserveHugepages(need);
-      if (reservation) {
-        opts.note(`nr_hugepages raised from ${reservation.original} to ${hugepageState().total} for this run (put back after it)`);
+    } else {
+      try {
+        reservation = reserveHugepages(need);
+      } catch (e) {
+        return done("skip", `not enough HugeTLB pages: ${message(e)}`);
       }
-    } catch (e) {
-      return done("skip", `not enough HugeTLB pages: ${message(e)}`);
     }
   }
   try {
+    if (reservation) {
+      opts.note(`nr_hugepages raised from ${reservation.original} to ${hugepageState().total} for this run (put back after it)`);
+    }
     opts.note(
       `${g.pages} pages of ${g.pageSize} bytes, ${g.pagesPerGroup} per group, ${g.groups} groups, ` +
         `${opts.bounces} bounces, write-protect ${wp ? "on" : "off"}`,
