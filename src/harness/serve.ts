@@ -1,12 +1,10 @@
 // The fault-handling loop of a handler Worker (the C suite's poll thread).
 // Hot path: no allocation, no BigInt; read first, poll only when nothing is queued.
-import { toArrayBufferAt } from "../sys/mem.ts";
-import { Errno, lastErrno, SysError } from "../sys/errno.ts";
+import { Errno, errnoName, lastErrno, SysError } from "../sys/errno.ts";
 import { POLL } from "../sys/fd.ts";
 import { libc } from "../sys/libc.ts";
-import { PAGE_SIZE, Scratch } from "../sys/mem.ts";
+import { PAGE_SIZE, Scratch, toArrayBufferAt } from "../sys/mem.ts";
 import { CONTINUE_MODE, COPY_MODE, EVENT, MOVE_MODE, PAGEFAULT_FLAG } from "../uffd/constants.ts";
-import { errnoName } from "../sys/errno.ts";
 import { Uffd } from "../uffd/uffd.ts";
 import { COUNTER } from "./counters.ts";
 import type { ServeJob, ServeResult } from "./protocol.ts";
@@ -72,7 +70,8 @@ export function serve(job: ServeJob): ServeResult {
             throw new SysError("UFFDIO_COPY", -rc, `dst offset ${off}, result ${uffd.lastResult}`);
           }
           // Someone else resolved it: wake the waiter.
-          if (uffd.tryWake(dst + off, ps) < 0) throw new SysError("UFFDIO_WAKE", lastErrno());
+          const woke = uffd.tryWake(dst + off, ps);
+          if (woke < 0) throw new SysError("UFFDIO_WAKE", -woke);
           return;
         }
         if (uffd.lastResult !== ps) fail(`UFFDIO_COPY copied ${uffd.lastResult} of ${ps} bytes`);
@@ -123,7 +122,8 @@ export function serve(job: ServeJob): ServeResult {
             if (uffd.lastResult !== -Errno.EEXIST) {
               throw new SysError("UFFDIO_COPY", -rc, `odd page at offset ${off}, result ${uffd.lastResult}`);
             }
-            if (uffd.tryWake(dst + off, ps) < 0) throw new SysError("UFFDIO_WAKE", lastErrno());
+            const woke = uffd.tryWake(dst + off, ps);
+            if (woke < 0) throw new SysError("UFFDIO_WAKE", -woke);
             return;
           }
           if (uffd.lastResult !== ps) fail(`UFFDIO_COPY copied ${uffd.lastResult} of ${ps} bytes`);
@@ -146,17 +146,15 @@ export function serve(job: ServeJob): ServeResult {
     off -= off % ps;
     if (!minorCheck) {
       // One CONTINUE and nothing else (the bench: like its C reference).
-      if (uffd.tryContinue(dstAlias + off, ps, contMode) < 0) {
-        throw new SysError("UFFDIO_CONTINUE", lastErrno(), `offset ${off}, result ${uffd.lastResult}`);
-      }
+      const rc = uffd.tryContinue(dstAlias + off, ps, contMode);
+      if (rc < 0) throw new SysError("UFFDIO_CONTINUE", -rc, `offset ${off}, result ${uffd.lastResult}`);
       counters[base + COUNTER.minor]!++;
       return;
     }
     // Prove the handler can change the page: flip every byte through the other view.
     for (let i = off >> 2, end = (off + ps) >> 2; i < end; i++) words[i] = ~words[i]!;
-    if (uffd.tryContinue(dstAlias + off, ps, contMode) < 0) {
-      throw new SysError("UFFDIO_CONTINUE", lastErrno(), `offset ${off}, result ${uffd.lastResult}`);
-    }
+    const rc = uffd.tryContinue(dstAlias + off, ps, contMode);
+    if (rc < 0) throw new SysError("UFFDIO_CONTINUE", -rc, `offset ${off}, result ${uffd.lastResult}`);
     // A second CONTINUE on the same page must fail with EEXIST (and not BUG the kernel).
     const again = uffd.tryContinue(dstAlias + off, ps, contMode);
     if (again === 0 || uffd.lastResult !== -Errno.EEXIST) {

@@ -1,5 +1,4 @@
 // File descriptors: open, close, read, write, pipes, poll, memfd.
-import { readdirSync } from "node:fs";
 import { check, lastErrno } from "./errno.ts";
 import { libc } from "./libc.ts";
 import { syscallTable } from "./arch.ts";
@@ -27,14 +26,6 @@ export function tryOpen(path: string, flags: number): number {
 
 export function close(fd: number): void {
   check("close", libc.close(fd));
-}
-
-export function readInto(fd: number, addr: number, len: number): number {
-  return check("read", libc.read(fd, addr, len));
-}
-
-export function writeFrom(fd: number, addr: number, len: number): number {
-  return check("write", libc.write(fd, addr, len));
 }
 
 /** Write a byte (used to wake poll loops through a stop pipe). */
@@ -69,9 +60,4 @@ export function fallocate(fd: number, mode: number, offset: number, len: number)
 
 export function gettid(): number {
   return libc.syscall(syscallTable().gettid, 0, 0, 0, 0, 0);
-}
-
-/** Open file descriptors of this process, by number. */
-export function openFds(): number[] {
-  return readdirSync("/proc/self/fd").map(Number).sort((a, b) => a - b);
 }

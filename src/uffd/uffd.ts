@@ -212,18 +212,7 @@ export class Uffd {
    * field is left in `lastResult`.
    */
   tryCopy(dst: number, src: number, len: number, mode: number): number {
-    const v = this.#v;
-    const o = STRUCTS.uffdio_copy.off;
-    setU64(v, ARG + o.dst, dst);
-    setU64(v, ARG + o.src, src);
-    setU64(v, ARG + o.len, len);
-    v.setUint32(ARG + o.mode, mode, true);
-    v.setUint32(ARG + o.mode + 4, 0, true);
-    setU64(v, ARG + o.copy, 0);
-    const rc = libc.ioctl(this.fd, IOCTL.COPY, this.#arg);
-    const err = rc < 0 ? lastErrno() : 0;
-    this.lastResult = getS64(v, ARG + o.copy);
-    return rc < 0 ? -err : 0;
+    return this.#srcDst(IOCTL.COPY, dst, src, len, mode);
   }
 
   /** UFFDIO_COPY; returns bytes copied. */
@@ -233,6 +222,14 @@ export class Uffd {
     return this.#resolved("UFFDIO_COPY", r, -r);
   }
 
+  /** Issue `req` on the argument area and keep its result field (at `resultOff`) in lastResult; 0 or -errno. */
+  #withResult(req: number, resultOff: number): number {
+    const rc = libc.ioctl(this.fd, req, this.#arg);
+    const err = rc < 0 ? lastErrno() : 0;
+    this.lastResult = getS64(this.#v, ARG + resultOff);
+    return rc < 0 ? -err : 0;
+  }
+
   /** A range ioctl with a result field at offset 24 (zeropage, continue, poison). */
   #rangeResult(req: number, start: number, len: number, mode: number): number {
     const v = this.#v;
@@ -240,10 +237,19 @@ export class Uffd {
     setU64(v, ARG + 8, len);
     setU64(v, ARG + 16, mode);
     setU64(v, ARG + 24, 0);
-    const rc = libc.ioctl(this.fd, req, this.#arg);
-    const err = rc < 0 ? lastErrno() : 0;
-    this.lastResult = getS64(v, ARG + 24);
-    return rc < 0 ? -err : 0;
+    return this.#withResult(req, 24);
+  }
+
+  /** dst, src, len, mode, then a result field (copy, move: the same layout). */
+  #srcDst(req: number, dst: number, src: number, len: number, mode: number): number {
+    const v = this.#v;
+    const o = STRUCTS.uffdio_copy.off;
+    setU64(v, ARG + o.dst, dst);
+    setU64(v, ARG + o.src, src);
+    setU64(v, ARG + o.len, len);
+    setU64(v, ARG + o.mode, mode);
+    setU64(v, ARG + o.copy, 0);
+    return this.#withResult(req, o.copy);
   }
 
   tryZeropage(start: number, len: number, mode = 0): number {
@@ -293,17 +299,7 @@ export class Uffd {
   }
 
   tryMove(dst: number, src: number, len: number, mode: number): number {
-    const v = this.#v;
-    const o = STRUCTS.uffdio_move.off;
-    setU64(v, ARG + o.dst, dst);
-    setU64(v, ARG + o.src, src);
-    setU64(v, ARG + o.len, len);
-    setU64(v, ARG + o.mode, mode);
-    setU64(v, ARG + o.move, 0);
-    const rc = libc.ioctl(this.fd, IOCTL.MOVE, this.#arg);
-    const err = rc < 0 ? lastErrno() : 0;
-    this.lastResult = getS64(v, ARG + o.move);
-    return rc < 0 ? -err : 0;
+    return this.#srcDst(IOCTL.MOVE, dst, src, len, mode);
   }
 
   /** UFFDIO_MOVE; returns bytes moved. */

@@ -2,11 +2,9 @@
  * Faulting loops that take SIGBUS in-process, run from a Worker thread of the
  * test process (never the thread that services the userfaultfd).
  *
- * Each routine puts its own SIGBUS handler in place for its duration and
- * puts the previous one (Bun's) back afterwards. The handler jumps back only
- * for the thread that armed it; a SIGBUS in any other thread goes on to the
- * previous handler. Globals are per compiled instance (one per JS thread) and
- * the handler is per process: one routine at a time in the whole process.
+ * Each routine puts the SIGBUS catch of prelude.h (native_sigbus_arm) in
+ * place for its duration and puts the previous handler (Bun's) back
+ * afterwards: one routine at a time in the whole process.
  *
  * Routines take (const u64 *args, u64 *out); they return 0 when they ran to
  * the end (the verdict is in out[]) and a negative FAULTS_E_* code when a
@@ -27,44 +25,6 @@ extern int ioctl(int fd, unsigned long req, ...);
 
 /* A page that keeps signalling after this many resolutions is reported, not retried forever. */
 #define FAULTS_MAX_SIGNALS_PER_PAGE 8
-
-static native_jmp_buf faults_jb;
-static volatile int faults_armed;
-static volatile long faults_tid;
-static struct native_sigaction faults_prev;
-
-static void faults_on_sigbus(int sig, void *info, void *uctx) {
-  void *h;
-  if (faults_armed && native_gettid() == faults_tid) {
-    siglongjmp(&faults_jb, 1);
-  }
-  h = faults_prev.handler;
-  if (h == (void *)0 || h == (void *)1) {
-    struct native_sigaction dfl;
-    native_zero(&dfl, sizeof dfl);
-    sigaction(SIG_BUS, &dfl, 0);
-    return;
-  }
-  if (faults_prev.flags & SA_FLAG_SIGINFO)
-    ((void (*)(int, void *, void *))h)(sig, info, uctx);
-  else
-    ((void (*)(int))h)(sig);
-}
-
-static int faults_arm(void) {
-  struct native_sigaction act;
-  native_zero(&act, sizeof act);
-  act.handler = (void *)faults_on_sigbus;
-  act.flags = SA_FLAG_SIGINFO;
-  if (sigaction(SIG_BUS, &act, &faults_prev) != 0) return -1;
-  faults_tid = native_gettid();
-  return 0;
-}
-
-static void faults_disarm(void) {
-  faults_armed = 0;
-  sigaction(SIG_BUS, &faults_prev, 0);
-}
 
 /* struct uffdio_copy: dst, src, len, mode, copy (s64). */
 struct faults_copy {
@@ -106,14 +66,14 @@ int faults_sigbus_resolve(const u64 *a, u64 *out) {
   u64 range[2];
 
   native_zero(out, 8 * 8);
-  if (faults_arm() != 0) return FAULTS_E_SIGACTION;
+  if (native_sigbus_arm() != 0) return FAULTS_E_SIGACTION;
   for (nr = 0; nr < pages; nr++) {
     volatile u64 *counter = (volatile u64 *)(dst + nr * ps + coff);
     u64 count;
     steps = 1;
     per_page = 0;
-    if (__sigsetjmp(&faults_jb, 1) != 0) {
-      faults_armed = 0;
+    if (__sigsetjmp(&native_sigbus_jb, 1) != 0) {
+      native_sigbus_armed = 0;
       total = total + 1;
       per_page = per_page + 1;
       if (steps == 1 && nr == lastnr) {
@@ -169,10 +129,10 @@ int faults_sigbus_resolve(const u64 *a, u64 *out) {
         }
       }
     }
-    faults_armed = 1;
+    native_sigbus_armed = 1;
     count = *counter;
     if (count != verify[nr]) {
-      faults_armed = 0;
+      native_sigbus_armed = 0;
       out[1] = FAULTS_CORRUPT;
       out[2] = nr;
       out[3] = count;
@@ -181,9 +141,9 @@ int faults_sigbus_resolve(const u64 *a, u64 *out) {
     }
     /* Writing the same value back raises the write-protect fault, if any. */
     *counter = count;
-    faults_armed = 0;
+    native_sigbus_armed = 0;
   }
-  faults_disarm();
+  native_sigbus_disarm();
   out[0] = signalled;
   out[5] = total;
   return err;
@@ -209,16 +169,16 @@ int faults_poison_scan(const u64 *a, u64 *out) {
   native_zero(out, 8 * 8);
   if (bitmap) native_zero(out + 8, need * 8);
   out[2] = ~0ULL;
-  if (faults_arm() != 0) return FAULTS_E_SIGACTION;
+  if (native_sigbus_arm() != 0) return FAULTS_E_SIGACTION;
   for (nr = 0; nr < pages; nr++) {
     volatile unsigned char *page = dst + nr * ps;
-    if (__sigsetjmp(&faults_jb, 1) != 0) {
-      faults_armed = 0;
+    if (__sigsetjmp(&native_sigbus_jb, 1) != 0) {
+      native_sigbus_armed = 0;
       sigbus = sigbus + 1;
       if (bitmap) out[8 + nr / 64] |= 1ULL << (nr % 64);
       continue;
     }
-    faults_armed = 1;
+    native_sigbus_armed = 1;
     for (i = 0; i < ps; i++) {
       unsigned char b = page[i];
       if (b != 0) {
@@ -231,9 +191,9 @@ int faults_poison_scan(const u64 *a, u64 *out) {
         break;
       }
     }
-    faults_armed = 0;
+    native_sigbus_armed = 0;
   }
-  faults_disarm();
+  native_sigbus_disarm();
   out[0] = sigbus;
   out[1] = nonzero;
   return 0;

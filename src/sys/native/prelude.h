@@ -96,3 +96,57 @@ static int native_report(int fd, const u64 *vals, int n) {
   }
   return 0;
 }
+
+/*
+ * An in-process SIGBUS catch (probe.c, faults.c). native_sigbus_arm() puts
+ * native_sigbus_on() in place and keeps the previous handler (Bun's); a
+ * routine then sets native_sigbus_armed around a touch, with a sigsetjmp
+ * point in native_sigbus_jb, and calls native_sigbus_disarm() at the end.
+ * The handler jumps back (clearing armed) only for the thread that armed it;
+ * a SIGBUS in any other thread goes on to the previous handler. Globals are
+ * per compiled source and per JS thread; the handler is per process: one
+ * catching routine at a time in the whole process.
+ */
+static native_jmp_buf native_sigbus_jb;
+static volatile int native_sigbus_armed;
+static volatile long native_sigbus_tid;
+static struct native_sigaction native_sigbus_prev;
+
+static void native_sigbus_on(int sig, void *info, void *uctx) {
+  void *h;
+  if (native_sigbus_armed && native_gettid() == native_sigbus_tid) {
+    native_sigbus_armed = 0;
+    siglongjmp(&native_sigbus_jb, 1);
+  }
+  h = native_sigbus_prev.handler;
+  if (h == (void *)0 || h == (void *)1) {
+    /* Default (or ignored, which the kernel does not honour for a fault):
+     * fall back to the default action; the faulting access repeats and
+     * the signal is delivered again with it. */
+    struct native_sigaction dfl;
+    native_zero(&dfl, sizeof dfl);
+    sigaction(SIG_BUS, &dfl, 0);
+    return;
+  }
+  if (native_sigbus_prev.flags & SA_FLAG_SIGINFO)
+    ((void (*)(int, void *, void *))h)(sig, info, uctx);
+  else
+    ((void (*)(int))h)(sig);
+}
+
+/* Install the catch for the calling thread; 0, or -1 (errno set). */
+static int native_sigbus_arm(void) {
+  struct native_sigaction act;
+  native_zero(&act, sizeof act);
+  act.handler = (void *)native_sigbus_on;
+  act.flags = SA_FLAG_SIGINFO;
+  if (sigaction(SIG_BUS, &act, &native_sigbus_prev) != 0) return -1;
+  native_sigbus_tid = native_gettid();
+  return 0;
+}
+
+/* Put the previous handler back. */
+static void native_sigbus_disarm(void) {
+  native_sigbus_armed = 0;
+  sigaction(SIG_BUS, &native_sigbus_prev, 0);
+}

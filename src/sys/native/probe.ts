@@ -25,8 +25,3 @@ export function probeSigbus(addr: number, opts: { write?: boolean } = {}): boole
   if (r < 0) throw new SysError("sigaction", lastErrno(), "SIGBUS probe");
   return r === 1;
 }
-
-/** Compile the probe now (it compiles on first use otherwise). Returns cc() milliseconds. */
-export function prepareSigbusProbe(): number {
-  return unit().compileMs;
-}
