@@ -24,6 +24,7 @@ const TABLE: ReadonlyArray<readonly [readonly string[], string]> = [
   [["unit", "--timeout", "99999999999"], "--timeout 99999999999 is too long (at most 86400 s)"],
   [["unit", "--mem", "swap"], "unknown memory type 'swap' in --mem"],
   [["unit", "--mem", ""], "unknown memory type '' in --mem"],
+  [["unit", "--mem", "anon,swap"], "unknown memory type 'swap' in --mem"],
   [["unit", "-f", ""], "-f wants a non-empty part of a case name"],
   [["unit", "-f", "no-such-case"], "no unit case name contains 'no-such-case'"],
   [["unit", "--origin", "upstream"], "--origin wants kernel, suite or all, not 'upstream'"],

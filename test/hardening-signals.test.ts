@@ -19,6 +19,15 @@ function expectBailedOut(out: string): void {
   expect(lines.filter((l) => l.startsWith("Bail out!"))).toHaveLength(1);
 }
 
+/** The run ended by `code`, bailed out, put every setting back and left no process behind. */
+function expectStoppedCleanly(r: Awaited<ReturnType<typeof interrupt>>, code: number): void {
+  expect(r.hung).toBe(false);
+  expect(r.code).toBe(code);
+  expectBailedOut(r.out);
+  expect(r.restored).toEqual([]);
+  expect(r.left).toEqual([]);
+}
+
 interface Scenario {
   readonly cmd: string[];
   readonly env?: Record<string, string>;
@@ -63,20 +72,13 @@ describe("signals", () => {
 
   test("unit, SIGINT (from source): Bail out!, 130, nr_hugepages back, no case process left", async () => {
     const r = await interrupt(unitScenario(fromSource()), ["SIGINT"]);
-    expect(r.hung).toBe(false);
-    expect(r.code).toBe(130);
-    expectBailedOut(r.out);
+    expectStoppedCleanly(r, 130);
     expect(r.err).toContain("interrupted by SIGINT");
-    expect(r.restored).toEqual([]);
-    expect(r.left).toEqual([]);
   }, 30_000);
 
   test("unit, SIGTERM (compiled binary): Bail out!, 143, nr_hugepages back, no case process left", async () => {
     const r = await interrupt(unitScenario([compiledBinary()]), ["SIGTERM"]);
-    expect(r.code).toBe(143);
-    expectBailedOut(r.out);
-    expect(r.restored).toEqual([]);
-    expect(r.left).toEqual([]);
+    expectStoppedCleanly(r, 143);
   }, 60_000);
 
   test("unit, two SIGINTs at once: still 130, restored, nothing left", async () => {
@@ -109,11 +111,8 @@ describe("signals", () => {
       },
       ["SIGINT"],
     );
-    expect(r.code).toBe(130);
-    expectBailedOut(r.out);
+    expectStoppedCleanly(r, 130);
     expect(r.out).not.toContain("# Totals");
-    expect(r.restored).toEqual([]);
-    expect(r.left).toEqual([]);
   }, 30_000);
 
   test("stress hugetlb, SIGTERM mid-bounce: Bail out!, 143, nr_hugepages back, Workers gone with the process", async () => {
@@ -125,19 +124,12 @@ describe("signals", () => {
       },
       ["SIGTERM"],
     );
-    expect(r.hung).toBe(false);
-    expect(r.code).toBe(143);
-    expectBailedOut(r.out);
-    expect(r.restored).toEqual([]);
-    expect(r.left).toEqual([]);
+    expectStoppedCleanly(r, 143);
   }, 60_000);
 
   test("run, SIGINT during the unit part: Bail out!, 130, restored, nothing left", async () => {
     const r = await interrupt({ ...unitScenario(fromSource()), cmd: [...fromSource(), "run"] }, ["SIGINT"]);
-    expect(r.code).toBe(130);
-    expectBailedOut(r.out);
-    expect(r.restored).toEqual([]);
-    expect(r.left).toEqual([]);
+    expectStoppedCleanly(r, 130);
   }, 30_000);
 
   test("--format json on stdout: the document so far, marked interrupted", async () => {

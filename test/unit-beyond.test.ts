@@ -1,11 +1,8 @@
 // The cases the C suite lacks (origin "suite") on every memory type, through
 // the CaseRun interface on the real kernel; then each planted fault, to show
 // that every one of them fails when its check is broken.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { reserveHugepages } from "../src/harness/hugetlb.ts";
+import { describe, expect, test } from "bun:test";
 import type { MemoryName } from "../src/harness/memory.ts";
-import { workerPool } from "../src/harness/pool.ts";
-import type { SettingChange } from "../src/harness/restore.ts";
 import { PAGEMAP_SCAN, PAGE_REGION, PM_SCAN_ARG } from "../src/sys/native/pagemap-scan.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 import type { UnitCase } from "../src/unit/case.ts";
@@ -18,29 +15,14 @@ import { registerErrorsCases } from "../src/unit/cases/register-errors.ts";
 import { threadIdCases } from "../src/unit/cases/thread-id.ts";
 import { userModeOnlyCases } from "../src/unit/cases/user-mode-only.ts";
 import { wpAsyncCases } from "../src/unit/cases/wp-async.ts";
-import { describeResult, runOne } from "./support/case-run.ts";
+import { caseRunFile, describeResult, expectPassOrResourceSkip, RESOURCE_SKIP, runOne } from "./support/case-run.ts";
 
 const kernel = probeFeatures();
 const CASES: readonly UnitCase[] = [
   ...eventsUnmapCases, ...threadIdCases, ...exactAddressCases, ...wpAsyncCases,
   ...userModeOnlyCases, ...copyDontwakeCases, ...registerErrorsCases, ...closeWakesCases,
 ];
-let hugepages: SettingChange | undefined;
-const timings: string[] = [];
-
-beforeAll(() => {
-  try {
-    hugepages = reserveHugepages(Math.max(...CASES.map((c) => c.hugepages ?? 0)));
-  } catch (e) {
-    console.log(`# cannot reserve huge pages: ${(e as Error).message}`);
-  }
-});
-
-afterAll(() => {
-  hugepages?.dispose();
-  workerPool().shutdown();
-  if (timings.length > 0) console.log(timings.join("\n"));
-});
+const timed = caseRunFile(Math.max(...CASES.map((c) => c.hugepages ?? 0)));
 
 test("the catalogue lists each of them once, at its end, as ours, with a one-line description", () => {
   const names = CASES.map((c) => c.name);
@@ -66,13 +48,8 @@ describe("cases on every memory type", () => {
       const name = `${c.name} on ${mem}`;
       test(name, async () => {
         const r = await runOne(c, mem, { kernel });
-        timings.push(`# ${name}: ${r.status} ${r.ms ?? 0} ms${r.reason ? ` (${r.reason})` : ""}`);
-        if (r.status === "skip") {
-          expect(r.reason).toMatch(/^(feature missing: |not enough HugeTLB pages)/);
-          console.log(`# SKIP ${name}: ${r.reason}`);
-          return;
-        }
-        if (r.status !== "pass") throw new Error(describeResult(name, r));
+        timed(name, r);
+        expectPassOrResourceSkip(name, r);
       });
     }
   }
@@ -96,7 +73,10 @@ describe("planted faults make each case fail", () => {
       const name = `${c.name} on ${mem} with '${c.name}' planted`;
       test(name, async () => {
         const r = await runOne(c, mem, { kernel, plant: [c.name] });
-        if (r.status === "skip") return console.log(`# SKIP ${name}: ${r.reason}`);
+        if (r.status === "skip") {
+          expect(r.reason).toMatch(RESOURCE_SKIP);
+          return console.log(`# SKIP ${name}: ${r.reason}`);
+        }
         if (r.status !== "fail") throw new Error(`expected a failure\n${describeResult(name, r)}`);
         expect(r.diagnostics.join("\n")).toMatch(PLANTED_FAILURE[c.name]!);
       });

@@ -1,12 +1,9 @@
 // wp-fork*, sigbus*, events*, poison on every memory type, through the
 // CaseRun interface on the real kernel; then planted faults, to show that
 // their checks fail when the kernel's answer is wrong.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { hugepagesNeeded } from "../src/harness/context.ts";
-import { reserveHugepages } from "../src/harness/hugetlb.ts";
 import { MEMORY, type MemoryName } from "../src/harness/memory.ts";
-import { workerPool } from "../src/harness/pool.ts";
-import type { SettingChange } from "../src/harness/restore.ts";
 import { gupTestPresent } from "../src/sys/gup.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 import type { UnitCase } from "../src/unit/case.ts";
@@ -14,27 +11,12 @@ import { eventsCases } from "../src/unit/cases/events.ts";
 import { poisonCases } from "../src/unit/cases/poison.ts";
 import { sigbusCases } from "../src/unit/cases/sigbus.ts";
 import { wpForkCases } from "../src/unit/cases/wp-fork.ts";
-import { describeResult, runOne } from "./support/case-run.ts";
+import { caseRunFile, describeResult, expectPassOrResourceSkip, runOne } from "./support/case-run.ts";
 
 const kernel = probeFeatures();
 const CASES: readonly UnitCase[] = [...wpForkCases, ...sigbusCases, ...eventsCases, ...poisonCases];
 const isPin = (c: UnitCase) => c.name.startsWith("wp-fork-pin");
-let hugepages: SettingChange | undefined;
-const timings: string[] = [];
-
-beforeAll(() => {
-  try {
-    hugepages = reserveHugepages(hugepagesNeeded(MEMORY.hugetlb));
-  } catch (e) {
-    console.log(`# cannot reserve huge pages: ${(e as Error).message}`);
-  }
-});
-
-afterAll(() => {
-  hugepages?.dispose();
-  workerPool().shutdown();
-  if (timings.length > 0) console.log(timings.join("\n"));
-});
+const timed = caseRunFile(hugepagesNeeded(MEMORY.hugetlb));
 
 function find(name: string): UnitCase {
   const c = CASES.find((x) => x.name === name);
@@ -48,20 +30,13 @@ describe("cases on every memory type", () => {
       const name = `${c.name} on ${mem}`;
       test(name, async () => {
         const r = await runOne(c, mem, { kernel });
-        timings.push(`# ${name}: ${r.status} ${r.ms ?? 0} ms${r.reason ? ` (${r.reason})` : ""}`);
+        timed(name, r);
         if (isPin(c) && !gupTestPresent()) {
           if (r.status !== "skip") throw new Error(describeResult(name, r));
           expect(r.reason).toBe("CONFIG_GUP_TEST missing");
           return;
         }
-        if (r.status === "skip") {
-          // A skip must name what is missing, and only resources may be missing here.
-          expect(r.reason).toMatch(/^(feature missing: |not enough HugeTLB pages)/);
-          console.log(`# SKIP ${name}: ${r.reason}`);
-          return;
-        }
-        if (r.status !== "pass") throw new Error(describeResult(name, r));
-        expect(r.status).toBe("pass");
+        expectPassOrResourceSkip(name, r);
       });
     }
   }

@@ -265,23 +265,7 @@ describe("uffd-suite unit (command)", () => {
     expect(cli(["unit", "-l", "--origin", "kernel"]).out.trimEnd().split("\n").map((l) => l.split(/ {2,}/)[0])).toEqual(C_TABLE.map(([t]) => t));
   });
 
-  for (const [args, names] of [
-    [["unit", "--origin", "upstream"], "upstream"],
-    [["unit", "--mem", "anon,swap"], "swap"],
-    [["unit", "-f", ""], "-f"],
-    [["unit", "-f", "no-such-case"], "no-such-case"],
-    [["unit", "--timeout", "0"], "--timeout"],
-    [["unit", "--timeout", "soon"], "soon"],
-    [["unit", "--mem", "anon", "-f", "UFFDIO_API"], "--mem anon"],
-  ] as const) {
-    test(`bad usage: ${args.slice(1).join(" ")} -> one line, exit 2`, () => {
-      const r = cli([...args]);
-      expect(r.code).toBe(2);
-      expect(r.out).toBe("");
-      expect(r.err.trimEnd().split("\n")).toHaveLength(1);
-      expect(r.err).toContain(names);
-    });
-  }
+  // Bad usage (one line, exit 2): test/bad-input.test.ts.
 
   test("the whole catalogue: the C suite's names, KTAP for every parser, no failure", () => {
     const before = readFileSync("/proc/sys/vm/nr_hugepages", "utf8");

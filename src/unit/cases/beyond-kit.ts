@@ -4,6 +4,7 @@
 // ioctls; every access to registered memory happens in a toucher Worker.
 import type { UffdTestContext } from "../../harness/context.ts";
 import { pageSizeOf } from "../../harness/memory.ts";
+import type { TouchResult } from "../../harness/protocol.ts";
 import type { FeatureName } from "../../uffd/constants.ts";
 import type { UffdEvent } from "../../uffd/events.ts";
 import type { Uffd } from "../../uffd/uffd.ts";
@@ -114,4 +115,27 @@ export function pending<T>(p: Promise<T>): Pending<T> {
   let over = false;
   p.then(() => (over = true), () => (over = true));
   return { done: p, settled: () => over };
+}
+
+/**
+ * Start a Worker reading the one page at `at` (compared with `compareWith`,
+ * its progress counted in `progress`) and check that its fault arrives: one
+ * missing pagefault at `at`. The read is left waiting for the caller.
+ */
+export async function faultingReader(
+  t: CaseRun,
+  ctx: UffdTestContext,
+  at: number,
+  compareWith: number,
+  progress: Int32Array,
+): Promise<Pending<TouchResult>> {
+  const reader = pending(ctx.touch(
+    { start: at, pages: 1, pageSize: ctx.pageSize, op: "read", compareWith, progress: progress.buffer as SharedArrayBuffer },
+    { timeoutMs: TOUCH_MS },
+  ));
+  const msgs = await readMessages(ctx.uffd, 1, TOUCH_MS);
+  t.check(msgs.length === 1 && msgs[0]?.type === "pagefault" && msgs[0].address === at, "the toucher's fault", {
+    expected: `one pagefault at ${hex(at)}`, seen: msgs.map(showEvent).join("; ") || "none",
+  });
+  return reader;
 }

@@ -7,7 +7,7 @@
 import type { UffdTestContext } from "../../harness/context.ts";
 import { Scratch } from "../../sys/mem.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { hex, KIT_HUGEPAGES, kitContext, needFeatures, pending, planted, readMessages, showEvent, TOUCH_MS, until } from "./beyond-kit.ts";
+import { faultingReader, KIT_HUGEPAGES, kitContext, needFeatures, planted, TOUCH_MS, until } from "./beyond-kit.ts";
 
 const ASLEEP_MS = 100;
 const MARK = { offset: 100, value: 0x5a } as const;
@@ -33,14 +33,7 @@ async function closeWakes(t: CaseRun): Promise<void> {
   ctx.register({ missing: true });
   const progress = new Int32Array(new SharedArrayBuffer(16));
 
-  const reader = pending(ctx.touch(
-    { start: at, pages: 1, pageSize: ps, op: "read", compareWith: ref.addr, progress: progress.buffer as SharedArrayBuffer },
-    { timeoutMs: TOUCH_MS },
-  ));
-  const msgs = await readMessages(ctx.uffd, 1, TOUCH_MS);
-  t.check(msgs.length === 1 && msgs[0]?.type === "pagefault" && msgs[0].address === at, "the toucher's fault", {
-    expected: `one pagefault at ${hex(at)}`, seen: msgs.map(showEvent).join("; ") || "none",
-  });
+  const reader = await faultingReader(t, ctx, at, ref.addr, progress);
   if (viaAlias) {
     // Fill the page cache through the unregistered view (from another Worker).
     await ctx.touch({ start: ctx.dst.aliasOf(at), pages: 1, pageSize: ps, op: "write", offset: MARK.offset, value: MARK.value }, { timeoutMs: TOUCH_MS });

@@ -5,7 +5,7 @@
 // records what the test's step counter held when its access completed: the
 // step after the WAKE was issued, never before.
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { hex, KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, pending, planted, readMessages, showEvent, TOUCH_MS, until } from "./beyond-kit.ts";
+import { faultingReader, hex, KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, planted, showEvent, TOUCH_MS, until } from "./beyond-kit.ts";
 
 /** How long a thread that must stay asleep is watched. */
 const ASLEEP_MS = 150;
@@ -23,14 +23,7 @@ async function copyDontwake(t: CaseRun): Promise<void> {
   const done = () => Atomics.load(progress, 0);
   const setStep = (s: number) => Atomics.store(progress, 1, s);
 
-  const reader = pending(ctx.touch(
-    { start: at, pages: 1, pageSize: ps, op: "read", compareWith: ctx.src.addr + page * ps, progress: progress.buffer as SharedArrayBuffer },
-    { timeoutMs: TOUCH_MS },
-  ));
-  const msgs = await readMessages(ctx.uffd, 1, TOUCH_MS);
-  t.check(msgs.length === 1 && msgs[0]?.type === "pagefault" && msgs[0].address === at, "the toucher's fault", {
-    expected: `one pagefault at ${hex(at)}`, seen: msgs.map(showEvent).join("; ") || "none",
-  });
+  const reader = await faultingReader(t, ctx, at, ctx.src.addr + page * ps, progress);
 
   setStep(STEP.copied);
   t.equal("UFFDIO_COPY with MODE_DONTWAKE (bytes)", ctx.uffd.copy(at, ctx.src.addr + page * ps, ps, { dontWake: true }), ps);
