@@ -60,7 +60,7 @@ describe("signals", () => {
   // nr_hugepages lowered for these tests, so the runs must raise it (and put it back).
   let lowered: SettingChange | undefined;
   beforeAll(() => {
-    lowered = SettingChange.set(NR, "0");
+    lowered = SettingChange.set(NR, "0", { journal: false });
   });
   afterAll(() => lowered?.dispose());
 

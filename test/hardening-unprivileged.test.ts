@@ -81,7 +81,7 @@ describe("nobody, userfaultfd() refused (seccomp), /dev/userfaultfd root's only"
 describe("nobody, vm.unprivileged_userfaultfd=0: user-mode-only userfaultfds", () => {
   let sysctl: SettingChange | undefined;
   beforeAll(() => {
-    sysctl = SettingChange.set(UNPRIV, "0");
+    sysctl = SettingChange.set(UNPRIV, "0", { journal: false });
   });
   afterAll(() => sysctl?.dispose());
 
@@ -121,7 +121,7 @@ describe("nobody, vm.unprivileged_userfaultfd=0: user-mode-only userfaultfds", (
 describe("nobody, vm.unprivileged_userfaultfd=1 and no free huge pages", () => {
   const changed: SettingChange[] = [];
   beforeAll(() => {
-    changed.push(SettingChange.set(UNPRIV, "1"), SettingChange.set(NR, "0"));
+    changed.push(SettingChange.set(UNPRIV, "1", { journal: false }), SettingChange.set(NR, "0", { journal: false }));
   });
   afterAll(() => {
     for (const c of changed.reverse()) c.dispose();

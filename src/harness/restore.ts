@@ -3,10 +3,23 @@
 // on SIGINT/SIGTERM/SIGHUP (a second signal still restores before exiting).
 // Once a signal has come, nothing more may be changed: set() refuses.
 import { readFileSync, writeFileSync } from "node:fs";
+import { claimSettings, type JournalEntry, recordSettings, recoverAbandonedSettings, releaseSettings, settingValue } from "./settings-journal.ts";
 
 interface Pending {
   readonly path: string;
+  /** The original value, to write back. */
   readonly value: string;
+  readonly written: string;
+  readonly journal: boolean;
+}
+
+/** Keep settings.json in step with `pending`; drop the settings lock once nothing journaled is pending. */
+function syncJournal(): void {
+  const list: JournalEntry[] = [...pending.values()]
+    .filter((p) => p.journal)
+    .map((p) => ({ path: p.path, original: p.value, written: p.written }));
+  recordSettings(list);
+  if (list.length === 0) releaseSettings();
 }
 
 const pending = new Map<number, Pending>();
@@ -49,6 +62,8 @@ export function restoreAll(): string[] {
       failures.push(`${p.path}: ${(e as Error).message}`);
     }
   }
+  // What failed stays on record (settings.json) for the next run.
+  syncJournal();
   return failures;
 }
 
@@ -68,6 +83,8 @@ export function onInterrupt(fn: SignalListener): void {
 export function handleSignals(exit?: (signal: NodeJS.Signals, stopped: Promise<unknown>) => void): void {
   firstSignalExit = exit;
   hook();
+  // A command that runs tests starts by putting back what a killed run left.
+  recoverAbandonedSettings();
 }
 
 function onSignal(sig: NodeJS.Signals): void {
@@ -108,19 +125,36 @@ export class SettingChange implements Disposable {
   readonly original: string;
   readonly #id: number;
 
-  private constructor(path: string, original: string) {
+  private constructor(path: string, original: string, written: string, journal: boolean) {
     this.path = path;
     this.original = original;
     this.#id = nextId++;
-    pending.set(this.#id, { path, value: original });
+    pending.set(this.#id, { path, value: original, written, journal });
+    syncJournal();
   }
 
-  /** Write `value` to `path`, remembering what was there. */
-  static set(path: string, value: string): SettingChange {
+  /**
+   * Write `value` to `path`, remembering what was there (in this process
+   * and in settings.json). Throws SettingsBusyError while another
+   * uffd-suite run holds machine settings.
+   *
+   * `journal: false` (test harnesses that prepare the machine for a child
+   * run, which then takes the lock itself): restored by this process as
+   * usual, but neither locked nor on record for a later run.
+   */
+  static set(path: string, value: string, opts: { journal?: boolean } = {}): SettingChange {
     if (received) throw new InterruptedError(`interrupted by ${received}: not changing ${path}`);
     hook();
-    const original = readFileSync(path, "utf8").trim();
-    const change = new SettingChange(path, bracketed(original));
+    const journal = opts.journal ?? true;
+    if (journal) claimSettings();
+    let original: string;
+    try {
+      original = settingValue(readFileSync(path, "utf8"));
+    } catch (e) {
+      syncJournal();
+      throw e;
+    }
+    const change = new SettingChange(path, original, value.trim(), journal);
     try {
       writeFileSync(path, value);
     } catch (e) {
@@ -135,15 +169,10 @@ export class SettingChange implements Disposable {
     if (!p) return;
     writeFileSync(p.path, p.value);
     pending.delete(this.#id);
+    syncJournal();
   }
 
   [Symbol.dispose](): void {
     this.dispose();
   }
-}
-
-/** THP knobs read "always [madvise] never": the value to write back is the bracketed word. */
-function bracketed(s: string): string {
-  const m = /\[([^\]]+)\]/.exec(s);
-  return m ? m[1]! : s;
 }

@@ -9,6 +9,7 @@ export const O = {
 } as const;
 export const POLL = { IN: 0x1, PRI: 0x2, OUT: 0x4, ERR: 0x8, HUP: 0x10, NVAL: 0x20 } as const;
 export const F = { GETFL: 3, SETFL: 4 } as const;
+export const LOCK = { SH: 1, EX: 2, NB: 4, UN: 8 } as const;
 
 function cstr(s: string): Buffer {
   return Buffer.from(`${s}\0`);
@@ -39,6 +40,11 @@ export function pipe(flags = O.CLOEXEC | O.NONBLOCK): [number, number] {
   const fds = new Int32Array(new ArrayBuffer(8));
   check("pipe2", libc.pipe2(fds, flags));
   return [fds[0]!, fds[1]!];
+}
+
+/** flock(2); 0 or -errno (EAGAIN: LOCK_NB and someone else holds it). */
+export function tryFlock(fd: number, op: number): number {
+  return libc.flock(fd, op) < 0 ? -lastErrno() : 0;
 }
 
 export function setNonBlocking(fd: number, on: boolean): void {

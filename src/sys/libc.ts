@@ -24,6 +24,7 @@ export const libcSymbols = {
   pipe2: { args: [ptr, i32], returns: i32 },
   close: { args: [i32], returns: i32 },
   fcntl: { args: [i32, i32, i64], returns: i32 },
+  flock: { args: [i32, i32], returns: i32 },
   open: { args: [ptr, i32, i32], returns: i32 },
   pthread_mutex_init: { args: [ptr, ptr], returns: i32 },
   pthread_mutex_lock: { args: [ptr], returns: i32 },
