@@ -9,7 +9,7 @@ import { libc } from "../src/sys/libc.ts";
 import { bytesAt, MAP, mmap, munmap, PAGE_SIZE, PROT } from "../src/sys/mem.ts";
 import {
   CHILD_EXIT, ChildFailedError, childCountSigbus, childPagemap, childTouch, childZapPagemap, decodePagemap,
-  forkChild, loadNative, NativeCompileError, nativeCompileTimes, nativeRoutine, Pagemap, PAGEMAP,
+  describeStatus, forkChild, loadNative, NativeCompileError, nativeCompileTimes, nativeRoutine, Pagemap, PAGEMAP,
   probeSigbus, runChild, tryReap, waitChild,
 } from "../src/sys/native.ts";
 import { type FeatureSet, probeFeatures, Uffd } from "../src/uffd/index.ts";
@@ -219,7 +219,11 @@ describe("children that die by a signal", () => {
     const t0 = performance.now();
     const s = await waitChild(pid, { timeoutMs: 150 });
     const took = performance.now() - t0;
-    expect(s).toEqual({ kind: "timeout", timeoutMs: 150 });
+    expect(s).toMatchObject({ kind: "timeout", timeoutMs: 150 });
+    // Where it was before the kill, from its kernel stack (root) or wchan: a sleep.
+    if (s.kind !== "timeout") throw new Error("unreachable");
+    expect(s.blocked).toMatch(/^blocked in \w*nanosleep/);
+    expect(describeStatus(s)).toMatch(/^still running after 150 ms \(killed\); it was blocked in \w*nanosleep/);
     expect(took).toBeLessThan(2000);
     // Gone for good: not running, not a zombie.
     expect(libc.kill(pid, 0)).toBe(-1);

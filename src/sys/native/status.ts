@@ -18,8 +18,11 @@ export function signalName(signal: number): string {
 export type ChildStatus =
   | { readonly kind: "exited"; readonly code: number }
   | { readonly kind: "signaled"; readonly signal: number; readonly name: string; readonly coreDumped: boolean }
-  /** Still running at the deadline: it was killed with SIGKILL and reaped. */
-  | { readonly kind: "timeout"; readonly timeoutMs: number };
+  /**
+   * Still running at the deadline: it was killed with SIGKILL and reaped.
+   * `blocked`: where it was just before the kill (see blockedAt), when readable.
+   */
+  | { readonly kind: "timeout"; readonly timeoutMs: number; readonly blocked?: string };
 
 /** Decode waitpid's status word (exited or killed; stop reports are not asked for). */
 export function decodeWaitStatus(raw: number): ChildStatus {
@@ -36,6 +39,6 @@ export function describeStatus(s: ChildStatus): string {
     case "signaled":
       return `killed by ${s.name}${s.coreDumped ? " (core dumped)" : ""}`;
     case "timeout":
-      return `still running after ${s.timeoutMs} ms (killed)`;
+      return `still running after ${s.timeoutMs} ms (killed)${s.blocked ? `; it was ${s.blocked}` : ""}`;
   }
 }
