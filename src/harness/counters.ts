@@ -11,9 +11,15 @@ export const COUNTER = {
   unmap: 6,
   /** Deliberate repeat copies that gave EEXIST as they must. */
   eexist: 7,
+  /**
+   * Faults still asleep after a REMOVE event had the handler unregister
+   * their range (the resolve gives ENOENT): woken with UFFDIO_WAKE.
+   */
+  afterRemove: 8,
 } as const;
 export type CounterName = keyof typeof COUNTER;
-const SLOT = 8;
+/** Int32 counters per handler. */
+export const SLOT = 9;
 
 export class HandlerCounters {
   readonly buffer: SharedArrayBuffer;

@@ -6,10 +6,8 @@ import { libc } from "../sys/libc.ts";
 import { PAGE_SIZE, Scratch, toArrayBufferAt } from "../sys/mem.ts";
 import { CONTINUE_MODE, COPY_MODE, EVENT, MOVE_MODE, PAGEFAULT_FLAG } from "../uffd/constants.ts";
 import { Uffd } from "../uffd/uffd.ts";
-import { COUNTER } from "./counters.ts";
+import { COUNTER, SLOT } from "./counters.ts";
 import type { ServeJob, ServeResult } from "./protocol.ts";
-
-const SLOT = 8;
 
 export class HandlerError extends Error {
   override readonly name = "HandlerError";
@@ -52,6 +50,21 @@ export function serve(job: ServeJob): ServeResult {
   };
   setPoll(uffd.fd);
 
+  // A fault read after a REMOVE event made this handler unregister its
+  // range: the resolve gives ENOENT. UFFDIO_UNREGISTER is meant to wake the
+  // waiters in the range, but on 6.18 a fault racing with it (probably one
+  // taken under the per-VMA lock, which the unregister's mmap write lock
+  // does not hold off) can still be asleep in handle_userfault afterwards,
+  // with nobody left to wake it (the events child hung there; with this
+  // wake, 6 of 20 runs on two loaded vCPUs needed it). Wake it here: its
+  // retry finds the range unregistered and takes an ordinary fault. The
+  // count is reported (the events cases print it).
+  const wakeUnregistered = (start: number, len: number) => {
+    const woke = uffd.tryWake(start, len);
+    if (woke < 0) throw new SysError("UFFDIO_WAKE", -woke, "a fault left asleep after its range was unregistered");
+    Atomics.add(counters, base + COUNTER.afterRemove, 1);
+  };
+
   const missing = (addr: number, flags: number) => {
     if (job.forbidWriteMissing && flags & PAGEFAULT_FLAG.WRITE) {
       fail(`unexpected write fault at 0x${addr.toString(16)} (a first touch must be a read)`);
@@ -63,9 +76,7 @@ export function serve(job: ServeJob): ServeResult {
         off -= off % ps;
         const rc = uffd.tryCopy(dst + off, job.src + off, ps, copyMode);
         if (rc < 0) {
-          // A REMOVE event read in the same batch unregistered this range:
-          // the unregister already woke the waiter, nothing is left to do.
-          if (rc === -Errno.ENOENT && removed) return;
+          if (rc === -Errno.ENOENT && removed) return wakeUnregistered(dst + off, ps);
           if (uffd.lastResult !== -Errno.EEXIST) {
             throw new SysError("UFFDIO_COPY", -rc, `dst offset ${off}, result ${uffd.lastResult}`);
           }
@@ -91,6 +102,7 @@ export function serve(job: ServeJob): ServeResult {
       case "zeropage": {
         off -= off % ps;
         const rc = uffd.tryZeropage(dst + off, ps);
+        if (rc === -Errno.ENOENT && removed) return wakeUnregistered(dst + off, ps);
         if (rc < 0 && uffd.lastResult !== -Errno.EEXIST) {
           throw new SysError("UFFDIO_ZEROPAGE", -rc, `dst offset ${off}`);
         }
@@ -102,6 +114,7 @@ export function serve(job: ServeJob): ServeResult {
         off -= off % moveChunk;
         const rc = uffd.tryMove(dst + off, job.src + off, moveChunk, MOVE_MODE.ALLOW_SRC_HOLES);
         if (rc < 0) {
+          if (rc === -Errno.ENOENT && removed) return wakeUnregistered(dst + off, moveChunk);
           if (uffd.lastResult !== -Errno.EEXIST) {
             throw new SysError("UFFDIO_MOVE", -rc, `dst offset ${off}, result ${uffd.lastResult}`);
           }
@@ -232,8 +245,11 @@ export function serve(job: ServeJob): ServeResult {
         if (flags & PAGEFAULT_FLAG.WP) {
           const page = addr - (addr % ps);
           const rc = uffd.tryWriteProtect(page, ps, 0);
-          // As for COPY: a REMOVE in this batch may have unregistered the page (and woken its waiter).
-          if (rc < 0 && !(rc === -Errno.ENOENT && removed)) throw new SysError("UFFDIO_WRITEPROTECT", -rc, "unprotect");
+          if (rc === -Errno.ENOENT && removed) {
+            wakeUnregistered(page, ps);
+            continue;
+          }
+          if (rc < 0) throw new SysError("UFFDIO_WRITEPROTECT", -rc, "unprotect");
           counters[base + COUNTER.wp]!++;
         } else if (flags & PAGEFAULT_FLAG.MINOR) {
           minor(addr);

@@ -38,7 +38,11 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
     await ctx.stopHandlers();
   }
   const c = handlers.counters;
-  t.note(`handler: ${c.total("missing")} missing, ${c.total("wp")} wp faults; events: ${c.total("fork")} fork, ${c.total("remap")} remap, ${c.total("remove")} remove`);
+  const late = c.total("afterRemove");
+  t.note(
+    `handler: ${c.total("missing")} missing, ${c.total("wp")} wp faults; events: ${c.total("fork")} fork, ${c.total("remap")} remap, ${c.total("remove")} remove` +
+      (late > 0 ? `; ${late} fault(s) still asleep after the REMOVE's UFFDIO_UNREGISTER (ENOENT; woken with UFFDIO_WAKE)` : ""),
+  );
   const s = child.status;
   if (s.kind !== "exited" || s.code !== 0) {
     const why = s.kind === "exited" ? forkedExitMeaning(s.code) : describeStatus(s);
