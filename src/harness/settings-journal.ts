@@ -143,7 +143,7 @@ export function claimSettings(waitMs = CLAIM_WAIT_MS): boolean {
     return false;
   }
   const deadline = performance.now() + waitMs;
-  for (;;) {
+  for (let round = 0; ; round++) {
     const rc = tryFlock(fd, LOCK.EX | LOCK.NB);
     if (rc === 0) break;
     if (rc !== -Errno.EAGAIN || performance.now() >= deadline) {
@@ -151,6 +151,7 @@ export function claimSettings(waitMs = CLAIM_WAIT_MS): boolean {
       if (rc !== -Errno.EAGAIN) return false;
       throw new SettingsBusyError(`machine settings are held by another uffd-suite run (${describe(readJournal(dir))}); run one at a time`);
     }
+    if (round === 0) warn(`waiting up to ${Math.round(waitMs / 1000)} s for another uffd-suite run (${describe(readJournal(dir))}) to put machine settings back`);
     sleepMs(50);
   }
   held = { dir, fd, inherited: [] };
