@@ -11,8 +11,8 @@
 //   - whoever takes the lock and finds a settings.json left behind puts
 //     those values back (where the value is still the one that run wrote)
 //     and says so on stderr.
-// The state dir is /run/uffd-suite (root), else a folder under the temp dir;
-// UFFD_SUITE_STATE_DIR overrides it.
+// The state dir is /run/uffd-suite (root only: an ordinary user cannot
+// change these settings); UFFD_SUITE_STATE_DIR overrides it.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,10 +40,16 @@ export class SettingsBusyError extends Error {
   override readonly name = "SettingsBusyError";
 }
 
-export function stateDir(): string {
+/**
+ * Where the lock and settings.json live; undefined for a non-root user
+ * (who cannot change these settings, and should not write into a shared
+ * temp dir that others can prepare).
+ */
+export function stateDir(): string | undefined {
   const forced = process.env.UFFD_SUITE_STATE_DIR;
   if (forced) return forced;
-  return process.getuid?.() === 0 && existsSync("/run") ? "/run/uffd-suite" : join(tmpdir(), `uffd-suite-${process.getuid?.() ?? 0}`);
+  if (process.getuid?.() !== 0) return undefined;
+  return existsSync("/run") ? "/run/uffd-suite" : join(tmpdir(), "uffd-suite-root");
 }
 
 const journalPath = (dir: string) => join(dir, "settings.json");
@@ -125,12 +131,13 @@ function writeJournal(dir: string, body: JournalFile): void {
  * Take the settings lock for this process (a no-op while it is held),
  * putting back what an earlier, unfinished run left. Waits up to `waitMs`
  * for another live run to finish; then throws SettingsBusyError naming it.
- * Returns false where the state dir cannot be made (no permission: such a
- * process cannot change settings either).
+ * Returns false where there is no state dir or it cannot be made (not
+ * root: such a process cannot change settings either).
  */
 export function claimSettings(waitMs = CLAIM_WAIT_MS): boolean {
   if (held) return true;
   const dir = stateDir();
+  if (!dir) return false;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch {
