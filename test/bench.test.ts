@@ -95,7 +95,7 @@ describe("uffd-suite bench", () => {
   });
 
   test("bad values are usage errors (exit 2)", () => {
-    for (const args of [["--pages", "x"], ["--kinds", "nope"], ["--modes", "poll,blocking"], ["--c-loop", "fast"], ["--runs", "0"]]) {
+    for (const args of [["--pages", "x"], ["--kinds", "nope"], ["--modes", "poll,blocking"], ["--c-loop", "fast"], ["--runs", "0"], ["--pin", "5000"], ["--pin", "x"]]) {
       const r = bench(args);
       expect(r.code).toBe(2);
       expect(r.out).toBe("");

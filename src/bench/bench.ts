@@ -7,7 +7,7 @@ import { allowedCpus, pinAllThreads } from "./affinity.ts";
 import { BunSide, type RunFigure } from "./bun-side.ts";
 import { buildC, type CBuild, CBuildError, type CLoop, findCc, runC } from "./c-side.ts";
 import { Faulter } from "./faulters.ts";
-import { type BenchMem, type BenchMode, KIND_NAMES, type KindName, KINDS, type Scenario } from "./kinds.ts";
+import { type BenchMem, type BenchMode, KIND_NAMES, type KindName, KINDS, type Scenario, scenarioLabel } from "./kinds.ts";
 import { median, type Summary, summarize } from "./stats.ts";
 
 export interface BenchOptions {
@@ -163,16 +163,17 @@ export async function runBench(o: BenchOptions, log: Log): Promise<BenchReport> 
     for (const kindName of o.kinds) {
       const kind = KINDS[kindName];
       for (const mem of kind.mems) {
-        const lacking = kind.features(mem).filter((f) => !features.has(f));
+        const lacking = features.missing(kind.features(mem));
         if (lacking.length > 0) {
           skipped.push({ kind: kindName, mem, reason: `feature missing: ${lacking.join(", ")}` });
           log(`# skip ${kindName} ${mem}: feature missing: ${lacking.join(", ")}`);
           continue;
         }
         for (const mode of o.modes) {
-          const r = await measure(bun, c, { kind: kindName, mem, mode, pages: o.pages, faulters: 1, handlers: 1 }, o);
+          const s: Scenario = { kind: kindName, mem, mode, pages: o.pages, faulters: 1, handlers: 1 };
+          const r = await measure(bun, c, s, o);
           cases.push(r);
-          log(`# ${kindName} ${mem} ${mode}: bun ${r.bun.median.toFixed(2)} µs${r.c ? `, c ${r.c.median.toFixed(2)} µs, bun/c ${r.ratio!.toFixed(2)}` : ""}`);
+          log(`# ${scenarioLabel(s)}: bun ${r.bun.median.toFixed(2)} µs${r.c ? `, c ${r.c.median.toFixed(2)} µs, bun/c ${r.ratio!.toFixed(2)}` : ""}`);
         }
       }
     }

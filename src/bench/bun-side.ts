@@ -7,13 +7,11 @@ import { MADV, madvise } from "../sys/mem.ts";
 import { pinAllThreads } from "./affinity.ts";
 import { processCpuNs } from "./cpu.ts";
 import { FaulterSet, type FaultTiming, go, newControl } from "./faulters.ts";
-import { type Kind, KINDS, type Scenario } from "./kinds.ts";
+import { type Kind, KINDS, type Scenario, scenarioLabel } from "./kinds.ts";
 
 export interface BunSideOptions {
   /** Pin every thread to this CPU before each run. */
   readonly pin?: number;
-  /** Give up on a run after this long (a handler that died leaves faulters waiting). */
-  readonly timeoutMs?: number;
 }
 
 /** One timed run: wall µs per fault, and CPU µs of the whole process per fault. */
@@ -102,10 +100,11 @@ export class BunSide {
         control: control.buffer,
       })
     );
-    const limit = this.#opts.timeoutMs ?? Math.max(30_000, s.pages);
+    // Give up on a run after this long (a handler that died leaves faulters waiting).
+    const limit = Math.max(30_000, s.pages);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new BenchTimeout(`bench run ${s.kind} ${s.mem} ${s.mode} ran past ${limit} ms`)), limit);
+      timer = setTimeout(() => reject(new BenchTimeout(`bench run ${scenarioLabel(s)} ran past ${limit} ms`)), limit);
     });
     let timings: FaultTiming[];
     let cpu0 = 0;
@@ -130,7 +129,7 @@ export class BunSide {
     }
     await ctx.stopHandlers();
     const served = handlers.counters.total(kind.counter);
-    if (served !== s.pages) throw new Error(`bench ${s.kind} ${s.mem} ${s.mode}: ${served} ${kind.counter} faults for ${s.pages} pages`);
+    if (served !== s.pages) throw new Error(`bench ${scenarioLabel(s)}: ${served} ${kind.counter} faults for ${s.pages} pages`);
     const t0 = Math.min(...timings.map((t) => t.t0));
     const t1 = Math.max(...timings.map((t) => t.t1));
     return { us: ((t1 - t0) * 1000) / s.pages, cpuUs: (cpu1 - cpu0) / 1000 / s.pages };

@@ -5,14 +5,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import source from "../../bench/fault-bench.c" with { type: "text" };
+import { onInterrupt } from "../harness/restore.ts";
 import type { RunFigure } from "./bun-side.ts";
-import { KINDS, type Scenario } from "./kinds.ts";
+import { KINDS, type Scenario, scenarioLabel } from "./kinds.ts";
 
 /** The handler loop the C program runs (see fault-bench.c). */
 export type CLoop = "selftest" | "batch";
 
 export interface CBuild {
-  readonly cc: string;
   readonly bin: string;
   readonly buildMs: number;
   dispose(): void;
@@ -28,9 +28,34 @@ export class CBuildError extends Error {
   override readonly name = "CBuildError";
 }
 
+/** Build folders not yet removed, and C processes still running: an interrupt takes both. */
+const liveDirs = new Set<string>();
+const liveProcs = new Set<Bun.Subprocess>();
+let hooked = false;
+
+/**
+ * On SIGINT/SIGTERM/SIGHUP, kill the C process and remove the build folder;
+ * restore.ts then exits (with no exit callback from handleSignals, the first
+ * signal ends the process once the listeners have run).
+ */
+function hookInterrupt(): void {
+  if (hooked) return;
+  hooked = true;
+  onInterrupt(() => {
+    for (const p of liveProcs) p.kill("SIGKILL");
+    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+    liveDirs.clear();
+  });
+}
+
 export function buildC(cc: string): CBuild {
+  hookInterrupt();
   const dir = mkdtempSync(join(tmpdir(), "uffd-suite-bench-"));
-  const dispose = () => rmSync(dir, { recursive: true, force: true });
+  liveDirs.add(dir);
+  const dispose = () => {
+    rmSync(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
+  };
   try {
     const file = join(dir, "fault-bench.c");
     const bin = join(dir, "fault-bench");
@@ -42,7 +67,7 @@ export function buildC(cc: string): CBuild {
       const msg = `${r.stderr.toString()}${r.stdout.toString()}`.trim().split("\n").slice(0, 6).join("\n");
       throw new CBuildError(`${cc} failed on fault-bench.c (exit ${r.exitCode}): ${msg}`);
     }
-    return { cc, bin, buildMs, dispose };
+    return { bin, buildMs, dispose };
   } catch (e) {
     dispose();
     throw e;
@@ -65,8 +90,16 @@ export async function runC(build: CBuild, s: Scenario, o: CRunOptions): Promise<
     ...(o.cpu === undefined ? [] : ["--cpu", String(o.cpu)]),
   ];
   const p = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  if (code !== 0) throw new Error(`fault-bench (C) ${s.kind} ${s.mem} ${s.mode} exited ${code}: ${err.trim()}`);
+  liveProcs.add(p);
+  let out: string;
+  let err: string;
+  let code: number;
+  try {
+    [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  } finally {
+    liveProcs.delete(p);
+  }
+  if (code !== 0) throw new Error(`fault-bench (C) ${scenarioLabel(s)} exited ${code}: ${err.trim()}`);
   const runs = [...out.matchAll(/^run ns=(\d+) cpu_ns=(\d+) faults=(\d+) served=(\d+)$/gm)].map((m) => ({
     us: Number(m[1]) / 1000 / Number(m[3]),
     cpuUs: Number(m[2]) / 1000 / Number(m[3]),

@@ -69,13 +69,10 @@ export class Faulter {
 /** Faulting Workers, kept across runs. */
 export class FaulterSet {
   readonly #idle: Faulter[] = [];
-  /** ms to first message of each Worker started so far. */
-  readonly startMs: number[] = [];
 
   async take(n: number): Promise<Faulter[]> {
     while (this.#idle.length < n) {
-      const { faulter, startMs } = await Faulter.start();
-      this.startMs.push(startMs);
+      const { faulter } = await Faulter.start();
       this.#idle.push(faulter);
     }
     return this.#idle.slice(0, n);

@@ -1,5 +1,6 @@
 // The bench report as text.
 import type { BenchReport, CaseResult } from "./bench.ts";
+import { scenarioLabel } from "./kinds.ts";
 import type { Summary } from "./stats.ts";
 
 const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
@@ -71,7 +72,7 @@ export function formatReport(r: BenchReport): string {
     out.push("");
     out.push(`bun/c per kind: median over ${r.runs} pairs of runs of the wall-time ratio [each pair], and of the CPU-time ratio`);
     const prow: string[][] = [["case", "bun/c", "pairs", "cpu bun/c"]];
-    for (const c of paired) prow.push([`${c.kind} ${c.mem} ${c.mode}`, fig(c.ratio!), `[${c.ratios!.map(fig).join(" ")}]`, fig(c.cpuRatio!)]);
+    for (const c of paired) prow.push([scenarioLabel(c), fig(c.ratio!), `[${c.ratios!.map(fig).join(" ")}]`, fig(c.cpuRatio!)]);
     out.push(...table(prow, 1).map((l) => `  ${l}`));
     const headline = paired.find((c) => c.kind === "missing+copy" && c.mem === "anon" && c.mode === "poll");
     if (headline) out.push(`bun/c missing+copy poll: ${fig(headline.ratio!)}`);

@@ -1,6 +1,7 @@
 // `uffd-suite bench`: µs per fault through the handler Worker, optionally
 // against the C reference (--vs-c). Figures go to stdout; progress to stderr.
 import type { CommandDef } from "citty";
+import { allowedCpus, inCpuList, MAX_CPUS } from "../bench/affinity.ts";
 import { type BenchOptions, DEFAULTS, runBench } from "../bench/bench.ts";
 import { formatReport } from "../bench/format.ts";
 import { KIND_NAMES, type KindName, MODES, type BenchMode } from "../bench/kinds.ts";
@@ -23,6 +24,17 @@ function list<T extends string>(name: string, v: string | undefined, all: readon
     throw new UsageError(`--${name} takes a comma list of ${all.join(", ")}${bad ? `, not '${bad}'` : ""}`);
   }
   return items as T[];
+}
+
+/** --pin: a CPU the mask can name and this process may run on. */
+function pinCpu(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const allowed = allowedCpus();
+  const cpu = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  if (!(cpu < MAX_CPUS) || inCpuList(allowed, cpu) === false) {
+    throw new UsageError(`--pin wants a whole number below ${MAX_CPUS} among the cpus allowed (${allowed}), not '${v}'`);
+  }
+  return cpu;
 }
 
 const args = {
@@ -54,7 +66,7 @@ const bench: CommandDef<typeof args> = {
       warmup: count("warmup", a.warmup, DEFAULTS.warmup, 0),
       kinds: list<KindName>("kinds", a.kinds, KIND_NAMES, DEFAULTS.kinds),
       modes: list<BenchMode>("modes", a.modes, MODES, DEFAULTS.modes),
-      pin: a.pin === undefined ? undefined : count("pin", a.pin, 0, 0),
+      pin: pinCpu(a.pin),
       vsC: Boolean(a["vs-c"]),
       scaling: Boolean(a.scaling),
       cLoop: loop,
