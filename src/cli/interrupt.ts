@@ -1,4 +1,6 @@
-// Ctrl-C, SIGTERM and SIGHUP in a command that runs tests. restore.ts, on
+// The start of a command that runs tests: settings an unfinished run left
+// are put back (settings-journal.ts); then Ctrl-C, SIGTERM and SIGHUP.
+// restore.ts, on
 // each signal, stops what registered with onInterrupt (case processes are
 // killed and reaped) and puts every changed setting back; then, on the first
 // signal, this ends the output (`Bail out! interrupted` after the results so
@@ -6,12 +8,18 @@
 // exits at once, still after restoring. Exiting ends every Worker with the
 // process.
 import { handleSignals, signalExitCode } from "../harness/restore.ts";
+import { recoverAbandonedSettings } from "../harness/settings-journal.ts";
 import type { ReportOutput } from "./report-output.ts";
 
 /** Past this, exit even if stdout has not taken the last lines (a reader that stopped reading). */
 const FLUSH_LIMIT_MS = 3000;
 
-export function bailOutOnSignal(output: ReportOutput): void {
+/**
+ * The start of a command that runs tests: put back what an unfinished
+ * (killed) run left, then bail out on signals as above.
+ */
+export function startTestRun(output: ReportOutput): void {
+  recoverAbandonedSettings();
   handleSignals((signal, stopped) => {
     const code = signalExitCode(signal);
     process.exitCode = code;

@@ -6,7 +6,7 @@ import { log } from "../log.ts";
 import { terminalProgress } from "../stress/cli-run.ts";
 import { runVmtests } from "../stress/vmtests.ts";
 import { EXIT } from "./exit.ts";
-import { bailOutOnSignal } from "./interrupt.ts";
+import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
 import { parseTimeout } from "./unit.ts";
@@ -37,7 +37,7 @@ const run: CommandDef<typeof args> = {
   async run({ args: a }) {
     const unitTimeoutS = parseTimeout(a.timeout);
     const output = ReportOutput.open(reportOptions(a), "run");
-    bailOutOnSignal(output);
+    startTestRun(output);
     const s = await runVmtests({
       write: output.write,
       setup: a.setup,

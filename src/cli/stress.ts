@@ -4,7 +4,7 @@ import { executeStress, plantsFromEnv, stressName, stressRequest, terminalProgre
 import { StressInputError } from "../stress/geometry.ts";
 import { MEMORY_NAMES } from "../harness/memory.ts";
 import { EXIT } from "./exit.ts";
-import { bailOutOnSignal } from "./interrupt.ts";
+import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
 import { UsageError } from "./usage-error.ts";
@@ -42,7 +42,7 @@ const stress: CommandDef<typeof args> = {
     const report = reportOptions(a);
     const name = stressName(req);
     const output = ReportOutput.open(report, "stress");
-    bailOutOnSignal(output);
+    startTestRun(output);
     const out = { write: output.write };
     out.write("TAP version 13\n1..1\n");
     const tty = process.stderr.isTTY ? terminalProgress(process.stderr, name) : undefined;

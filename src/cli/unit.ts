@@ -8,7 +8,7 @@ import { listCases } from "../unit/list.ts";
 import { allCases, planCases } from "../unit/plan.ts";
 import { runUnit } from "../unit/runner.ts";
 import { EXIT } from "./exit.ts";
-import { bailOutOnSignal } from "./interrupt.ts";
+import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
 import { UsageError } from "./usage-error.ts";
@@ -60,8 +60,9 @@ export const MAX_TIMEOUT_S = 86_400;
 
 export function parseTimeout(s: string | undefined): number {
   if (s === undefined) return 60;
-  const v = Number(s);
-  if (s.trim() === "" || !Number.isFinite(v) || v <= 0) throw new UsageError(`--timeout wants a number of seconds > 0, not '${s}'`);
+  // Decimal only: Number() would also take "0x10", "1e1" and " 5".
+  const v = /^[0-9]+(\.[0-9]+)?$/.test(s) ? Number(s) : Number.NaN;
+  if (!(v > 0)) throw new UsageError(`--timeout wants a number of seconds > 0, not '${s}'`);
   if (v > MAX_TIMEOUT_S) throw new UsageError(`--timeout ${s} is too long (at most ${MAX_TIMEOUT_S} s)`);
   return v;
 }
@@ -88,7 +89,7 @@ const unit: CommandDef<typeof args> = {
       throw new UsageError(`no unit case runs on --mem ${a.mem}${a.filter ? ` with -f ${a.filter}` : ""}`);
     }
     const out = ReportOutput.open(report, "unit");
-    bailOutOnSignal(out);
+    startTestRun(out);
     const s = await runUnit({ filter: a.filter, mems, origin, timeoutS, setup: a.setup, isolate: a.isolate, write: out.write });
     await out.finish();
     log.info(`unit: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);

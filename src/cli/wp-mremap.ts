@@ -6,7 +6,7 @@ import { plantedFromEnv } from "../unit/run-case.ts";
 import { caseName, planCases, runWpMremapAsync } from "../wp-mremap/run.ts";
 import { hugetlbSizes, thpSizes } from "../wp-mremap/sizes.ts";
 import { EXIT } from "./exit.ts";
-import { bailOutOnSignal } from "./interrupt.ts";
+import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
 import { UsageError } from "./usage-error.ts";
@@ -38,7 +38,7 @@ const wpMremap: CommandDef<typeof args> = {
     }
     const plant = plantedFromEnv().plant;
     const out = ReportOutput.open(report, "wp-mremap");
-    bailOutOnSignal(out);
+    startTestRun(out);
     const s = await runWpMremapAsync({
       write: out.write,
       filter: a.filter,

@@ -40,7 +40,6 @@ export interface HandlerOptions {
   readonly applyWp?: boolean;
   readonly forbidWriteMissing?: boolean;
   readonly moveChunk?: number;
-  readonly repeatCopyVia?: "dst" | "alias";
   readonly onFork?: "follow" | "close";
   /** Minor faults: flip bytes and check the repeat CONTINUE (default true; see ServeJob). */
   readonly minorCheck?: boolean;
@@ -211,7 +210,6 @@ export class UffdTestContext {
           forbidWriteMissing: opts.forbidWriteMissing ?? false,
           moveChunk: opts.moveChunk,
           stopPages: mode === "read" ? { start: stopPages, len: count * PAGE_SIZE } : undefined,
-          repeatCopyVia: opts.repeatCopyVia,
           onFork: opts.onFork ?? "follow",
           minorCheck: opts.minorCheck,
           counters: counters.buffer,

@@ -9,17 +9,15 @@ export const COUNTER = {
   remove: 4,
   remap: 5,
   unmap: 6,
-  /** Deliberate repeat copies that gave EEXIST as they must. */
-  eexist: 7,
   /**
-   * Faults still asleep after a REMOVE event had the handler unregister
-   * their range (the resolve gives ENOENT): woken with UFFDIO_WAKE.
+   * Faults read after a REMOVE event had the handler unregister their range
+   * (the resolve gave ENOENT), woken with UFFDIO_WAKE: see serve.ts.
    */
-  afterRemove: 8,
+  wokenAfterRemove: 7,
 } as const;
 export type CounterName = keyof typeof COUNTER;
 /** Int32 counters per handler. */
-export const SLOT = 9;
+export const SLOT = Object.keys(COUNTER).length;
 
 export class HandlerCounters {
   readonly buffer: SharedArrayBuffer;

@@ -30,8 +30,6 @@ export interface ServeJob {
   readonly moveChunk?: number;
   /** Stop pages (blocking-read mode): a fault on any of them tells the handler that takes it to stop. */
   readonly stopPages?: { readonly start: number; readonly len: number };
-  /** Do one deliberate repeat COPY to this view (dst or its alias) after the first COPY; it must give EEXIST. */
-  readonly repeatCopyVia?: "dst" | "alias";
   /**
    * Minor faults: flip the page's bytes through the other view and check that a
    * second CONTINUE gives EEXIST (default true, the unit tests). The bench turns

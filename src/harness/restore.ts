@@ -2,22 +2,18 @@
 // back through this registry: at the end of their scope, at process exit, and
 // on SIGINT/SIGTERM/SIGHUP (a second signal still restores before exiting).
 // Once a signal has come, nothing more may be changed: set() refuses.
-import { readFileSync, writeFileSync } from "node:fs";
-import { claimSettings, type JournalEntry, recordSettings, recoverAbandonedSettings, releaseSettings, settingValue } from "./settings-journal.ts";
+import { writeFileSync } from "node:fs";
+import { claimSettings, type JournalEntry, readSetting, recordSettings, releaseSettings } from "./settings-journal.ts";
 
-interface Pending {
-  readonly path: string;
-  /** The original value, to write back. */
-  readonly value: string;
-  readonly written: string;
+/** A change not yet put back; `journal: false` ones are neither locked nor on record. */
+interface Pending extends JournalEntry {
+  written: string;
   readonly journal: boolean;
 }
 
 /** Keep settings.json in step with `pending`; drop the settings lock once nothing journaled is pending. */
 function syncJournal(): void {
-  const list: JournalEntry[] = [...pending.values()]
-    .filter((p) => p.journal)
-    .map((p) => ({ path: p.path, original: p.value, written: p.written }));
+  const list = [...pending.values()].filter((p) => p.journal);
   recordSettings(list);
   if (list.length === 0) releaseSettings();
 }
@@ -56,7 +52,7 @@ export function restoreAll(): string[] {
   const failures: string[] = [];
   for (const [id, p] of [...pending].reverse()) {
     try {
-      writeFileSync(p.path, p.value);
+      writeFileSync(p.path, p.original);
       pending.delete(id);
     } catch (e) {
       failures.push(`${p.path}: ${(e as Error).message}`);
@@ -83,8 +79,6 @@ export function onInterrupt(fn: SignalListener): void {
 export function handleSignals(exit?: (signal: NodeJS.Signals, stopped: Promise<unknown>) => void): void {
   firstSignalExit = exit;
   hook();
-  // A command that runs tests starts by putting back what a killed run left.
-  recoverAbandonedSettings();
 }
 
 function onSignal(sig: NodeJS.Signals): void {
@@ -129,7 +123,7 @@ export class SettingChange implements Disposable {
     this.path = path;
     this.original = original;
     this.#id = nextId++;
-    pending.set(this.#id, { path, value: original, written, journal });
+    pending.set(this.#id, { path, original, written, journal });
     syncJournal();
   }
 
@@ -149,7 +143,7 @@ export class SettingChange implements Disposable {
     if (journal) claimSettings();
     let original: string;
     try {
-      original = settingValue(readFileSync(path, "utf8"));
+      original = readSetting(path);
     } catch (e) {
       syncJournal();
       throw e;
@@ -157,6 +151,8 @@ export class SettingChange implements Disposable {
     const change = new SettingChange(path, original, value.trim(), journal);
     try {
       writeFileSync(path, value);
+      // What the kernel kept (nr_hugepages may be granted in part): what a later run compares with.
+      change.#recordWritten(readSetting(path));
     } catch (e) {
       change.dispose();
       throw e;
@@ -164,10 +160,17 @@ export class SettingChange implements Disposable {
     return change;
   }
 
+  #recordWritten(now: string): void {
+    const p = pending.get(this.#id);
+    if (!p || p.written === now) return;
+    p.written = now;
+    syncJournal();
+  }
+
   dispose(): void {
     const p = pending.get(this.#id);
     if (!p) return;
-    writeFileSync(p.path, p.value);
+    writeFileSync(p.path, p.original);
     pending.delete(this.#id);
     syncJournal();
   }

@@ -1,6 +1,6 @@
 // The fault-handling loop of a handler Worker (the C suite's poll thread).
 // Hot path: no allocation, no BigInt; read first, poll only when nothing is queued.
-import { Errno, errnoName, lastErrno, SysError } from "../sys/errno.ts";
+import { Errno, lastErrno, SysError } from "../sys/errno.ts";
 import { POLL } from "../sys/fd.ts";
 import { libc } from "../sys/libc.ts";
 import { PAGE_SIZE, Scratch, toArrayBufferAt } from "../sys/mem.ts";
@@ -34,10 +34,11 @@ export function serve(job: ServeJob): ServeResult {
   const copyMode = job.applyWp ? COPY_MODE.WP : 0;
   const contMode = job.applyWp ? CONTINUE_MODE.WP : 0;
   const moveChunk = job.moveChunk ?? ps;
-  let repeatPending = job.repeatCopyVia !== undefined;
   let faults = 0;
   let running = true;
-  let removed = false;
+  // The span of the ranges REMOVE events made this handler unregister (empty: 0, 0).
+  let removedStart = 0;
+  let removedEnd = 0;
   let following: Uffd | undefined;
   const stopStart = job.stopPages?.start ?? 0;
   const stopEnd = job.stopPages ? stopStart + job.stopPages.len : 0;
@@ -56,13 +57,21 @@ export function serve(job: ServeJob): ServeResult {
   // taken under the per-VMA lock, which the unregister's mmap write lock
   // does not hold off) can still be asleep in handle_userfault afterwards,
   // with nobody left to wake it (the events child hung there; with this
-  // wake, 6 of 20 runs on two loaded vCPUs needed it). Wake it here: its
-  // retry finds the range unregistered and takes an ordinary fault. The
-  // count is reported (the events cases print it).
-  const wakeUnregistered = (start: number, len: number) => {
+  // wake, 6 of 20 runs on two loaded vCPUs needed it). So wake it: its
+  // retry finds the range unregistered and takes an ordinary fault. True
+  // when that was the case (counted; the events cases print it).
+  const wokeAfterRemove = (rc: number, start: number, len: number): boolean => {
+    if (rc !== -Errno.ENOENT || start < removedStart || start >= removedEnd) return false;
     const woke = uffd.tryWake(start, len);
-    if (woke < 0) throw new SysError("UFFDIO_WAKE", -woke, "a fault left asleep after its range was unregistered");
-    Atomics.add(counters, base + COUNTER.afterRemove, 1);
+    if (woke < 0) throw new SysError("UFFDIO_WAKE", -woke, "a fault whose range a REMOVE unregistered");
+    Atomics.add(counters, base + COUNTER.wokenAfterRemove, 1);
+    return true;
+  };
+
+  /** A resolve that gave EEXIST: someone else mapped the page first; wake the waiter. */
+  const wakeAfterEexist = (start: number, len: number) => {
+    const woke = uffd.tryWake(start, len);
+    if (woke < 0) throw new SysError("UFFDIO_WAKE", -woke, "after EEXIST");
   };
 
   const missing = (addr: number, flags: number) => {
@@ -76,50 +85,36 @@ export function serve(job: ServeJob): ServeResult {
         off -= off % ps;
         const rc = uffd.tryCopy(dst + off, job.src + off, ps, copyMode);
         if (rc < 0) {
-          if (rc === -Errno.ENOENT && removed) return wakeUnregistered(dst + off, ps);
+          if (wokeAfterRemove(rc, dst + off, ps)) return;
           if (uffd.lastResult !== -Errno.EEXIST) {
             throw new SysError("UFFDIO_COPY", -rc, `dst offset ${off}, result ${uffd.lastResult}`);
           }
-          // Someone else resolved it: wake the waiter.
-          const woke = uffd.tryWake(dst + off, ps);
-          if (woke < 0) throw new SysError("UFFDIO_WAKE", -woke);
-          return;
+          return wakeAfterEexist(dst + off, ps);
         }
         if (uffd.lastResult !== ps) fail(`UFFDIO_COPY copied ${uffd.lastResult} of ${ps} bytes`);
         counters[base + COUNTER.missing]!++;
-        if (repeatPending) {
-          repeatPending = false;
-          const to = (job.repeatCopyVia === "alias" ? dstAlias : dst) + off;
-          const again = uffd.tryCopy(to, job.src + off, ps, copyMode);
-          if (again === 0) fail("repeated UFFDIO_COPY succeeded; it must give EEXIST");
-          if (uffd.lastResult !== -Errno.EEXIST) {
-            fail(`repeated UFFDIO_COPY gave ${errnoName(-uffd.lastResult)}; it must give EEXIST`);
-          }
-          Atomics.add(counters, base + COUNTER.eexist, 1);
-        }
         return;
       }
       case "zeropage": {
         off -= off % ps;
         const rc = uffd.tryZeropage(dst + off, ps);
-        if (rc === -Errno.ENOENT && removed) return wakeUnregistered(dst + off, ps);
-        if (rc < 0 && uffd.lastResult !== -Errno.EEXIST) {
-          throw new SysError("UFFDIO_ZEROPAGE", -rc, `dst offset ${off}`);
+        if (rc < 0) {
+          if (wokeAfterRemove(rc, dst + off, ps)) return;
+          if (uffd.lastResult !== -Errno.EEXIST) throw new SysError("UFFDIO_ZEROPAGE", -rc, `dst offset ${off}`);
+          return wakeAfterEexist(dst + off, ps);
         }
-        if (rc < 0) uffd.tryWake(dst + off, ps);
-        else counters[base + COUNTER.missing]!++;
+        counters[base + COUNTER.missing]!++;
         return;
       }
       case "move": {
         off -= off % moveChunk;
         const rc = uffd.tryMove(dst + off, job.src + off, moveChunk, MOVE_MODE.ALLOW_SRC_HOLES);
         if (rc < 0) {
-          if (rc === -Errno.ENOENT && removed) return wakeUnregistered(dst + off, moveChunk);
+          if (wokeAfterRemove(rc, dst + off, moveChunk)) return;
           if (uffd.lastResult !== -Errno.EEXIST) {
             throw new SysError("UFFDIO_MOVE", -rc, `dst offset ${off}, result ${uffd.lastResult}`);
           }
-          uffd.tryWake(dst + off, moveChunk);
-          return;
+          return wakeAfterEexist(dst + off, moveChunk);
         }
         if (uffd.lastResult !== moveChunk) fail(`UFFDIO_MOVE moved ${uffd.lastResult} of ${moveChunk} bytes`);
         counters[base + COUNTER.missing]!++;
@@ -135,9 +130,7 @@ export function serve(job: ServeJob): ServeResult {
             if (uffd.lastResult !== -Errno.EEXIST) {
               throw new SysError("UFFDIO_COPY", -rc, `odd page at offset ${off}, result ${uffd.lastResult}`);
             }
-            const woke = uffd.tryWake(dst + off, ps);
-            if (woke < 0) throw new SysError("UFFDIO_WAKE", -woke);
-            return;
+            return wakeAfterEexist(dst + off, ps);
           }
           if (uffd.lastResult !== ps) fail(`UFFDIO_COPY copied ${uffd.lastResult} of ${ps} bytes`);
         } else {
@@ -193,7 +186,8 @@ export function serve(job: ServeJob): ServeResult {
       case "remove":
         Atomics.add(counters, base + COUNTER.remove, 1);
         uffd.unregister({ start: ev.start, len: ev.end - ev.start });
-        removed = true;
+        removedStart = removedEnd === 0 ? ev.start : Math.min(removedStart, ev.start);
+        removedEnd = Math.max(removedEnd, ev.end);
         return;
       case "remap":
         Atomics.add(counters, base + COUNTER.remap, 1);
@@ -245,11 +239,10 @@ export function serve(job: ServeJob): ServeResult {
         if (flags & PAGEFAULT_FLAG.WP) {
           const page = addr - (addr % ps);
           const rc = uffd.tryWriteProtect(page, ps, 0);
-          if (rc === -Errno.ENOENT && removed) {
-            wakeUnregistered(page, ps);
-            continue;
+          if (rc < 0) {
+            if (wokeAfterRemove(rc, page, ps)) continue;
+            throw new SysError("UFFDIO_WRITEPROTECT", -rc, "unprotect");
           }
-          if (rc < 0) throw new SysError("UFFDIO_WRITEPROTECT", -rc, "unprotect");
           counters[base + COUNTER.wp]!++;
         } else if (flags & PAGEFAULT_FLAG.MINOR) {
           minor(addr);

@@ -12,12 +12,12 @@
 //     those values back (where the value is still the one that run wrote)
 //     and says so on stderr.
 // The state dir is /run/uffd-suite (root only: an ordinary user cannot
-// change these settings); UFFD_SUITE_STATE_DIR overrides it.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// change these settings), a folder only its owner may write;
+// UFFD_SUITE_STATE_DIR overrides it.
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Errno } from "../sys/errno.ts";
-import { close, LOCK, O, open, tryFlock } from "../sys/fd.ts";
+import { LOCK, tryFlock } from "../sys/fd.ts";
 
 export interface JournalEntry {
   readonly path: string;
@@ -34,31 +34,39 @@ interface JournalFile {
 }
 
 /** How long a second run waits for the first to put its settings back before giving up. */
-export const CLAIM_WAIT_MS = 5000;
+const CLAIM_WAIT_MS = 5000;
 
 export class SettingsBusyError extends Error {
   override readonly name = "SettingsBusyError";
 }
 
 /**
- * Where the lock and settings.json live; undefined for a non-root user
- * (who cannot change these settings, and should not write into a shared
- * temp dir that others can prepare).
+ * Where the lock and settings.json live; undefined for a non-root user, who
+ * cannot change these settings.
  */
-export function stateDir(): string | undefined {
+function stateDir(): string | undefined {
   const forced = process.env.UFFD_SUITE_STATE_DIR;
   if (forced) return forced;
-  if (process.getuid?.() !== 0) return undefined;
-  return existsSync("/run") ? "/run/uffd-suite" : join(tmpdir(), "uffd-suite-root");
+  return process.getuid?.() === 0 ? "/run/uffd-suite" : undefined;
+}
+
+/** The state dir exists and is a real folder of ours that no one else may write (settings.json is trusted). */
+function ownDir(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    return st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
 }
 
 const journalPath = (dir: string) => join(dir, "settings.json");
 
 /** The value a knob holds: THP knobs read "always [madvise] never", the bracketed word is it. */
-export function settingValue(raw: string): string {
-  const s = raw.trim();
-  const m = /\[([^\]]+)\]/.exec(s);
-  return m ? m[1]! : s;
+export function readSetting(path: string): string {
+  const s = readFileSync(path, "utf8").trim();
+  return /\[([^\]]+)\]/.exec(s)?.[1] ?? s;
 }
 
 function readJournal(dir: string): JournalFile | undefined {
@@ -97,7 +105,7 @@ function recover(dir: string): JournalEntry[] {
   for (const c of [...j.changes].reverse()) {
     let now: string;
     try {
-      now = settingValue(readFileSync(c.path, "utf8"));
+      now = readSetting(c.path);
     } catch (e) {
       warn(`cannot read ${c.path} to put back what ${describe(j)} left: ${(e as Error).message}`);
       kept.unshift(c);
@@ -137,15 +145,11 @@ function writeJournal(dir: string, body: JournalFile): void {
 export function claimSettings(waitMs = CLAIM_WAIT_MS): boolean {
   if (held) return true;
   const dir = stateDir();
-  if (!dir) return false;
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch {
-    return false;
-  }
+  if (!dir || !ownDir(dir)) return false;
   let fd: number;
   try {
-    fd = open(join(dir, "lock"), O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
+    // (node opens with O_CLOEXEC.)
+    fd = openSync(join(dir, "lock"), constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   } catch {
     return false;
   }
@@ -154,22 +158,21 @@ export function claimSettings(waitMs = CLAIM_WAIT_MS): boolean {
     const rc = tryFlock(fd, LOCK.EX | LOCK.NB);
     if (rc === 0) break;
     if (rc !== -Errno.EAGAIN || performance.now() >= deadline) {
-      close(fd);
+      closeSync(fd);
       if (rc !== -Errno.EAGAIN) return false;
       throw new SettingsBusyError(`machine settings are held by another uffd-suite run (${describe(readJournal(dir))}); run one at a time`);
     }
     if (round === 0) warn(`waiting up to ${Math.round(waitMs / 1000)} s for another uffd-suite run (${describe(readJournal(dir))}) to put machine settings back`);
     sleepMs(50);
   }
-  held = { dir, fd, inherited: [] };
-  held.inherited = recover(dir);
+  held = { dir, fd, inherited: recover(dir) };
   return true;
 }
 
 /** Record what this process has changed and not yet put back (before each write, and after each restore). */
 export function recordSettings(changes: readonly JournalEntry[]): void {
   if (!held) return;
-  const all = [...held.inherited, ...changes];
+  const all = [...held.inherited, ...changes].map(({ path, original, written }) => ({ path, original, written }));
   if (all.length === 0) {
     rmSync(journalPath(held.dir), { force: true });
     return;
@@ -181,7 +184,7 @@ export function recordSettings(changes: readonly JournalEntry[]): void {
 export function releaseSettings(): void {
   if (!held) return;
   tryFlock(held.fd, LOCK.UN);
-  close(held.fd);
+  closeSync(held.fd);
   held = undefined;
 }
 

@@ -2,20 +2,15 @@
 // (also on failure or a signal: SettingChange's registry): every THP size
 // turned off for the run and one turned on around each THP allocation; one
 // free hugetlb page of each size.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { SettingChange } from "../harness/restore.ts";
+import { readSetting } from "../harness/settings-journal.ts";
 import { hugetlbDir, readCount, THP_DIR } from "./sizes.ts";
-
-/** The word in brackets of a THP knob ("always [madvise] never" -> "madvise"). */
-function current(path: string): string {
-  const s = readFileSync(path, "utf8").trim();
-  return /\[([^\]]+)\]/.exec(s)?.[1] ?? s;
-}
 
 /** Set a knob unless it already holds `value`; the change (if any) goes back on dispose. */
 export function setKnob(path: string, value: string): SettingChange | undefined {
-  return current(path) === value ? undefined : SettingChange.set(path, value);
+  return readSetting(path) === value ? undefined : SettingChange.set(path, value);
 }
 
 /** A stack of changes undone in reverse order. */

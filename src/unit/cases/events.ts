@@ -38,10 +38,10 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
     await ctx.stopHandlers();
   }
   const c = handlers.counters;
-  const late = c.total("afterRemove");
+  const late = c.total("wokenAfterRemove");
   t.note(
     `handler: ${c.total("missing")} missing, ${c.total("wp")} wp faults; events: ${c.total("fork")} fork, ${c.total("remap")} remap, ${c.total("remove")} remove` +
-      (late > 0 ? `; ${late} fault(s) still asleep after the REMOVE's UFFDIO_UNREGISTER (ENOENT; woken with UFFDIO_WAKE)` : ""),
+      (late > 0 ? `; ${late} fault(s) read after the REMOVE's UFFDIO_UNREGISTER (resolve gave ENOENT; woken with UFFDIO_WAKE)` : ""),
   );
   const s = child.status;
   if (s.kind !== "exited" || s.code !== 0) {
