@@ -1,5 +1,5 @@
 // File descriptors: open, close, read, write, pipes, poll, memfd.
-import { check, lastErrno } from "./errno.ts";
+import { check, Errno, lastErrno, SysError } from "./errno.ts";
 import { libc } from "./libc.ts";
 import { syscallTable } from "./arch.ts";
 
@@ -40,6 +40,23 @@ export function pipe(flags = O.CLOEXEC | O.NONBLOCK): [number, number] {
   const fds = new Int32Array(new ArrayBuffer(8));
   check("pipe2", libc.pipe2(fds, flags));
   return [fds[0]!, fds[1]!];
+}
+
+const pollOne = new Int32Array(new ArrayBuffer(8));
+
+/**
+ * poll(2) one fd for `events`, up to `ms` (0: just look). The revents that
+ * came, or 0 (none yet, or EINTR: the caller looks again).
+ */
+export function pollRevents(fd: number, events: number, ms: number): number {
+  pollOne[0] = fd;
+  pollOne[1] = events; // events, revents = 0
+  const r = libc.poll(pollOne, 1, ms);
+  if (r > 0) return pollOne[1]! >>> 16;
+  if (r === 0) return 0;
+  const err = lastErrno();
+  if (err === Errno.EINTR) return 0;
+  throw new SysError("poll", err);
 }
 
 /** flock(2); 0 or -errno (EAGAIN: LOCK_NB and someone else holds it). */

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { syscallTable } from "../arch.ts";
 import { Errno, lastErrno, SysError } from "../errno.ts";
-import { POLL } from "../fd.ts";
+import { POLL, pollRevents } from "../fd.ts";
 import { libc } from "../libc.ts";
 import { type ChildStatus, decodeWaitStatus, SIG } from "./status.ts";
 
@@ -15,7 +15,6 @@ const SLICE_MS = 2;
 const REAP_AFTER_KILL_MS = 10_000;
 
 const statusWord = new Int32Array(new ArrayBuffer(8));
-const pollFd = new Int32Array(new ArrayBuffer(8));
 
 /** Reap `pid` if it has ended; undefined while it runs. */
 export function tryReap(pid: number): ChildStatus | undefined {
@@ -33,19 +32,6 @@ function pidfdOpen(pid: number): number {
   return fd < 0 ? -1 : fd;
 }
 
-/** Poll one fd for up to `ms`; true when readable (EINTR counts as not yet). */
-function pollReadable(fd: number, ms: number): boolean {
-  pollFd[0] = fd;
-  pollFd[1] = POLL.IN; // events = POLLIN, revents = 0
-  const r = libc.poll(pollFd, 1, ms);
-  if (r < 0) {
-    const err = lastErrno();
-    if (err === Errno.EINTR) return false;
-    throw new SysError("poll", err, "pidfd");
-  }
-  return r > 0;
-}
-
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -58,7 +44,7 @@ async function waitUntil(pid: number, deadline: number): Promise<ChildStatus | u
       const left = deadline - performance.now();
       if (left <= 0) return undefined;
       if (pidfd >= 0) {
-        if (!pollReadable(pidfd, Math.max(0, Math.min(SLICE_MS, Math.ceil(left))))) await nextTick();
+        if (pollRevents(pidfd, POLL.IN, Math.max(0, Math.min(SLICE_MS, Math.ceil(left)))) === 0) await nextTick();
       } else {
         await (round < 20 ? nextTick() : sleep(Math.min(10, round - 19, left)));
       }
