@@ -83,6 +83,11 @@ export function pageSizeOf(mem: MemoryType): number {
  * uses, `alias` the second view of the same pages (equal to `addr` where the
  * type has none).
  */
+/** The madvise that drops a memory type's pages (the C suite's release_pages): MADV_REMOVE for shared file mappings, MADV_DONTNEED otherwise. */
+export function releaseAdvice(mem: MemoryType): number {
+  return mem.shmem || (mem.hugetlb && mem.shared) ? MADV.REMOVE : MADV.DONTNEED;
+}
+
 export class Area {
   readonly mem: MemoryType;
   readonly size: number;
@@ -152,10 +157,9 @@ export class Area {
     return this.alias + (addr - this.addr);
   }
 
-  /** Drop the pages: MADV_REMOVE for shared file mappings, MADV_DONTNEED otherwise. */
+  /** Drop the pages (see releaseAdvice). */
   release(): void {
-    const remove = this.mem.shmem || (this.mem.hugetlb && this.mem.shared);
-    madvise(this.addr, this.size, remove ? MADV.REMOVE : MADV.DONTNEED);
+    madvise(this.addr, this.size, releaseAdvice(this.mem));
   }
 
   get pages(): number {

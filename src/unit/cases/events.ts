@@ -8,7 +8,7 @@
 // copies are write-protected and writing each counter back is a wp fault.
 import { COUNT_OFFSET } from "../../harness/source.ts";
 import { errnoName } from "../../sys/errno.ts";
-import { MADV } from "../../sys/mem.ts";
+import { releaseAdvice } from "../../harness/memory.ts";
 import { describeStatus } from "../../sys/native.ts";
 import { forkedExitMeaning, runEventsChild } from "../../sys/native/forked.ts";
 import type { FeatureName } from "../../uffd/constants.ts";
@@ -24,15 +24,13 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
   if (t.planted.plant.has("fault-count")) ctx.uffd.copy(ctx.dst.addr, ctx.src.addr, ctx.pageSize);
   const expected = Float64Array.from(ctx.countVerify);
   if (t.planted.plant.has("counter")) expected[ctx.pages - 1] = expected[ctx.pages - 1]! + 1;
-  // The C suite's release_pages: REMOVE for shared file memory, DONTNEED otherwise.
-  const releaseAdvice = mem.shmem || (mem.hugetlb && mem.shared) ? MADV.REMOVE : MADV.DONTNEED;
 
   const handlers = await ctx.startHandlers({ onFork: "follow", applyWp: wp, forbidWriteMissing: true });
   let child;
   try {
     child = await runEventsChild({
       dst: ctx.dst.addr, remapTo: ctx.src.addr, pages: ctx.pages, pageSize: ctx.pageSize,
-      countOffset: COUNT_OFFSET, expected, releaseAdvice,
+      countOffset: COUNT_OFFSET, expected, releaseAdvice: releaseAdvice(mem),
     }, { timeoutMs: CHILD_MS });
   } finally {
     await ctx.stopHandlers();
