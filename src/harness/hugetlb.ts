@@ -1,7 +1,6 @@
 // Hugetlb pages: what is free, and a scoped reservation that puts
 // nr_hugepages back afterwards (after success, failure, or a signal).
-import { readFileSync } from "node:fs";
-import { defaultHugePageSize } from "./memory.ts";
+import { defaultHugePageSize, meminfoKb } from "./memory.ts";
 import { SettingChange } from "./restore.ts";
 
 const NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages";
@@ -14,8 +13,7 @@ export interface HugepageState {
 }
 
 export function hugepageState(): HugepageState {
-  const info = readFileSync("/proc/meminfo", "utf8");
-  const n = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(info)?.[1] ?? 0);
+  const n = (k: string) => meminfoKb(k) ?? 0;
   return { size: defaultHugePageSize(), total: n("HugePages_Total"), free: n("HugePages_Free") };
 }
 

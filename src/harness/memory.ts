@@ -54,7 +54,8 @@ export function memoryType(name: string): MemoryType {
   return t;
 }
 
-function meminfoKb(key: string): number | undefined {
+/** A /proc/meminfo field in kB (undefined where the kernel has none). */
+export function meminfoKb(key: string): number | undefined {
   const m = new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(readFileSync("/proc/meminfo", "utf8"));
   return m ? Number(m[1]) : undefined;
 }

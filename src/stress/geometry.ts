@@ -1,9 +1,8 @@
 // Checking the stress command's input and sizing the run: groups, pages per
 // group, memory needed. Every problem is one line naming it (StressInputError),
 // found before anything on the system changes.
-import { readFileSync } from "node:fs";
 import { hugepageState } from "../harness/hugetlb.ts";
-import { MEMORY_NAMES, type MemoryType, memoryType, pageSizeOf } from "../harness/memory.ts";
+import { MEMORY_NAMES, meminfoKb, type MemoryType, memoryType, pageSizeOf } from "../harness/memory.ts";
 import { libc } from "../sys/libc.ts";
 
 export class StressInputError extends Error {
@@ -64,9 +63,9 @@ export function parseSeconds(what: string, raw: string): number {
   return n;
 }
 
+/** Unknown: no limit. */
 function memAvailableBytes(): number {
-  const m = /^MemAvailable:\s+(\d+)/m.exec(readFileSync("/proc/meminfo", "utf8"));
-  return m ? Number(m[1]) * 1024 : Number.POSITIVE_INFINITY;
+  return (meminfoKb("MemAvailable") ?? Number.POSITIVE_INFINITY) * 1024;
 }
 
 function size(bytes: number): string {

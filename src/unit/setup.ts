@@ -1,14 +1,14 @@
 // System set-up for a unit run: huge pages for the hugetlb cases, reserved
 // (as root) before the first case, topped up before each hugetlb case if
 // something else on the machine took them back, and put back after the last.
-import { readFileSync } from "node:fs";
 import { hugepageState, reserveHugepages } from "../harness/hugetlb.ts";
+import { meminfoKb } from "../harness/memory.ts";
 import type { SettingChange } from "../harness/restore.ts";
 import { log } from "../log.ts";
 
+/** Unknown: 0 (reserve nothing). */
 function memAvailableBytes(): number {
-  const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"));
-  return m ? Number(m[1]) * 1024 : 0;
+  return (meminfoKb("MemAvailable") ?? 0) * 1024;
 }
 
 export class HugepageSetup {
