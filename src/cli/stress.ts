@@ -3,6 +3,7 @@ import type { CommandDef } from "citty";
 import { executeStress, plantsFromEnv, stressName, stressRequest, terminalProgress } from "../stress/cli-run.ts";
 import { StressInputError } from "../stress/geometry.ts";
 import { MEMORY_NAMES } from "../harness/memory.ts";
+import { KtapWriter } from "../report/ktap.ts";
 import { EXIT } from "./exit.ts";
 import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
@@ -43,23 +44,20 @@ const stress: CommandDef<typeof args> = {
     const name = stressName(req);
     const output = ReportOutput.open(report, "stress");
     startTestRun(output);
-    const out = { write: output.write };
-    out.write("TAP version 13\n1..1\n");
+    const ktap = new KtapWriter(output.write);
+    ktap.plan(1);
     const tty = process.stderr.isTTY ? terminalProgress(process.stderr, name) : undefined;
     const r = await executeStress(req, {
       note: (line) => {
         tty?.clear();
-        out.write(`# ${line}\n`);
+        ktap.diagnostic([line]);
       },
       progress: tty ? (d, t, l) => tty.update(d, t, l) : undefined,
       plant: plantsFromEnv(),
     });
     tty?.clear();
-    if (r.status === "fail" && r.reason) out.write(`# ${r.reason}\n`);
-    const result = r.status === "fail" ? `not ok 1 ${name}` : r.status === "skip" ? `ok 1 ${name} # SKIP ${r.reason}` : `ok 1 ${name}`;
-    out.write(`${result}\n`);
-    const n = (s: string) => (r.status === s ? 1 : 0);
-    out.write(`# Totals: pass:${n("pass")} fail:${n("fail")} xfail:0 xpass:0 skip:${n("skip")} error:0\n`);
+    ktap.result(name, { status: r.status, reason: r.reason, diagnostics: r.status === "fail" && r.reason ? [r.reason] : [] });
+    ktap.totals();
     await output.finish();
     return r.status === "pass" ? EXIT.OK : r.status === "skip" ? EXIT.NOTHING_RAN : EXIT.FAIL;
   },

@@ -169,7 +169,7 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
           r = await executeStress(req, {
             note: (line) => {
               tty?.clear();
-              out(`# ${line}\n`);
+              out(`${ktapDiagnostics([line]).join("\n")}\n`);
             },
             progress: tty ? (d, t, l) => tty.update(d, t, l) : undefined,
             // The hugetlb runs use the pages reserved above; the others need none.
@@ -180,7 +180,7 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
       }
       const status = r ? r.status : "skip";
       const reason = r ? r.reason : skip;
-      if (status === "fail" && reason) out(`# ${reason}\n`);
+      if (status === "fail" && reason) out(`${ktapDiagnostics([reason]).join("\n")}\n`);
       out(`${ktapResultLine(number(), name, status, reason)}\n`);
       counts[status]++;
       if (row.mem === "hugetlb-private") {
