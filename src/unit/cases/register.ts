@@ -1,9 +1,13 @@
 // register-ioctls: every combination of missing/wp/minor modes on one page.
 // No mode, and minor on anon, must fail with EINVAL; every other combination
 // must answer WAKE plus COPY (missing), WRITEPROTECT (wp), CONTINUE (minor).
+import { pageSizeOf } from "../../harness/memory.ts";
 import { Errno, errnoName, SysError } from "../../sys/errno.ts";
 import type { IoctlName } from "../../uffd/constants.ts";
 import { ALL_MEMORY, type UnitCase } from "../case.ts";
+
+/** Pages per area: only the first destination page is registered, inside a larger area as in the C. */
+const AREA_PAGES = 2;
 
 export const registerCases: readonly UnitCase[] = [
   {
@@ -11,11 +15,11 @@ export const registerCases: readonly UnitCase[] = [
     description: "UFFDIO_REGISTER in all 8 mode combinations: none and minor-on-anon give EINVAL, others answer WAKE+COPY/WRITEPROTECT/CONTINUE",
     memory: ALL_MEMORY,
     features: ["MISSING_HUGETLBFS", "MISSING_SHMEM", "PAGEFAULT_FLAG_WP", "WP_HUGETLBFS_SHMEM", "MINOR_HUGETLBFS", "MINOR_SHMEM"],
-    // Only the source is filled; the destination is registered, never faulted.
-    hugepages: 16,
+    // The source's reservation (it is never filled); the destination is MAP_NORESERVE and never faulted.
+    hugepages: AREA_PAGES,
     origin: "kernel",
     run(t) {
-      const ctx = t.context();
+      const ctx = t.context({ size: AREA_PAGES * pageSizeOf(t.mem!), initSource: false });
       const range = { start: ctx.dst.addr, len: ctx.pageSize };
       for (const missing of [false, true]) {
         for (const wp of [false, true]) {

@@ -5,7 +5,7 @@
 // variants take a long-term pin through debugfs gup_test first (early CoW at
 // fork) and in the child (unsharing on pin).
 import type { UffdTestContext } from "../../harness/context.ts";
-import { errnoName } from "../../sys/errno.ts";
+import { Errno, errnoName } from "../../sys/errno.ts";
 import { GUP_TEST_PATH, LongtermPin, PIN_LONGTERM_TEST } from "../../sys/gup.ts";
 import { MADV, madvise, tryMadvise } from "../../sys/mem.ts";
 import { childPagemap, describeStatus } from "../../sys/native.ts";
@@ -116,8 +116,14 @@ async function wpForkPin(t: CaseRun, withEvent: boolean): Promise<void> {
   // 1. Pin, then fork: fork() copies a pinned private page at once (early CoW).
   const pin = LongtermPin.pin(page.start, page.len);
   if (typeof pin === "number") {
-    t.note(`${GUP_TEST_PATH}: ${errnoName(-pin)}`);
-    t.skip(-pin === 2 /* ENOENT */ ? "CONFIG_GUP_TEST missing" : `gup_test long-term pin refused: ${errnoName(-pin)}`);
+    const err = -pin;
+    t.note(`${GUP_TEST_PATH}: ${errnoName(err)}`);
+    // ENOENT: no gup_test (CONFIG_GUP_TEST off, or debugfs not mounted);
+    // EACCES/EPERM: debugfs closed to us. Any other errno is a failure.
+    if (err === Errno.ENOENT) t.skip("CONFIG_GUP_TEST missing");
+    if (err === Errno.EACCES || err === Errno.EPERM) t.skip(`${GUP_TEST_PATH} not permitted (${errnoName(err)})`);
+    t.check(false, "gup_test long-term pin (PIN_LONGTERM_TEST_START)", { expected: "succeeds", seen: `fails with ${errnoName(err)}` });
+    return;
   }
   try {
     await forkAndCheck(t, ctx, { withEvent, pinInChild: false, what: "in the early CoW of fork()" });
