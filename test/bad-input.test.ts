@@ -66,9 +66,13 @@ function expectUsage(r: { code: number | null; out: string; err: string }, names
   expect(r.err).not.toMatch(/\n\s+at |^error:|Error:|\u001b\[/m);
 }
 
+/** Killed past this (a usage error answers at once), so a hang fails the test instead of stalling the file. */
+const RUN_TIMEOUT_MS = 10_000;
+
 function run(cmd: string[], env: Record<string, string> = {}) {
-  const p = Bun.spawnSync(cmd, { cwd: REPO, env: childEnv(env), stdout: "pipe", stderr: "pipe" });
-  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+  const p = Bun.spawnSync(cmd, { cwd: REPO, env: childEnv(env), stdout: "pipe", stderr: "pipe", timeout: RUN_TIMEOUT_MS, killSignal: "SIGKILL" });
+  const err = p.stderr.toString() + (p.exitedDueToTimeout ? `\n(killed after ${RUN_TIMEOUT_MS} ms)` : "");
+  return { code: p.exitCode, out: p.stdout.toString(), err };
 }
 
 describe("bad input: one line naming the problem, exit 2, nothing changed", () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SettingChange } from "../src/harness/restore.ts";
 import { childEnv, compiledBinary, fromSource } from "./support/binary.ts";
 import { Live } from "./support/live.ts";
-import { changes, marked, newMarker, snapshot, type Snapshot, untilEmpty } from "./support/system.ts";
+import { changes, killMarked, marked, newMarker, snapshot, type Snapshot, untilEmpty } from "./support/system.ts";
 
 const NR = "/proc/sys/vm/nr_hugepages";
 
@@ -43,17 +43,29 @@ async function interrupt(s: Scenario, signals: NodeJS.Signals[]) {
   const marker = newMarker();
   const before = snapshot();
   const live = new Live(s.cmd, { env: childEnv({ ...s.env, [marker.name]: marker.value }) });
-  if (s.ready instanceof RegExp) await live.waitFor(s.ready);
-  else {
-    const end = performance.now() + 20_000;
-    while (!s.ready() && performance.now() < end) await Bun.sleep(20);
+  try {
+    if (s.ready instanceof RegExp) await live.waitFor(s.ready);
+    else {
+      const end = performance.now() + 20_000;
+      while (!s.ready()) {
+        if (live.proc.exitCode !== null || live.proc.signalCode !== null) {
+          throw new Error(`exited (${live.proc.exitCode ?? live.proc.signalCode}) before it was ready:\n${live.out}\n${live.err}`);
+        }
+        if (performance.now() > end) throw new Error(`not ready within 20000 ms:\n${live.out}\n${live.err}`);
+        await Bun.sleep(20);
+      }
+    }
+    if (s.settle) await Bun.sleep(s.settle);
+    s.changed?.(before, snapshot());
+    for (const sig of signals) live.kill(sig);
+    const r = await live.finish();
+    const left = await untilEmpty(() => marked(marker));
+    return { ...r, left, restored: changes(before, snapshot()) };
+  } finally {
+    // On a failure above, nothing of the run may outlive the test.
+    if (live.proc.exitCode === null && live.proc.signalCode === null) live.kill("SIGKILL");
+    killMarked(marker);
   }
-  if (s.settle) await Bun.sleep(s.settle);
-  s.changed?.(before, snapshot());
-  for (const sig of signals) live.kill(sig);
-  const r = await live.finish();
-  const left = await untilEmpty(() => marked(marker));
-  return { ...r, left, restored: changes(before, snapshot()) };
 }
 
 describe("signals", () => {

@@ -29,12 +29,8 @@ describe("missing faults served from a handler Worker", () => {
   for (const name of MEMORY_NAMES) {
     const mem = MEMORY[name];
     for (const mode of ["poll", "read"] as const) {
-      test(`${name} (${mode}): >= 1,000 faults, exact counts, contents verified`, async () => {
-        const lacking = missingFeatureFor(mem);
-        if (lacking) {
-          console.log(`# SKIP feature missing: ${lacking}`);
-          return;
-        }
+      const needs = mem.missingFeature ? ` (needs ${mem.missingFeature})` : "";
+      test.skipIf(missingFeatureFor(mem) !== undefined)(`${name} (${mode}): >= 1,000 faults, exact counts, contents verified${needs}`, async () => {
         // Huge pages: 16 per area at the default size; rounds until 1,000 faults.
         const size = mem.hugetlb ? 32 * hugepageState().size : 8 * 1024 * 1024;
         using _res = mem.hugetlb ? reserveHugepages(hugepagesNeeded(mem, size)) : undefined;
@@ -64,8 +60,7 @@ describe("missing faults served from a handler Worker", () => {
   }
 });
 
-test("wp faults: COPY with MODE_WP, then every write is a wp fault that the handler unprotects", async () => {
-  if (!features.has("PAGEFAULT_FLAG_WP")) return console.log("# SKIP feature missing: PAGEFAULT_FLAG_WP");
+test.skipIf(!features.has("PAGEFAULT_FLAG_WP"))("wp faults: COPY with MODE_WP, then every write is a wp fault that the handler unprotects (needs PAGEFAULT_FLAG_WP)", async () => {
   const ctx = UffdTestContext.create(MEMORY.anon, { features: ["PAGEFAULT_FLAG_WP"], size: 4 * 1024 * 1024 });
   try {
     ctx.register({ missing: true, wp: true });
@@ -82,10 +77,9 @@ test("wp faults: COPY with MODE_WP, then every write is a wp fault that the hand
 });
 
 for (const name of ["shmem", "hugetlb"] as const) {
-  test(`minor faults on ${name}: handler flips bytes through the other view, CONTINUE, repeat gives EEXIST`, async () => {
-    const mem = MEMORY[name];
-    const feat = mem.minorFeature!;
-    if (!features.has(feat)) return console.log(`# SKIP feature missing: ${feat}`);
+  const mem = MEMORY[name];
+  const feat = mem.minorFeature!;
+  test.skipIf(!features.has(feat))(`minor faults on ${name}: handler flips bytes through the other view, CONTINUE, repeat gives EEXIST (needs ${feat})`, async () => {
     const size = mem.hugetlb ? 8 * hugepageState().size : 4 * 1024 * 1024;
     using _res = mem.hugetlb ? reserveHugepages(hugepagesNeeded(mem, size)) : undefined;
     const ctx = UffdTestContext.create(mem, { features: [feat], size });
@@ -106,11 +100,9 @@ for (const name of ["shmem", "hugetlb"] as const) {
   });
 }
 
-test("remove and remap events are followed by the handler", async () => {
-  const need = ["EVENT_REMOVE", "EVENT_REMAP"] as const;
-  const lacking = need.filter((f) => !features.has(f));
-  if (lacking.length) return console.log(`# SKIP feature missing: ${lacking.join(", ")}`);
-  const ctx = UffdTestContext.create(MEMORY.anon, { features: [...need], size: 2 * 1024 * 1024 });
+const EVENTS_NEEDED = ["EVENT_REMOVE", "EVENT_REMAP"] as const;
+test.skipIf(!EVENTS_NEEDED.every((f) => features.has(f)))(`remove and remap events are followed by the handler (needs ${EVENTS_NEEDED.join(", ")})`, async () => {
+  const ctx = UffdTestContext.create(MEMORY.anon, { features: [...EVENTS_NEEDED], size: 2 * 1024 * 1024 });
   try {
     ctx.register({ missing: true });
     const h = await ctx.startHandlers();

@@ -22,7 +22,8 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
   return { ...e, ...extra };
 }
 
-async function cli(args: string[], extra: Record<string, string> = {}, timeoutMs = 60_000) {
+// Killed by 50 s: before the 60 s test limit, so the test still reports what the run wrote.
+async function cli(args: string[], extra: Record<string, string> = {}, timeoutMs = 50_000) {
   const p = Bun.spawn([process.execPath, MAIN, ...args], { env: env(extra), stdout: "pipe", stderr: "pipe" });
   const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);

@@ -11,7 +11,7 @@ import { eventsCases } from "../src/unit/cases/events.ts";
 import { poisonCases } from "../src/unit/cases/poison.ts";
 import { sigbusCases } from "../src/unit/cases/sigbus.ts";
 import { wpForkCases } from "../src/unit/cases/wp-fork.ts";
-import { caseRunFile, describeResult, expectPassOrResourceSkip, runOne } from "./support/case-run.ts";
+import { caseRunFile, describeCasesOnEveryMemory, runOne } from "./support/case-run.ts";
 
 const kernel = probeFeatures();
 const CASES: readonly UnitCase[] = [...wpForkCases, ...sigbusCases, ...eventsCases, ...poisonCases];
@@ -24,22 +24,11 @@ function find(name: string): UnitCase {
   return c;
 }
 
-describe("cases on every memory type", () => {
-  for (const c of CASES) {
-    for (const mem of c.memory as readonly MemoryName[]) {
-      const name = `${c.name} on ${mem}`;
-      test(name, async () => {
-        const r = await runOne(c, mem, { kernel });
-        timed(name, r);
-        if (isPin(c) && !gupTestPresent()) {
-          if (r.status !== "skip") throw new Error(describeResult(name, r));
-          expect(r.reason).toBe("CONFIG_GUP_TEST missing");
-          return;
-        }
-        expectPassOrResourceSkip(name, r);
-      });
-    }
-  }
+// The GUP-pin cases need CONFIG_GUP_TEST; without it they must say so.
+describeCasesOnEveryMemory(CASES, {
+  kernel,
+  timed,
+  mustSkip: (c) => (isPin(c) && !gupTestPresent() ? "CONFIG_GUP_TEST missing" : undefined),
 });
 
 describe("planted faults make the checks fail", () => {

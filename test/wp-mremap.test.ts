@@ -6,16 +6,23 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { caseName, planCases } from "../src/wp-mremap/run.ts";
 import { HUGETLB_DIR, hugetlbSizes, THP_DIR, thpSizes } from "../src/wp-mremap/sizes.ts";
+import { childEnv } from "./support/binary.ts";
 
 const MAIN = join(import.meta.dir, "../src/main.ts");
 
+/** Killed past this, so a hang fails the test with what it wrote instead of outliving the test's own limit. */
+const RUN_TIMEOUT_MS = 50_000;
+
 function run(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
   const p = Bun.spawnSync([process.execPath, MAIN, "wp-mremap", ...args], {
-    env: { ...process.env, NO_COLOR: "1", ...env },
+    env: childEnv({ NO_COLOR: "1", ...env }),
     stdout: "pipe",
     stderr: "pipe",
+    timeout: RUN_TIMEOUT_MS,
+    killSignal: "SIGKILL",
   });
-  return { code: p.exitCode ?? -1, out: p.stdout.toString(), err: p.stderr.toString() };
+  const err = p.stderr.toString() + (p.exitedDueToTimeout ? `\n(killed after ${RUN_TIMEOUT_MS} ms)` : "");
+  return { code: p.exitCode ?? -1, out: p.stdout.toString(), err };
 }
 
 /** Every knob wp-mremap may change, with its current value. */

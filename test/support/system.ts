@@ -61,6 +61,20 @@ export function marked(marker: { name: string; value: string }): string[] {
   return found;
 }
 
+/** SIGKILL every live process that carries the marker (cleanup after a failed test); returns those signalled. */
+export function killMarked(marker: { name: string; value: string }): string[] {
+  const killed: string[] = [];
+  for (const line of marked(marker)) {
+    try {
+      process.kill(Number(line.split(" ")[0]), "SIGKILL");
+      killed.push(line);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return killed;
+}
+
 /** Children of `pid` (by PPid), zombies included. */
 export function childrenOf(pid: number): string[] {
   const found: string[] = [];
