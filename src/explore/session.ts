@@ -1,0 +1,115 @@
+// One sequence end to end: a fresh rig and model, the checker over every
+// operation, and a clean end (an access left asleep in a fault is woken by
+// closing the userfaultfd before anything is unmapped).
+import { type MemoryType, pageSizeOf } from "../harness/memory.ts";
+import { Pagemap } from "../sys/native/pagemap.ts";
+import type { FeatureSet } from "../uffd/bits.ts";
+import type { FeatureName } from "../uffd/constants.ts";
+import { Checker, Divergence } from "./check.ts";
+import { Model } from "./model.ts";
+import { MODE_BITS, opText, type Sequence } from "./ops.ts";
+import type { ExplorePlants } from "./plants.ts";
+import { Rig } from "./rig.ts";
+import { Toucher } from "./toucher.ts";
+
+export interface Target {
+  readonly mem: MemoryType;
+  readonly pages: number;
+  readonly pageSize: number;
+  readonly kernel: FeatureSet;
+  /** The errno a registration in each mode bit gets here, or undefined where it works (probed). */
+  readonly refusedModes: Readonly<Record<number, string | undefined>>;
+}
+
+/** Pages per explored area: few, so random ranges meet each other often. */
+export function areaPages(mem: MemoryType): number {
+  return mem.hugetlb ? 4 : 8;
+}
+
+export function makeTarget(mem: MemoryType, kernel: FeatureSet): Target {
+  const pages = areaPages(mem);
+  const pageSize = pageSizeOf(mem);
+  const refusedModes: Record<number, string | undefined> = {};
+  const rig = new Rig({ mem, pages: 1, pageSize, features: [] });
+  try {
+    for (const bit of Object.values(MODE_BITS)) {
+      try {
+        rig.uffd.registerMode({ start: rig.base, len: pageSize }, bit);
+        rig.uffd.unregister({ start: rig.base, len: pageSize });
+      } catch (e) {
+        refusedModes[bit] = (e as { code?: string }).code ?? "EINVAL";
+      }
+    }
+  } finally {
+    rig.dispose();
+  }
+  return { mem, pages, pageSize, kernel, refusedModes };
+}
+
+export interface SequenceResult {
+  readonly ops: number;
+  readonly divergence?: { readonly step: number; readonly text: string };
+}
+
+let toucher: Toucher | undefined;
+let pagemap: Pagemap | undefined;
+
+export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlants, waitMs = 500): Promise<SequenceResult> {
+  toucher ??= await Toucher.start();
+  pagemap ??= new Pagemap();
+  const features = seq.features.filter((f) => t.kernel.has(f)) as FeatureName[];
+  const rig = new Rig({ mem: t.mem, pages: t.pages, pageSize: t.pageSize, features });
+  const has = (f: FeatureName) => features.includes(f);
+  const model = new Model(t.pages, {
+    shared: t.mem.fileBacked && t.mem.hasAlias,
+    hugetlb: t.mem.hugetlb,
+    anon: !t.mem.fileBacked,
+    markers: t.mem.fileBacked || has("WP_UNPOPULATED"),
+  }, t.pageSize);
+  const checker = new Checker({
+    rig, model, toucher, plants, pagemap, waitMs,
+    refused: (m) => {
+      for (const bit of Object.values(MODE_BITS)) if (m & bit && t.refusedModes[bit]) return t.refusedModes[bit];
+      return undefined;
+    },
+    events: { remove: has("EVENT_REMOVE"), remap: has("EVENT_REMAP"), unmap: has("EVENT_UNMAP") },
+    threadId: has("THREAD_ID"),
+    wpUnpopulated: has("WP_UNPOPULATED"),
+  });
+  let step = 0;
+  try {
+    for (const op of seq.ops) {
+      step++;
+      await checker.run(op);
+    }
+    return { ops: checker.ops };
+  } catch (e) {
+    if (!(e instanceof Divergence)) {
+      throw new Error(`step ${step} (${opText(seq.ops[step - 1]!)}): ${(e as Error).message}`);
+    }
+    return { ops: checker.ops, divergence: { step, text: e.message } };
+  } finally {
+    await finish(rig);
+  }
+}
+
+/** Close the uffd (waking an access still asleep), wait for the toucher, then unmap. */
+async function finish(rig: Rig): Promise<void> {
+  const t = toucher!;
+  if (t.busy) {
+    rig.uffd.close();
+    const w = t.wait(-1, 5000);
+    if (w.type !== "done") {
+      // The toucher is stuck inside our memory: unmapping it would crash the process.
+      throw new Error("the toucher Worker did not come back after the userfaultfd closed");
+    }
+  }
+  rig.dispose();
+}
+
+export function stopToucher(): void {
+  toucher?.stop();
+  toucher = undefined;
+  pagemap?.close();
+  pagemap = undefined;
+}
