@@ -6,8 +6,8 @@ import type { Target } from "./session.ts";
 
 /** Default weights: touches and the calls that change entries most often. */
 export const WEIGHTS: Readonly<Record<OpName, number>> = {
-  reg: 10, unreg: 3, copy: 8, zero: 3, cont: 4, poison: 2, move: 3, wp: 8, touch: 24,
-  alias: 4, madv: 5, mremap: 2, munmap: 2, pagemap: 6, fork: 1,
+  reg: 40, unreg: 12, copy: 32, zero: 12, cont: 16, poison: 8, move: 12, wp: 32, touch: 96,
+  alias: 16, madv: 20, mremap: 8, munmap: 8, pagemap: 24, fork: 1,
 };
 
 /** The operations this memory type and kernel can take at all. */

@@ -147,6 +147,7 @@ export class Checker {
     const write = op.w && !scan;
     const stamp = write ? ++this.#stamp : 0;
     const addr = rig.page(op.p);
+    if (!write && page.pte !== true) model.faultAround(op.p);
     toucher.send(scan ? TOUCH_OP.SCAN : write ? TOUCH_OP.WRITE : TOUCH_OP.READ, addr, { value: stamp, len: rig.ps });
     let faults = 0;
     for (;;) {

@@ -23,6 +23,9 @@ export interface ExploreStats {
   sequences: number;
   ops: number;
   ms: number;
+  /** Divergences that did not happen again when re-run. */
+  unreproduced?: number;
+  notes: string[];
 }
 
 export interface Finding {
@@ -47,7 +50,7 @@ const BATCH = 50;
 
 export async function explore(t: Target, o: ExploreOptions): Promise<ExploreResult> {
   const started = performance.now();
-  const stats: ExploreStats = { sequences: 0, ops: 0, ms: 0 };
+  const stats: ExploreStats = { sequences: 0, ops: 0, ms: 0, notes: [] };
   const arb = sequenceArb(t, o.ops);
   let lastDivergence: { step: number; text: string } | undefined;
   let firstOps = 0;
@@ -78,9 +81,17 @@ export async function explore(t: Target, o: ExploreOptions): Promise<ExploreResu
     const details = await fc.check(prop, { seed, numRuns, endOnFailure: false });
     if (details.failed && details.counterexample) {
       const shrunk = details.counterexample[0] as Sequence;
-      // Run the shrunk sequence once more for its own divergence, and drop what follows it.
-      const again = await runSequence(t, shrunk, o.plants);
-      const d = again.divergence ?? lastDivergence!;
+      // Run the shrunk sequence again for its own divergence, and drop what follows it.
+      let again = await runSequence(t, shrunk, o.plants);
+      for (let i = 0; i < 3 && !again.divergence; i++) again = await runSequence(t, shrunk, o.plants);
+      if (!again.divergence) {
+        // Not reproducible: something outside the sequence (a THP setting another run switched?) changed.
+        stats.unreproduced = (stats.unreproduced ?? 0) + 1;
+        stats.notes.push(`seed ${seed}: a divergence did not reproduce (${lastDivergence?.text}); exploring on`);
+        shrinking = false;
+        continue;
+      }
+      const d = again.divergence;
       const seq = { ...shrunk, ops: shrunk.ops.slice(0, d.step) };
       stats.ms = performance.now() - started;
       return {
@@ -102,7 +113,7 @@ export async function explore(t: Target, o: ExploreOptions): Promise<ExploreResu
 export async function replay(t: Target, seq: Sequence, plants: ExplorePlants): Promise<ExploreResult> {
   const started = performance.now();
   const r = await runSequence(t, seq, plants);
-  const stats = { sequences: 1, ops: r.ops, ms: performance.now() - started };
+  const stats: ExploreStats = { sequences: 1, ops: r.ops, ms: performance.now() - started, notes: [] };
   if (!r.divergence) return { stats };
   const d = r.divergence;
   return {

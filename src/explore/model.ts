@@ -49,10 +49,16 @@ export class Model {
   readonly pages: PageState[];
   readonly kind: ModelKind;
   readonly ps: number;
+  /**
+   * Whether a mapping (VMA) boundary lies before page i (index 1..n-1):
+   * registrations split the area, and merging back is not promised.
+   */
+  readonly split: (boolean | undefined)[];
 
   constructor(n: number, kind: ModelKind, pageSize: number) {
     this.kind = kind;
     this.ps = pageSize;
+    this.split = new Array<boolean | undefined>(n + 1).fill(false);
     this.pages = Array.from({ length: n }, () => ({
       reg: 0, pte: false, val: undefined, cached: kind.shared ? false : undefined, wp: false, poison: false,
     }));
@@ -76,8 +82,27 @@ export class Model {
           if (p.reg & WP && !(m & WP) && p.wp !== false) p.wp = undefined;
           p.reg = m;
         }
+        this.#resplit(a, b);
       },
     }];
+  }
+
+  /** After [a, b) changed: a boundary between different registrations is certain, between equal ones not promised. */
+  #resplit(a: number, b: number): void {
+    for (let i = Math.max(1, a); i <= Math.min(b, this.pages.length - 1); i++) {
+      if (this.pages[i - 1]!.reg !== this.pages[i]!.reg) this.split[i] = true;
+      else if (this.split[i] !== false) this.split[i] = undefined;
+    }
+  }
+
+  /** Whether [a, b) may lie in more than one mapping: "yes", "maybe" or "no". */
+  spans(a: number, b: number): "yes" | "maybe" | "no" {
+    let maybe = false;
+    for (let i = a + 1; i < b; i++) {
+      if (this.split[i] === true) return "yes";
+      if (this.split[i] === undefined) maybe = true;
+    }
+    return maybe ? "maybe" : "no";
   }
 
   unregister(a: number, b: number): Choice[] {
@@ -89,6 +114,7 @@ export class Model {
           if (p.reg & WP) p.wp = false;
           p.reg = 0;
         }
+        this.#resplit(a, b);
       },
     }];
   }
@@ -98,7 +124,13 @@ export class Model {
     const span = this.#span(a, b);
     if (span.some((p) => p.reg === 0)) return unregisteredErr;
     if (span.some((p) => p.reg !== span[0]!.reg)) return unregisteredErr;
+    if (this.spans(a, b) === "yes") return unregisteredErr;
     return "";
+  }
+
+  /** The refusal a range over a boundary that may or may not be there adds to the choices. */
+  #maybeSplit(a: number, b: number, choices: Choice[], err = "ENOENT"): Choice[] {
+    return this.spans(a, b) === "maybe" ? [...choices, { err, result: -errnoOf(err), apply: () => {} }] : choices;
   }
 
   // ---- filling ioctls (COPY, ZEROPAGE, CONTINUE, POISON, MOVE) ------------
@@ -132,10 +164,10 @@ export class Model {
     const bad = this.#oneRegistered(a, b);
     if (bad) return [{ err: bad, result: -errnoOf(bad), apply: () => {} }];
     if (wp && !(this.pages[a]!.reg & WP)) return [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }];
-    return this.#fill(a, b, (p) => this.#occupied(p, true), (p) => {
+    return this.#maybeSplit(a, b, this.#fill(a, b, (p) => this.#occupied(p, true), (p) => {
       const i = this.pages.indexOf(p);
       this.#install(p, stamps(i - a), wp);
-    });
+    }));
   }
 
   zeropage(a: number, b: number): Choice[] {
@@ -143,12 +175,12 @@ export class Model {
     if (bad) return [{ err: bad, result: -errnoOf(bad), apply: () => {} }];
     if (this.kind.hugetlb) return [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }];
     // Anon ZEROPAGE wants an entry with nothing in it: a uffd-wp marker refuses.
-    return this.#fill(a, b, (p) => {
+    return this.#maybeSplit(a, b, this.#fill(a, b, (p) => {
       const occ = this.#occupied(p, true);
       if (occ.err && !occ.maybe) return occ;
       if (p.pte === false && p.wp !== false) return { err: "EEXIST", maybe: !(this.kind.anon && p.wp === true) };
       return occ;
-    }, (p) => this.#install(p, 0, false));
+    }, (p) => this.#install(p, 0, false)));
   }
 
   continue(a: number, b: number, wp: boolean): Choice[] {
@@ -157,7 +189,7 @@ export class Model {
     if (wp && !(this.pages[a]!.reg & WP)) return [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }];
     if (this.kind.anon) return [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }];
     if (!this.kind.shared) return [{ err: "EFAULT", result: -errnoOf("EFAULT"), apply: () => {} }];
-    return this.#fill(a, b, (p) => {
+    return this.#maybeSplit(a, b, this.#fill(a, b, (p) => {
       if (p.cached === false) return { err: "EFAULT" };
       const occ = p.pte === true ? { err: "EEXIST" } : p.pte === undefined ? { err: "EEXIST", maybe: true } : {};
       if (p.cached === undefined) return { err: occ.err ?? "EFAULT", maybe: true };
@@ -168,14 +200,14 @@ export class Model {
       p.cached = true;
       p.poison = false;
       p.wp = wp;
-    });
+    }));
   }
 
   poison(a: number, b: number): Choice[] {
     const bad = this.#oneRegistered(a, b);
     if (bad) return [{ err: bad, result: -errnoOf(bad), apply: () => {} }];
     // POISON needs an entry with nothing at all in it (a marker refuses too).
-    return this.#fill(a, b, (p) => {
+    return this.#maybeSplit(a, b, this.#fill(a, b, (p) => {
       if (p.pte === true || p.poison === true) return { err: "EEXIST" };
       if (p.pte === undefined || p.poison === undefined || p.wp !== false) return { err: "EEXIST", maybe: true };
       return {};
@@ -183,20 +215,20 @@ export class Model {
       p.pte = false;
       p.poison = true;
       p.wp = false;
-    });
+    }));
   }
 
   move(a: number, b: number, stamps: (i: number) => number): Choice[] {
     const bad = this.#oneRegistered(a, b, "EINVAL");
     if (bad) {
       // A range running into another mapping: refused, the errno is not promised.
-      const mixed = this.#span(a, b).some((p) => p.reg !== 0);
+      const mixed = this.#span(a, b).some((p) => p.reg !== 0) || this.spans(a, b) === "yes";
       return mixed
         ? ["EINVAL", "ENOENT"].map((err) => ({ err, result: -errnoOf(err), apply: () => {} }))
         : [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }];
     }
     // MOVE needs an empty entry: a present page or any marker refuses.
-    return this.#fill(a, b, (p) => {
+    const moved = this.#fill(a, b, (p) => {
       if (p.pte === true || p.poison === true || (p.wp === true && p.pte === false)) return { err: "EEXIST" };
       if (p.pte === undefined || p.poison === undefined || p.wp === undefined) return { err: "EEXIST", maybe: true };
       return {};
@@ -204,6 +236,7 @@ export class Model {
       const i = this.pages.indexOf(p);
       this.#install(p, stamps(i - a), false);
     });
+    return this.spans(a, b) === "maybe" ? [...moved, ...["EINVAL", "ENOENT"].map((err) => ({ err, result: -errnoOf(err), apply: () => {} }))] : moved;
   }
 
   /** Whether COPY/ZEROPAGE find the page taken (a present page, or a page in the file). */
@@ -289,6 +322,23 @@ export class Model {
     return p.val;
   }
 
+  /**
+   * A read fault on a shared non-hugetlb mapping first maps what the file
+   * already holds around the page ("fault-around"), unless the mapping is
+   * registered for WP or minor faults: those neighbours may now be mapped.
+   */
+  faultAround(i: number): void {
+    if (!this.kind.shared || this.kind.hugetlb) return;
+    const reg = this.pages[i]!.reg;
+    if (reg & (WP | MINOR)) return;
+    for (const dir of [-1, 1]) {
+      for (let j = i + dir; j >= 0 && j < this.pages.length && this.pages[j]!.reg === reg; j += dir) {
+        const p = this.pages[j]!;
+        if (p.cached !== false && p.pte === false) p.pte = undefined;
+      }
+    }
+  }
+
   /** A write of `stamp` completed on page i. */
   wrote(i: number, stamp: number): void {
     const p = this.pages[i]!;
@@ -361,6 +411,11 @@ export class Model {
       p.poison = false;
       if (!this.kind.shared) p.val = undefined;
     }
+    for (let i = a + 1; i < b; i++) this.split[i] = false;
+    // The new mapping may or may not merge with its neighbours.
+    for (const i of [a, b]) if (i > 0 && i < this.pages.length) this.split[i] = undefined;
+    this.#resplit(a, a);
+    this.#resplit(b, b);
   }
 
   /** Ranges [a, b) of registered pages in [a, b), split where the registration changes. */
@@ -375,8 +430,9 @@ export class Model {
     return runs;
   }
 
+  /** The area is one mapping for sure. */
   uniform(): boolean {
-    return this.pages.every((p) => p.reg === this.pages[0]!.reg);
+    return this.spans(0, this.pages.length) === "no";
   }
 }
 
