@@ -103,7 +103,7 @@ export async function explore(t: Target, o: ExploreOptions): Promise<ExploreResu
         },
       };
     }
-    if (details.failed) throw details.errorInstance ?? new Error(details.error ?? "fast-check failed");
+    if (details.failed) throw new Error(`fast-check stopped: ${String(details.errorInstance ?? "failed")}`);
   }
   stats.ms = performance.now() - started;
   return { stats };

@@ -163,7 +163,7 @@ export class Model {
   copy(a: number, b: number, wp: boolean, stamps: (i: number) => number): Choice[] {
     const bad = this.#oneRegistered(a, b);
     if (bad) return [{ err: bad, result: -errnoOf(bad), apply: () => {} }];
-    if (wp && !(this.pages[a]!.reg & WP)) return [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }];
+    if (wp && !(this.pages[a]!.reg & WP)) return this.#maybeSplit(a, b, [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }]);
     return this.#maybeSplit(a, b, this.#fill(a, b, (p) => this.#occupied(p, true), (p) => {
       const i = this.pages.indexOf(p);
       this.#install(p, stamps(i - a), wp);
@@ -173,7 +173,7 @@ export class Model {
   zeropage(a: number, b: number): Choice[] {
     const bad = this.#oneRegistered(a, b);
     if (bad) return [{ err: bad, result: -errnoOf(bad), apply: () => {} }];
-    if (this.kind.hugetlb) return [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }];
+    if (this.kind.hugetlb) return this.#maybeSplit(a, b, [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }]);
     // Anon ZEROPAGE wants an entry with nothing in it: a uffd-wp marker refuses.
     return this.#maybeSplit(a, b, this.#fill(a, b, (p) => {
       const occ = this.#occupied(p, true);
@@ -186,9 +186,9 @@ export class Model {
   continue(a: number, b: number, wp: boolean): Choice[] {
     const bad = this.#oneRegistered(a, b);
     if (bad) return [{ err: bad, result: -errnoOf(bad), apply: () => {} }];
-    if (wp && !(this.pages[a]!.reg & WP)) return [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }];
-    if (this.kind.anon) return [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }];
-    if (!this.kind.shared) return [{ err: "EFAULT", result: -errnoOf("EFAULT"), apply: () => {} }];
+    if (wp && !(this.pages[a]!.reg & WP)) return this.#maybeSplit(a, b, [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }]);
+    if (this.kind.anon) return this.#maybeSplit(a, b, [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }]);
+    if (!this.kind.shared) return this.#maybeSplit(a, b, [{ err: "EFAULT", result: -errnoOf("EFAULT"), apply: () => {} }]);
     return this.#maybeSplit(a, b, this.#fill(a, b, (p) => {
       if (p.cached === false) return { err: "EFAULT" };
       const occ = p.pte === true ? { err: "EEXIST" } : p.pte === undefined ? { err: "EEXIST", maybe: true } : {};

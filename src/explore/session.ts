@@ -26,6 +26,11 @@ export function areaPages(mem: MemoryType): number {
   return mem.hugetlb ? 4 : 8;
 }
 
+/** Huge pages a hugetlb exploration needs: the area, plus copies a private mapping makes after fork. */
+export function hugepagesNeeded(mem: MemoryType): number {
+  return mem.hugetlb ? 3 * areaPages(mem) + 1 : 0;
+}
+
 export function makeTarget(mem: MemoryType, kernel: FeatureSet): Target {
   const pages = areaPages(mem);
   const pageSize = pageSizeOf(mem);
