@@ -2,7 +2,8 @@
 // answer on stdout. A crash or hang here is the parent's finding, not a dead run.
 import { writeSync } from "node:fs";
 import { hugepageShortage } from "../harness/hugetlb.ts";
-import { memoryType } from "../harness/memory.ts";
+import { type MemoryType, memoryType } from "../harness/memory.ts";
+import type { FeatureSet } from "../uffd/bits.ts";
 import { probeFeatures } from "../uffd/uffd.ts";
 import { explore, type ExploreStats, replay } from "./explorer.ts";
 import { explorePlants } from "./plants.ts";
@@ -31,6 +32,18 @@ export async function runMemRequest(req: MemRequest): Promise<void> {
   } catch (e) {
     return answer({ status: "skip", reason: `no userfaultfd: ${(e as Error).message}` });
   }
+  try {
+    await exploreMem(req, mem, kernel);
+  } catch (e) {
+    // Huge pages another run took back while we explored: a missing resource, not a finding.
+    if (mem.hugetlb && /ENOMEM/.test((e as Error).message)) {
+      return answer({ status: "skip", reason: `huge pages ran out while exploring (${(e as Error).message})` });
+    }
+    throw e;
+  }
+}
+
+async function exploreMem(req: MemRequest, mem: MemoryType, kernel: FeatureSet): Promise<void> {
   const t = makeTarget(mem, kernel);
   const plants = explorePlants();
   let shown = 0;
