@@ -82,34 +82,44 @@ export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlant
     wpUnpopulated: has("WP_UNPOPULATED"),
   });
   let step = 0;
+  let result: SequenceResult;
   try {
     for (const op of seq.ops) {
       step++;
       await checker.run(op);
     }
-    return { ops: checker.ops };
+    result = { ops: checker.ops };
   } catch (e) {
     if (!(e instanceof Divergence)) {
+      finish(rig);
       throw new Error(`step ${step} (${opText(seq.ops[step - 1]!)}): ${(e as Error).message}`);
     }
-    return { ops: checker.ops, divergence: { step, text: e.message } };
-  } finally {
-    await finish(rig);
+    result = { ops: checker.ops, divergence: { step, text: e.message } };
   }
+  if (!finish(rig)) {
+    const text = "the access never came back, even after the userfaultfd was closed";
+    return { ops: checker.ops, divergence: result.divergence ? { ...result.divergence, text: `${result.divergence.text}; ${text}` } : { step, text } };
+  }
+  return result;
 }
 
-/** Close the uffd (waking an access still asleep), wait for the toucher, then unmap. */
-async function finish(rig: Rig): Promise<void> {
+/**
+ * Close the uffd (waking an access still asleep), wait for the toucher, then
+ * unmap. false: the toucher is stuck inside the area; the area is left
+ * mapped (unmapping it under the Worker would crash the process) and the
+ * next sequence gets a new toucher.
+ */
+function finish(rig: Rig): boolean {
   const t = toucher!;
   if (t.busy) {
     rig.uffd.close();
-    const w = t.wait(-1, 5000);
-    if (w.type !== "done") {
-      // The toucher is stuck inside our memory: unmapping it would crash the process.
-      throw new Error("the toucher Worker did not come back after the userfaultfd closed");
+    if (t.wait(-1, 5000).type !== "done") {
+      toucher = undefined;
+      return false;
     }
   }
   rig.dispose();
+  return true;
 }
 
 export function stopToucher(): void {
