@@ -26,6 +26,11 @@ const args = {
   ops: { type: "string", valueHint: "LIST", description: `Operations to draw from (default all: ${OP_NAMES.join(",")})` },
   replay: { type: "string", valueHint: "ENCODED", description: "Run one sequence as printed on a divergence's replay line" },
   format: { type: "string", valueHint: "ktap|json", description: "ktap (default) or json (one document, with the sequences)" },
+  known: {
+    type: "boolean", default: true,
+    description: "Step around known kernel findings (listed with how often they were met)",
+    negativeDescription: "Report known kernel findings as divergences too",
+  },
   setup: {
     type: "boolean", default: true,
     description: "Reserve huge pages for the hugetlb types (as root), restoring them after",
@@ -41,9 +46,11 @@ interface Plan {
   readonly ops: OpName[];
   readonly replay?: Sequence;
   readonly json: boolean;
+  readonly stepAround: boolean;
 }
 
-function plan(a: { mem?: string; seed?: string; runs?: string; time?: string; ops?: string; replay?: string; format?: string }): Plan {
+function plan(a: { mem?: string; seed?: string; runs?: string; time?: string; ops?: string; replay?: string; format?: string; known?: boolean }): Plan {
+  const stepAround = a.known !== false;
   const use = <T>(v: T | string): T => {
     if (typeof v === "string") throw new UsageError(v);
     return v;
@@ -63,7 +70,7 @@ function plan(a: { mem?: string; seed?: string; runs?: string; time?: string; op
       throw new UsageError(`--replay: ${(e as Error).message}`);
     }
     const mems = use(parseMemList(r.mem));
-    return { mems, seed: 0, ops, replay: r.seq, json };
+    return { mems, seed: 0, ops, replay: r.seq, json, stepAround };
   }
   const mems = a.mem === undefined ? [...MEMORY_NAMES] : use(parseMemList(a.mem));
   const seed = a.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : use(parseCount("--seed", a.seed.replace(/^0$/, "1")));
@@ -73,7 +80,7 @@ function plan(a: { mem?: string; seed?: string; runs?: string; time?: string; op
     timeMs = parseDuration(a.time);
     if (timeMs === undefined) throw new UsageError(`--time wants a duration like 60s, 10m or 1h, not '${a.time}'`);
   } else if (runs === undefined) timeMs = 10_000;
-  return { mems, seed, runs, timeMs, ops, json };
+  return { mems, seed, runs, timeMs, ops, json, stepAround };
 }
 
 function rate(stats: { ops: number; ms: number }): number {
@@ -89,7 +96,10 @@ function describe(mem: string, r: Isolated, p: Plan): { status: "pass" | "fail" 
   }
   const s = r.stats;
   const head = `${mem}: ${s.sequences} sequences, ${s.ops} operations in ${(s.ms / 1000).toFixed(1)} s: ${rate(s)} ops/s${p.replay ? "" : ` (seed ${p.seed})`}`;
-  const notes = s.notes.map((n) => `${mem}: ${n}`);
+  const notes = [
+    ...s.notes.map((n) => `${mem}: ${n}`),
+    ...Object.entries(s.known ?? {}).map(([k, n]) => `${mem}: known kernel finding stepped around ${n} times: ${k}`),
+  ];
   if (!r.finding) return { status: "pass", lines: [head, ...notes] };
   const f = r.finding;
   return {
@@ -128,7 +138,7 @@ const explore: CommandDef<typeof args> = {
         if (interrupted) break;
         setup.ensure(hugepagesNeeded(memoryType(mem)));
         const limit = (p.timeMs ?? 600_000) + 120_000;
-        const r = await runIsolated({ mem, seed: p.seed, runs: p.runs, timeMs: p.timeMs, ops: p.ops, replay: p.replay, progress }, limit);
+        const r = await runIsolated({ mem, seed: p.seed, runs: p.runs, timeMs: p.timeMs, ops: p.ops, replay: p.replay, progress, stepAround: p.stepAround }, limit);
         if (interrupted) break;
         const d = describe(mem, r, p);
         ktap.result(`explore on ${mem}`, { status: d.status, reason: d.reason, directive: d.directive, diagnostics: d.lines });

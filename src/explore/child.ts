@@ -56,7 +56,7 @@ async function exploreMem(req: MemRequest, mem: MemoryType, kernel: FeatureSet):
     : undefined;
   const r = req.replay
     ? await replay(t, req.replay, plants)
-    : await explore(t, { seed: req.seed, runs: req.runs, timeMs: req.timeMs, ops: req.ops, plants, onProgress });
+    : await explore(t, { seed: req.seed, runs: req.runs, timeMs: req.timeMs, ops: req.ops, plants, onProgress, stepAround: req.stepAround });
   if (req.progress) process.stderr.write("\r\x1b[K");
   stopToucher();
   answer({ status: "done", stats: r.stats, ...(r.finding ? { finding: r.finding } : {}) });

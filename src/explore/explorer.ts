@@ -14,6 +14,8 @@ export interface ExploreOptions {
   readonly timeMs?: number;
   readonly ops: readonly OpName[];
   readonly plants: ExplorePlants;
+  /** Step around known kernel findings (default true). */
+  readonly stepAround?: boolean;
   /** Called before each sequence (the isolating parent keeps the last one). */
   readonly onSequence?: (seq: Sequence) => void;
   readonly onProgress?: (s: ExploreStats) => void;
@@ -26,6 +28,12 @@ export interface ExploreStats {
   /** Divergences that did not happen again when re-run. */
   unreproduced?: number;
   notes: string[];
+  /** Known kernel findings stepped around: name -> times. */
+  known: Record<string, number>;
+}
+
+function addKnown(stats: ExploreStats, known: ReadonlyMap<string, number>): void {
+  for (const [k, n] of known) stats.known[k] = (stats.known[k] ?? 0) + n;
 }
 
 export interface Finding {
@@ -50,7 +58,8 @@ const BATCH = 50;
 
 export async function explore(t: Target, o: ExploreOptions): Promise<ExploreResult> {
   const started = performance.now();
-  const stats: ExploreStats = { sequences: 0, ops: 0, ms: 0, notes: [] };
+  const stats: ExploreStats = { sequences: 0, ops: 0, ms: 0, notes: [], known: {} };
+  const around = { stepAround: o.stepAround ?? true };
   const arb = sequenceArb(t, o.ops);
   let lastDivergence: { step: number; text: string } | undefined;
   let firstOps = 0;
@@ -58,7 +67,8 @@ export async function explore(t: Target, o: ExploreOptions): Promise<ExploreResu
   let shrinks = 0;
   const prop = fc.asyncProperty(arb, async (seq) => {
     o.onSequence?.(seq);
-    const r = await runSequence(t, seq, o.plants);
+    const r = await runSequence(t, seq, o.plants, around);
+    addKnown(stats, r.known);
     stats.sequences++;
     stats.ops += r.ops;
     stats.ms = performance.now() - started;
@@ -82,8 +92,8 @@ export async function explore(t: Target, o: ExploreOptions): Promise<ExploreResu
     if (details.failed && details.counterexample) {
       const shrunk = details.counterexample[0] as Sequence;
       // Run the shrunk sequence again for its own divergence, and drop what follows it.
-      let again = await runSequence(t, shrunk, o.plants);
-      for (let i = 0; i < 3 && !again.divergence; i++) again = await runSequence(t, shrunk, o.plants);
+      let again = await runSequence(t, shrunk, o.plants, around);
+      for (let i = 0; i < 3 && !again.divergence; i++) again = await runSequence(t, shrunk, o.plants, around);
       if (!again.divergence) {
         // Not reproducible: something outside the sequence (a THP setting another run switched?) changed.
         stats.unreproduced = (stats.unreproduced ?? 0) + 1;
@@ -112,8 +122,9 @@ export async function explore(t: Target, o: ExploreOptions): Promise<ExploreResu
 /** Run one sequence as given (a replay). */
 export async function replay(t: Target, seq: Sequence, plants: ExplorePlants): Promise<ExploreResult> {
   const started = performance.now();
-  const r = await runSequence(t, seq, plants);
-  const stats: ExploreStats = { sequences: 1, ops: r.ops, ms: performance.now() - started, notes: [] };
+  // A replay shows what it carries: known findings are not stepped around.
+  const r = await runSequence(t, seq, plants, { stepAround: false });
+  const stats: ExploreStats = { sequences: 1, ops: r.ops, ms: performance.now() - started, notes: [], known: {} };
   if (!r.divergence) return { stats };
   const d = r.divergence;
   return {

@@ -370,13 +370,16 @@ export class Model {
   dontneed(a: number, b: number, wpUnpopulated: boolean): void {
     for (const p of this.#span(a, b)) {
       const hadWp = p.wp;
+      const hadPte = p.pte;
       p.pte = false;
       if (!this.kind.shared) p.val = undefined;
       if (p.poison !== false) p.poison = undefined;
       if (this.kind.anon) p.wp = wpUnpopulated && p.reg & WP ? (hadWp === false ? false : undefined) : false;
-      else if (!(p.reg & WP)) p.wp = false;
-      // A file page's uffd-wp bit survives the zap as a marker.
-      else p.wp = hadWp;
+      // File memory: a marker stays where it is; a mapped page's uffd-wp bit
+      // becomes a marker where the mapping is WP-registered.
+      else if (hadPte === false || p.reg & WP) p.wp = hadWp;
+      else if (hadPte === true) p.wp = false;
+      else p.wp = hadWp === false ? false : undefined;
     }
   }
 

@@ -11,6 +11,8 @@ export interface MemRequest {
   readonly ops: readonly OpName[];
   /** Run exactly this sequence once (a replay). */
   readonly replay?: Sequence;
+  /** Step around known kernel findings. */
+  readonly stepAround: boolean;
   /** Show progress on stderr (it is a terminal). */
   readonly progress: boolean;
 }

@@ -53,13 +53,16 @@ export function makeTarget(mem: MemoryType, kernel: FeatureSet): Target {
 
 export interface SequenceResult {
   readonly ops: number;
+  /** Known findings stepped around: name -> times. */
+  readonly known: ReadonlyMap<string, number>;
   readonly divergence?: { readonly step: number; readonly text: string };
 }
 
 let toucher: Toucher | undefined;
 let pagemap: Pagemap | undefined;
 
-export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlants, waitMs = 500): Promise<SequenceResult> {
+export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlants, opts: { stepAround?: boolean; waitMs?: number } = {}): Promise<SequenceResult> {
+  const waitMs = opts.waitMs ?? 500;
   toucher ??= await Toucher.start();
   pagemap ??= new Pagemap();
   const features = seq.features.filter((f) => t.kernel.has(f)) as FeatureName[];
@@ -72,7 +75,7 @@ export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlant
     markers: t.mem.fileBacked || has("WP_UNPOPULATED"),
   }, t.pageSize);
   const checker = new Checker({
-    rig, model, toucher, plants, pagemap, waitMs,
+    rig, model, toucher, plants, pagemap, waitMs, stepAround: opts.stepAround ?? true,
     refused: (m) => {
       for (const bit of Object.values(MODE_BITS)) if (m & bit && t.refusedModes[bit]) return t.refusedModes[bit];
       return undefined;
@@ -88,17 +91,17 @@ export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlant
       step++;
       await checker.run(op);
     }
-    result = { ops: checker.ops };
+    result = { ops: checker.ops, known: checker.known };
   } catch (e) {
     if (!(e instanceof Divergence)) {
       finish(rig);
       throw new Error(`step ${step} (${opText(seq.ops[step - 1]!)}): ${(e as Error).message}`);
     }
-    result = { ops: checker.ops, divergence: { step, text: e.message } };
+    result = { ops: checker.ops, known: checker.known, divergence: { step, text: e.message } };
   }
   if (!finish(rig)) {
     const text = "the access never came back, even after the userfaultfd was closed";
-    return { ops: checker.ops, divergence: result.divergence ? { ...result.divergence, text: `${result.divergence.text}; ${text}` } : { step, text } };
+    return { ops: checker.ops, known: checker.known, divergence: result.divergence ? { ...result.divergence, text: `${result.divergence.text}; ${text}` } : { step, text } };
   }
   return result;
 }
