@@ -377,8 +377,8 @@ export class Model {
       if (this.kind.anon) p.wp = wpUnpopulated && p.reg & WP ? (hadWp === false ? false : undefined) : false;
       // File memory: a marker stays where it is; a mapped page's uffd-wp bit
       // becomes a marker where the mapping is WP-registered.
-      else if (hadPte === false || p.reg & WP) p.wp = hadWp;
-      else if (hadPte === true) p.wp = false;
+      // (hugetlb keeps the bit as a marker even where the mapping is no longer WP-registered).
+      else if (hadPte === false || p.reg & WP || this.kind.hugetlb) p.wp = hadWp;
       else p.wp = hadWp === false ? false : undefined;
     }
   }

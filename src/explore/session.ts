@@ -1,6 +1,7 @@
 // One sequence end to end: a fresh rig and model, the checker over every
 // operation, and a clean end (an access left asleep in a fault is woken by
 // closing the userfaultfd before anything is unmapped).
+import { hugepageShortage } from "../harness/hugetlb.ts";
 import { type MemoryType, pageSizeOf } from "../harness/memory.ts";
 import { Pagemap } from "../sys/native/pagemap.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
@@ -63,6 +64,11 @@ let pagemap: Pagemap | undefined;
 
 export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlants, opts: { stepAround?: boolean; waitMs?: number } = {}): Promise<SequenceResult> {
   const waitMs = opts.waitMs ?? 500;
+  if (t.mem.hugetlb) {
+    // Another run that takes the huge pages back would turn our next fault into a SIGBUS: stop first.
+    const short = hugepageShortage(2 * t.pages);
+    if (short) throw new Error(`ENOMEM: huge pages ran out (${short})`);
+  }
   toucher ??= await Toucher.start();
   pagemap ??= new Pagemap();
   const features = seq.features.filter((f) => t.kernel.has(f)) as FeatureName[];
