@@ -92,7 +92,7 @@ function describe(mem: string, r: Isolated, p: Plan): { status: "pass" | "fail" 
   if (r.status === "skip") return { status: "skip", reason: r.reason, lines: [] };
   if (r.status === "crash") {
     const again = p.replay ? "" : ` (uffd-suite explore --mem ${mem} --seed ${p.seed} --runs 50 repeats that batch)`;
-    return { status: "fail", directive: r.reason, lines: [`${mem}: the explore process ${r.reason}${again}`, ...r.stderr.map((l) => `stderr: ${l}`)] };
+    return { status: "fail", directive: r.reason, lines: [`${mem}: the explore process ${r.reason}${again}`, ...r.stderr.map((l) => (l.startsWith("the sequence") ? l : `stderr: ${l}`))] };
   }
   const s = r.stats;
   const head = `${mem}: ${s.sequences} sequences, ${s.ops} operations in ${(s.ms / 1000).toFixed(1)} s: ${rate(s)} ops/s${p.replay ? "" : ` (seed ${p.seed})`}`;

@@ -1,6 +1,7 @@
 // The memory-type process of `explore`: probe, then explore (or replay) and
 // answer on stdout. A crash or hang here is the parent's finding, not a dead run.
-import { writeSync } from "node:fs";
+import { ftruncateSync, openSync, writeSync } from "node:fs";
+import { encodeReplay, type Sequence } from "./ops.ts";
 import { hugepageShortage } from "../harness/hugetlb.ts";
 import { type MemoryType, memoryType } from "../harness/memory.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
@@ -12,6 +13,17 @@ import { hugepagesNeeded, makeTarget, stopToucher } from "./session.ts";
 
 function answer(a: MemAnswer): void {
   writeSync(1, `${ANSWER_PREFIX}${JSON.stringify(a)}\n`);
+}
+
+/** Keep the sequence about to run in `file` (one pwrite), so a crash can name it. */
+function lastWriter(file: string | undefined, mem: string): ((seq: Sequence) => void) | undefined {
+  if (!file) return undefined;
+  const fd = openSync(file, "w");
+  return (seq) => {
+    const line = Buffer.from(`${encodeReplay(mem, seq)}\n`);
+    writeSync(fd, line, 0, line.length, 0);
+    ftruncateSync(fd, line.length);
+  };
 }
 
 function progressLine(mem: string, s: ExploreStats, timeMs: number | undefined): string {
@@ -56,7 +68,7 @@ async function exploreMem(req: MemRequest, mem: MemoryType, kernel: FeatureSet):
     : undefined;
   const r = req.replay
     ? await replay(t, req.replay, plants)
-    : await explore(t, { seed: req.seed, runs: req.runs, timeMs: req.timeMs, ops: req.ops, plants, onProgress, stepAround: req.stepAround });
+    : await explore(t, { seed: req.seed, runs: req.runs, timeMs: req.timeMs, ops: req.ops, plants, onProgress, stepAround: req.stepAround, onSequence: lastWriter(req.lastFile, mem.name) });
   if (req.progress) process.stderr.write("\r\x1b[K");
   stopToucher();
   answer({ status: "done", stats: r.stats, ...(r.finding ? { finding: r.finding } : {}) });

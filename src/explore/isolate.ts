@@ -1,6 +1,9 @@
 // Each memory type explores in its own process (this program's hidden
 // `explore-mem` command), so a crash or a hang of the kernel or of Bun is a
 // finding with its seed, not the end of the run.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { onInterrupt } from "../harness/restore.ts";
 import { selfCommand } from "../unit/self-exec.ts";
 import { ANSWER_PREFIX, type MemAnswer, type MemRequest } from "./request.ts";
@@ -20,6 +23,16 @@ export async function runIsolated(req: MemRequest, limitMs: number): Promise<Iso
       return Promise.all([...live].map((p) => p.exited));
     });
   }
+  const dir = mkdtempSync(join(tmpdir(), "uffd-suite-explore-"));
+  const lastFile = join(dir, "last");
+  try {
+    return await run({ ...req, lastFile }, limitMs, lastFile);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function run(req: MemRequest, limitMs: number, lastFile: string): Promise<Isolated> {
   const proc = Bun.spawn([...selfCommand(), MEM_COMMAND, "--stdin"], {
     stdin: "pipe", stdout: "pipe", stderr: req.progress ? "inherit" : "pipe", env: process.env, detached: true,
   });
@@ -42,6 +55,8 @@ export async function runIsolated(req: MemRequest, limitMs: number): Promise<Iso
   const line = stdout.split("\n").find((l) => l.startsWith(ANSWER_PREFIX));
   if (line && !timedOut) return JSON.parse(line.slice(ANSWER_PREFIX.length)) as MemAnswer;
   const batch = `seed ${req.seed}`;
+  const last = existsSync(lastFile) ? readFileSync(lastFile, "utf8").trim() : "";
+  if (last) tail.push(`the sequence it was running: uffd-suite explore --replay '${last}'`);
   if (timedOut) return { status: "crash", reason: `TIMEOUT ${Math.round(limitMs / 1000)} s (${batch}: still running; killed)`, stderr: tail };
   if (proc.signalCode) return { status: "crash", reason: `crashed: ${proc.signalCode} (${batch})`, stderr: tail };
   return { status: "crash", reason: `exited with code ${proc.exitCode} without an answer (${batch})`, stderr: tail };

@@ -13,6 +13,8 @@ export interface MemRequest {
   readonly replay?: Sequence;
   /** Step around known kernel findings. */
   readonly stepAround: boolean;
+  /** A file the process writes each sequence into (replay form) before running it: what a crash was doing. */
+  readonly lastFile?: string;
   /** Show progress on stderr (it is a terminal). */
   readonly progress: boolean;
 }
