@@ -6,8 +6,8 @@ import type { Target } from "./session.ts";
 
 /** Default weights: touches and the calls that change entries most often. */
 export const WEIGHTS: Readonly<Record<OpName, number>> = {
-  reg: 40, unreg: 12, copy: 32, zero: 12, cont: 16, poison: 8, move: 12, wp: 32, touch: 96,
-  alias: 16, madv: 20, mremap: 8, munmap: 8, pagemap: 24, fork: 1,
+  reg: 160, unreg: 48, copy: 128, zero: 48, cont: 64, poison: 32, move: 48, wp: 128, touch: 384,
+  alias: 64, madv: 80, mremap: 32, munmap: 32, pagemap: 96, fork: 1,
 };
 
 /** The operations this memory type and kernel can take at all. */

@@ -171,11 +171,16 @@ export class Checker {
     if (!write && page.pte !== true) model.faultAround(op.p);
     toucher.send(scan ? TOUCH_OP.SCAN : write ? TOUCH_OP.WRITE : TOUCH_OP.READ, addr, { value: stamp, len: rig.ps });
     let faults = 0;
+    let waited = 0;
     for (;;) {
       const steps = model.touchSteps(op.p, write);
       const w = toucher.wait(rig.uffd.fd, this.#e.waitMs);
       if (w.type === "timeout") {
-        this.#fail(`${opText(op)}: the access did not complete within ${this.#e.waitMs} ms and no message came (expected ${stepsText(steps)})`);
+        // A thread that is running (or waiting for a CPU) gets longer; one asleep with no message is stuck.
+        waited += this.#e.waitMs;
+        if (toucher.running() && waited < 10 * this.#e.waitMs) continue;
+        const how = toucher.running() ? "still running (in a fault loop?)" : "asleep";
+        this.#fail(`${opText(op)}: the access did not complete within ${waited} ms and no message came; the thread is ${how} (expected ${stepsText(steps)})`);
       }
       if (w.type === "uffd") {
         for (const ev of rig.uffd.readEvents()) {
@@ -243,9 +248,18 @@ export class Checker {
 
   // ---- memory calls (from the toucher: they may wait for an event read) ----
 
-  /** Run a memory call on the toucher, collecting the events it sends; returns its 0/-errno. */
-  #memoryCall(op: Op, send: () => void): { rc: number; events: UffdEvent[] } {
+  /**
+   * Run a memory call, collecting the events it sends; returns its 0/-errno.
+   * A call that may send an event waits until this thread reads it, so it
+   * runs on the toucher; one that cannot (`direct`) runs here.
+   */
+  #memoryCall(op: Op, send: () => void, direct?: () => number): { rc: number; events: UffdEvent[] } {
     const { rig, toucher } = this.#e;
+    if (direct) {
+      const rc = direct();
+      const late = rig.uffd.readEvents();
+      return { rc, events: late };
+    }
     send();
     const events: UffdEvent[] = [];
     for (;;) {
@@ -281,7 +295,9 @@ export class Checker {
   #madvise(op: Extract<Op, { o: "madv" }>): void {
     const { rig, model, toucher } = this.#e;
     const len = (op.b - op.a) * rig.ps;
-    const { rc, events } = this.#memoryCall(op, () => toucher.send(TOUCH_OP.MADVISE, rig.page(op.a), { len, arg: op.rm ? MADV.REMOVE : MADV.DONTNEED }));
+    const advice = op.rm ? MADV.REMOVE : MADV.DONTNEED;
+    const direct = this.#e.events.remove ? undefined : () => rig.madviseErr(rig.page(op.a), len, advice);
+    const { rc, events } = this.#memoryCall(op, () => toucher.send(TOUCH_OP.MADVISE, rig.page(op.a), { len, arg: advice }), direct);
     const want = !op.rm ? "0" : !rig.mem.fileBacked ? "EINVAL" : !rig.mem.shared && rig.mem.hugetlb ? "EACCES" : "0";
     if (errName(rc) !== want) this.#fail(`${opText(op)}: expected ${want}, got ${errName(rc)}`);
     const runs = want === "0" && this.#e.events.remove ? model.registeredRuns(op.a, op.b) : [];
@@ -298,7 +314,8 @@ export class Checker {
     if (!rig.canMove || !model.uniform()) return;
     const from = rig.base;
     const to = rig.otherPlace;
-    const { rc, events } = this.#memoryCall(op, () => toucher.send(TOUCH_OP.MREMAP, from, { len: rig.size, arg: to }));
+    const direct = this.#e.events.remap || this.#e.events.unmap ? undefined : () => rig.mremapTo(from, to);
+    const { rc, events } = this.#memoryCall(op, () => toucher.send(TOUCH_OP.MREMAP, from, { len: rig.size, arg: to }), direct);
     if (rc !== 0) this.#fail(`${opText(op)}: expected 0, got ${errName(rc)}`);
     rig.moved();
     const registered = model.pages[0]!.reg !== 0;
@@ -318,9 +335,10 @@ export class Checker {
   #remapFresh(op: Extract<Op, { o: "munmap" }>): void {
     const { rig, model, toucher } = this.#e;
     const len = (op.b - op.a) * rig.ps;
+    const direct = this.#e.events.unmap ? undefined : () => rig.mapFresh(op.a, op.b);
     const { rc, events } = this.#memoryCall(op, () => toucher.send(TOUCH_OP.REMAP_FRESH, rig.page(op.a), {
       len, fd: rig.fd, flags: rig.viewFlags() | MAP.FIXED, offset: op.a * rig.ps,
-    }));
+    }), direct);
     if (rc !== 0) this.#fail(`${opText(op)}: failed with ${errName(rc)}`);
     // One UNMAP per userfaultfd, carrying the whole munmap range.
     const unmaps = events.filter((e) => e.type === "unmap");

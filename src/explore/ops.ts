@@ -17,7 +17,7 @@ export type Op =
   | { readonly o: "madv"; readonly a: number; readonly b: number; readonly rm: boolean }
   /** Move the whole area to its other place (mremap MAYMOVE|FIXED). */
   | { readonly o: "mremap" }
-  /** munmap a range and map the same thing (fresh, unregistered) back in its place. */
+  /** Replace a range with a fresh, unregistered mapping of the same thing (mmap MAP_FIXED: munmap and map in one step). */
   | { readonly o: "munmap"; readonly a: number; readonly b: number }
   /** Read a page's /proc/self/pagemap entry: present and uffd-wp bits. */
   | { readonly o: "pagemap"; readonly p: number }
@@ -65,7 +65,7 @@ export function opText(op: Op): string {
     case "alias": return `alias-write ${op.p}`;
     case "madv": return `madvise ${range(op)} ${op.rm ? "REMOVE" : "DONTNEED"}`;
     case "mremap": return "mremap all -> other place";
-    case "munmap": return `munmap ${range(op)} (and map again)`;
+    case "munmap": return `munmap ${range(op)} (a fresh mapping in its place)`;
     case "pagemap": return `pagemap ${op.p}`;
     case "fork": return `fork, child reads pagemap ${op.p}`;
   }

@@ -5,7 +5,7 @@
 import { close, fallocate, ftruncate, memfdCreate } from "../sys/fd.ts";
 import { lastErrno } from "../sys/errno.ts";
 import { libc } from "../sys/libc.ts";
-import { FALLOC, MAP, MFD, mmap, munmap, PROT, toArrayBufferAt } from "../sys/mem.ts";
+import { FALLOC, MAP, MFD, mmap, MREMAP, munmap, PROT, toArrayBufferAt } from "../sys/mem.ts";
 import { type MemoryType, pmdSize } from "../harness/memory.ts";
 import type { FeatureName } from "../uffd/constants.ts";
 import { Uffd } from "../uffd/uffd.ts";
@@ -108,6 +108,18 @@ export class Rig {
   /** 0 or -errno and the result field of the last filling ioctl. */
   ioctl(rc: number): { err: number; result: number } {
     return { err: rc, result: this.uffd.lastResult };
+  }
+
+  /** mremap the area (MAYMOVE|FIXED) from `from` to `to`; 0 or -errno. */
+  mremapTo(from: number, to: number): number {
+    const r = libc.mremap(from, this.size, this.size, MREMAP.MAYMOVE | MREMAP.FIXED, to);
+    return typeof r === "bigint" ? -lastErrno() : 0;
+  }
+
+  /** Pages [a, b) replaced by a fresh mapping of the same thing (MAP_FIXED: no gap); 0 or -errno. */
+  mapFresh(a: number, b: number): number {
+    const r = libc.mmap(this.page(a), (b - a) * this.ps, PROT.READ | PROT.WRITE, this.viewFlags() | MAP.FIXED, this.fd, a * this.ps);
+    return typeof r === "bigint" ? -lastErrno() : 0;
   }
 
   madviseErr(a: number, len: number, advice: number): number {

@@ -1,6 +1,7 @@
 // The main thread's side of the toucher Worker: send one request, then wait
 // for its reply while reading the userfaultfd, so faults and events it raises
 // are served (and checked) here while it waits.
+import { readFileSync } from "node:fs";
 import { workerUrl } from "../workers.ts";
 import { close, pipe } from "../sys/fd.ts";
 import { libc } from "../sys/libc.ts";
@@ -81,6 +82,19 @@ export class Toucher {
     if (n > 0 && p[1]! >>> 16) return { type: "uffd" };
     if (!this.busy) return { type: "timeout" };
     return n === 0 ? { type: "timeout" } : this.wait(uffd, ms);
+  }
+
+  /**
+   * Whether the Worker thread is running or waiting to run (R) rather than
+   * asleep: a slow machine, not a lost wake-up.
+   */
+  running(): boolean {
+    try {
+      const stat = readFileSync(`/proc/self/task/${this.tid}/stat`, "utf8");
+      return /^\d+ \(.*\) [RD]/.test(stat);
+    } catch {
+      return false;
+    }
   }
 
   /** The reply, if it already came (no waiting). */
