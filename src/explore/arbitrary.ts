@@ -7,7 +7,7 @@ import type { Target } from "./session.ts";
 /** Default weights: touches and the calls that change entries most often. */
 export const WEIGHTS: Readonly<Record<OpName, number>> = {
   reg: 160, unreg: 48, copy: 128, zero: 48, cont: 64, poison: 32, move: 48, wp: 128, touch: 384,
-  alias: 64, madv: 80, mremap: 32, munmap: 32, pagemap: 96, fork: 1,
+  alias: 64, madv: 80, mremap: 32, munmap: 32, pagemap: 96, fork: 1, scan: 24,
 };
 
 /** The operations this memory type and kernel can take at all. */
@@ -19,6 +19,7 @@ export function possibleOps(t: Target): OpName[] {
     if (n === "poison") return k.has("POISON");
     if (n === "alias") return t.mem.hasAlias;
     if (n === "cont") return t.refusedModes[MODE_BITS.minor] === undefined;
+    if (n === "scan") return t.pagemapScan;
     return true;
   });
 }
@@ -54,6 +55,7 @@ export function opArb(t: Target, only: readonly OpName[]): fc.Arbitrary<Op> {
     munmap: r.map((x) => ({ o: "munmap", ...x })),
     pagemap: page.map((p) => ({ o: "pagemap", p })),
     fork: page.map((p) => ({ o: "fork", p })),
+    scan: fc.constant({ o: "scan" }),
   };
   const names = possibleOps(t).filter((n) => only.includes(n));
   return fc.oneof(...names.map((n) => ({ weight: WEIGHTS[n], arbitrary: arbs[n] })));

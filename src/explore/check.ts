@@ -5,6 +5,7 @@ import { errnoName } from "../sys/errno.ts";
 import { MADV, MAP } from "../sys/mem.ts";
 import { Pagemap, PAGEMAP } from "../sys/native/pagemap.ts";
 import { childPagemap } from "../sys/native/child.ts";
+import { PAGE_IS, type PagemapScanner } from "../sys/native/pagemap-scan.ts";
 import { COPY_MODE, CONTINUE_MODE, MOVE_MODE, POISON_MODE, WRITEPROTECT_MODE, ZEROPAGE_MODE } from "../uffd/constants.ts";
 import type { UffdEvent } from "../uffd/events.ts";
 import { type Choice, type Fault, type Model, type TouchStep } from "./model.ts";
@@ -30,6 +31,8 @@ export interface CheckEnv {
   readonly events: { readonly remove: boolean; readonly remap: boolean; readonly unmap: boolean };
   readonly threadId: boolean;
   readonly wpUnpopulated: boolean;
+  /** PAGEMAP_SCAN, where the kernel has it. */
+  readonly scanner: PagemapScanner | undefined;
   readonly pagemap: Pagemap;
   /** How long a touch may take once nothing more should stop it. */
   readonly waitMs: number;
@@ -124,6 +127,7 @@ export class Checker {
       case "munmap": return this.#remapFresh(op);
       case "pagemap": return this.#pagemap(op.p);
       case "fork": return this.#fork(op.p);
+      case "scan": return this.#scan();
     }
   }
 
@@ -366,6 +370,24 @@ export class Checker {
     if (p.wp !== undefined && p.wp !== wp) this.#fail(`pagemap ${i}: uffd-wp ${wp}, expected ${p.wp}`);
     if (p.poison === false) p.pte = present;
     p.wp = wp;
+  }
+
+  /** PAGEMAP_SCAN: a present page is "written" exactly when it carries no uffd-wp bit. */
+  #scan(): void {
+    const { rig, model, scanner } = this.#e;
+    if (!scanner) return;
+    const regions = scanner.scan({ start: rig.base, end: rig.base + rig.size, returnMask: PAGE_IS.WRITTEN | PAGE_IS.PRESENT });
+    const cats = new Array<number>(model.pages.length).fill(0);
+    for (const r of regions) for (let a = r.start; a < r.end; a += rig.ps) cats[(a - rig.base) / rig.ps] = r.categories;
+    model.pages.forEach((p, i) => {
+      const present = (cats[i]! & PAGE_IS.PRESENT) !== 0;
+      if (!present || p.poison !== false) return;
+      const wp = (cats[i]! & PAGE_IS.WRITTEN) === 0;
+      if (p.pte === false) this.#fail(`pagemap-scan: page ${i} present, expected not`);
+      if (p.wp !== undefined && p.wp !== wp) this.#fail(`pagemap-scan: page ${i} ${wp ? "not written (uffd-wp)" : "written (no uffd-wp)"}, expected ${p.wp ? "uffd-wp" : "no uffd-wp"}`);
+      p.pte = true;
+      p.wp = wp;
+    });
   }
 
   async #fork(i: number): Promise<void> {

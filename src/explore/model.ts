@@ -28,6 +28,8 @@ export interface ModelKind {
   readonly anon: boolean;
   /** WP on an empty entry leaves a marker (file memory always; anon with WP_UNPOPULATED). */
   readonly markers: boolean;
+  /** WP_ASYNC: a write to a protected page clears the bit itself, no message. */
+  readonly wpAsync: boolean;
 }
 
 /** One acceptable outcome of an operation, with what it does to the model. */
@@ -285,7 +287,7 @@ export class Model {
     if (p.poison !== false) steps.push({ kind: "sigbus" });
     if (p.poison === true) return steps;
     const wpFault = (): TouchStep[] => {
-      if (!write || !(p.reg & WP)) return [{ kind: "done" }];
+      if (!write || !(p.reg & WP) || this.kind.wpAsync) return [{ kind: "done" }];
       if (p.wp === true) return [{ kind: "wp", flags: FLAG.WP | FLAG.WRITE }];
       if (p.wp === undefined) return [{ kind: "wp", flags: FLAG.WP | FLAG.WRITE }, { kind: "done" }];
       return [{ kind: "done" }];

@@ -22,18 +22,20 @@ export type Op =
   /** Read a page's /proc/self/pagemap entry: present and uffd-wp bits. */
   | { readonly o: "pagemap"; readonly p: number }
   /** fork: the child reads its pagemap entry of a page (uffd-wp must be gone without EVENT_FORK). */
-  | { readonly o: "fork"; readonly p: number };
+  | { readonly o: "fork"; readonly p: number }
+  /** PAGEMAP_SCAN of the whole area: which pages are written (no uffd-wp bit) and present. */
+  | { readonly o: "scan" };
 
 export type OpName = Op["o"];
 export const OP_NAMES: readonly OpName[] = [
-  "reg", "unreg", "copy", "zero", "cont", "poison", "move", "wp", "touch", "alias", "madv", "mremap", "munmap", "pagemap", "fork",
+  "reg", "unreg", "copy", "zero", "cont", "poison", "move", "wp", "touch", "alias", "madv", "mremap", "munmap", "pagemap", "fork", "scan",
 ];
 
 /** How the handler resolves a missing fault. */
 export type Resolve = "copy" | "copy-wp" | "zero";
 
 /** Features a sequence asks for in its handshake (each drawn on or off). */
-export const SEQ_FEATURES = ["EVENT_REMOVE", "EVENT_REMAP", "EVENT_UNMAP", "WP_UNPOPULATED", "THREAD_ID"] as const;
+export const SEQ_FEATURES = ["EVENT_REMOVE", "EVENT_REMAP", "EVENT_UNMAP", "WP_UNPOPULATED", "WP_ASYNC", "THREAD_ID"] as const;
 export type SeqFeature = (typeof SEQ_FEATURES)[number];
 
 export interface Sequence {
@@ -68,6 +70,7 @@ export function opText(op: Op): string {
     case "munmap": return `munmap ${range(op)} (a fresh mapping in its place)`;
     case "pagemap": return `pagemap ${op.p}`;
     case "fork": return `fork, child reads pagemap ${op.p}`;
+    case "scan": return "pagemap-scan all (written, present)";
   }
 }
 

@@ -4,6 +4,7 @@
 import { hugepageShortage } from "../harness/hugetlb.ts";
 import { type MemoryType, pageSizeOf } from "../harness/memory.ts";
 import { Pagemap } from "../sys/native/pagemap.ts";
+import { PAGE_IS, PagemapScanner } from "../sys/native/pagemap-scan.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
 import type { FeatureName } from "../uffd/constants.ts";
 import { Checker, Divergence } from "./check.ts";
@@ -20,6 +21,8 @@ export interface Target {
   readonly kernel: FeatureSet;
   /** The errno a registration in each mode bit gets here, or undefined where it works (probed). */
   readonly refusedModes: Readonly<Record<number, string | undefined>>;
+  /** PAGEMAP_SCAN works on this kernel (probed). */
+  readonly pagemapScan: boolean;
 }
 
 /** Pages per explored area: few, so random ranges meet each other often. */
@@ -49,7 +52,21 @@ export function makeTarget(mem: MemoryType, kernel: FeatureSet): Target {
   } finally {
     rig.dispose();
   }
-  return { mem, pages, pageSize, kernel, refusedModes };
+  return { mem, pages, pageSize, kernel, refusedModes, pagemapScan: probePagemapScan() };
+}
+
+function probePagemapScan(): boolean {
+  try {
+    const s = new PagemapScanner();
+    try {
+      s.scan({ start: 0, end: 0x1000, returnMask: PAGE_IS.WRITTEN });
+      return true;
+    } finally {
+      s.close();
+    }
+  } catch {
+    return false;
+  }
 }
 
 export interface SequenceResult {
@@ -61,6 +78,7 @@ export interface SequenceResult {
 
 let toucher: Toucher | undefined;
 let pagemap: Pagemap | undefined;
+let scanner: PagemapScanner | undefined;
 
 export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlants, opts: { stepAround?: boolean; waitMs?: number } = {}): Promise<SequenceResult> {
   const waitMs = opts.waitMs ?? 500;
@@ -78,7 +96,9 @@ export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlant
     shared: t.mem.fileBacked && t.mem.hasAlias,
     hugetlb: t.mem.hugetlb,
     anon: !t.mem.fileBacked,
-    markers: t.mem.fileBacked || has("WP_UNPOPULATED"),
+    // WP_ASYNC brings WP_UNPOPULATED with it.
+    markers: t.mem.fileBacked || has("WP_UNPOPULATED") || has("WP_ASYNC"),
+    wpAsync: has("WP_ASYNC"),
   }, t.pageSize);
   const checker = new Checker({
     rig, model, toucher, plants, pagemap, waitMs, stepAround: opts.stepAround ?? true,
@@ -88,7 +108,8 @@ export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlant
     },
     events: { remove: has("EVENT_REMOVE"), remap: has("EVENT_REMAP"), unmap: has("EVENT_UNMAP") },
     threadId: has("THREAD_ID"),
-    wpUnpopulated: has("WP_UNPOPULATED"),
+    wpUnpopulated: has("WP_UNPOPULATED") || has("WP_ASYNC"),
+    scanner: t.pagemapScan ? (scanner ??= new PagemapScanner()) : undefined,
   });
   let step = 0;
   let result: SequenceResult;
@@ -136,4 +157,6 @@ export function stopToucher(): void {
   toucher = undefined;
   pagemap?.close();
   pagemap = undefined;
+  scanner?.close();
+  scanner = undefined;
 }
