@@ -42,7 +42,7 @@ export function opArb(t: Target, only: readonly OpName[]): fc.Arbitrary<Op> {
     unreg: r.map((x) => ({ o: "unreg", ...x })),
     copy: fc.tuple(r, b, b).map(([x, dw, wp]) => ({ o: "copy", ...x, dw, wp })),
     zero: fc.tuple(r, b).map(([x, dw]) => ({ o: "zero", ...x, dw })),
-    cont: fc.tuple(r, b, b).map(([x, dw, wp]) => ({ o: "cont", ...x, dw, wp })),
+    cont: fc.tuple(r, b, b).map(([x, dw, wp]) => ({ o: "cont", ...x, dw, wp: wp && t.continueWp })),
     poison: fc.tuple(r, b).map(([x, dw]) => ({ o: "poison", ...x, dw })),
     move: fc.tuple(r, b).map(([x, dw]) => ({ o: "move", ...x, dw })),
     wp: fc.tuple(regRange, b, fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }))

@@ -31,6 +31,8 @@ export interface CheckEnv {
   readonly events: { readonly remove: boolean; readonly remap: boolean; readonly unmap: boolean };
   readonly threadId: boolean;
   readonly wpUnpopulated: boolean;
+  /** CONTINUE takes MODE_WP here. */
+  readonly continueWp: boolean;
   /** PAGEMAP_SCAN, where the kernel has it. */
   readonly scanner: PagemapScanner | undefined;
   readonly pagemap: Pagemap;
@@ -173,6 +175,7 @@ export class Checker {
     const stamp = write ? ++this.#stamp : 0;
     const addr = rig.page(op.p);
     if (!write && page.pte !== true) model.faultAround(op.p);
+    if (!scan) model.clearStaleMarker(op.p);
     toucher.send(scan ? TOUCH_OP.SCAN : write ? TOUCH_OP.WRITE : TOUCH_OP.READ, addr, { value: stamp, len: rig.ps });
     let faults = 0;
     let waited = 0;
@@ -240,7 +243,7 @@ export class Checker {
       }
       // ZEROPAGE refuses an entry holding a uffd-wp marker: COPY fills it.
       if (op.res !== "zero" || rig.mem.hugetlb || rc !== 0) rc = this.#copy(p, p + 1, wpOk, op.dw, `${what} copy`);
-    } else if (kind === "minor") rc = this.#continue(p, p + 1, wpOk, op.dw, `${what} continue`);
+    } else if (kind === "minor") rc = this.#continue(p, p + 1, wpOk && this.#e.continueWp, op.dw, `${what} continue`);
     else rc = this.#writeProtect(p, p + 1, false, op.dw, `${what} unprotect`);
     // A call that failed woke nobody: wake the access so it faults again.
     if (rc !== 0 && !op.dw) rig.uffd.tryWake(rig.page(p), rig.ps);

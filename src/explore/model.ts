@@ -30,6 +30,8 @@ export interface ModelKind {
   readonly markers: boolean;
   /** WP_ASYNC: a write to a protected page clears the bit itself, no message. */
   readonly wpAsync: boolean;
+  /** WRITEPROTECT may span several mappings (probed; older kernels: ENOENT). */
+  readonly wpAcrossMappings: boolean;
 }
 
 /** One acceptable outcome of an operation, with what it does to the model. */
@@ -263,7 +265,18 @@ export class Model {
     const span = this.#span(a, b);
     const first = span.findIndex((p) => !(p.reg & WP));
     if (first === 0) return [{ err: "ENOENT", apply: () => {} }];
-    const upTo = first < 0 ? b : a + first;
+    if (!this.kind.wpAcrossMappings) {
+      // One mapping only: anything else is refused whole.
+      const whole = span.every((p) => p.reg === span[0]!.reg) ? this.spans(a, b) : "yes";
+      if (whole === "yes") return [{ err: "ENOENT", apply: () => {} }];
+      if (whole === "maybe") return [...this.#writeProtectIn(a, b, on, b), { err: "ENOENT", apply: () => {} }];
+    }
+    return this.#writeProtectIn(a, b, on, first < 0 ? b : a + first);
+  }
+
+  /** WRITEPROTECT applied to [a, upTo): ENOENT where upTo stops short of b. */
+  #writeProtectIn(a: number, b: number, on: boolean, upTo: number): Choice[] {
+    const first = upTo < b ? upTo - a : -1;
     const apply = () => {
       for (let i = a; i < upTo; i++) {
         const p = this.pages[i]!;
@@ -348,9 +361,20 @@ export class Model {
     p.val = stamp;
     if (this.kind.shared) p.cached = true;
     p.poison = false;
-    // A write that completed on a WP-registered page found no uffd-wp bit.
-    if (p.reg & WP) p.wp = false;
+    // A write that completed on a WP-registered page found no enforced uffd-wp
+    // bit. A bit left from an earlier WP registration (re-registering without
+    // WP keeps it) may sit on a writable entry, so unknown stays unknown.
+    if (p.reg & WP && p.wp === true) p.wp = false;
     else if (p.wp !== false) p.wp = undefined;
+  }
+
+  /**
+   * A touch reaches a uffd-wp marker where the mapping is no longer
+   * WP-registered: the fault clears the marker first (not on hugetlb).
+   */
+  clearStaleMarker(i: number): void {
+    const p = this.pages[i]!;
+    if (!this.kind.hugetlb && p.pte === false && !(p.reg & WP) && p.wp !== false) p.wp = false;
   }
 
   /** A touch raised a fault of this kind: learn what that shows. */

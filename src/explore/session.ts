@@ -6,7 +6,8 @@ import { type MemoryType, pageSizeOf } from "../harness/memory.ts";
 import { Pagemap } from "../sys/native/pagemap.ts";
 import { PAGE_IS, PagemapScanner } from "../sys/native/pagemap-scan.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
-import type { FeatureName } from "../uffd/constants.ts";
+import { CONTINUE_MODE, type FeatureName, WRITEPROTECT_MODE } from "../uffd/constants.ts";
+import { Errno } from "../sys/errno.ts";
 import { Checker, Divergence } from "./check.ts";
 import { Model } from "./model.ts";
 import { MODE_BITS, opText, type Sequence } from "./ops.ts";
@@ -23,6 +24,10 @@ export interface Target {
   readonly refusedModes: Readonly<Record<number, string | undefined>>;
   /** PAGEMAP_SCAN works on this kernel (probed). */
   readonly pagemapScan: boolean;
+  /** CONTINUE takes MODE_WP (older kernels refuse the bit: EINVAL). */
+  readonly continueWp: boolean;
+  /** WRITEPROTECT walks a range over several mappings (older kernels want one: ENOENT). */
+  readonly wpAcrossMappings: boolean;
 }
 
 /** Pages per explored area: few, so random ranges meet each other often. */
@@ -39,8 +44,21 @@ export function makeTarget(mem: MemoryType, kernel: FeatureSet): Target {
   const pages = areaPages(mem);
   const pageSize = pageSizeOf(mem);
   const refusedModes: Record<number, string | undefined> = {};
-  const rig = new Rig({ mem, pages: 1, pageSize, features: [] });
+  const rig = new Rig({ mem, pages: 2, pageSize, features: [] });
+  let continueWp = false;
+  let wpAcrossMappings = false;
   try {
+    // An unknown mode bit is refused before the range is looked at: ENOENT here means MODE_WP is known.
+    continueWp = rig.uffd.tryContinue(rig.base, pageSize, CONTINUE_MODE.WP) === -Errno.ENOENT;
+    try {
+      // Two mappings (different modes), both WP-registered; one WRITEPROTECT over both.
+      rig.uffd.registerMode({ start: rig.base, len: pageSize }, MODE_BITS.wp | MODE_BITS.missing);
+      rig.uffd.registerMode({ start: rig.base + pageSize, len: pageSize }, MODE_BITS.wp);
+      wpAcrossMappings = rig.uffd.tryWriteProtect(rig.base, 2 * pageSize, WRITEPROTECT_MODE.WP) === 0;
+      rig.uffd.unregister({ start: rig.base, len: 2 * pageSize });
+    } catch {
+      // No WP registration here: the question does not arise.
+    }
     for (const bit of Object.values(MODE_BITS)) {
       try {
         rig.uffd.registerMode({ start: rig.base, len: pageSize }, bit);
@@ -52,7 +70,7 @@ export function makeTarget(mem: MemoryType, kernel: FeatureSet): Target {
   } finally {
     rig.dispose();
   }
-  return { mem, pages, pageSize, kernel, refusedModes, pagemapScan: probePagemapScan() };
+  return { mem, pages, pageSize, kernel, refusedModes, pagemapScan: probePagemapScan(), continueWp, wpAcrossMappings };
 }
 
 function probePagemapScan(): boolean {
@@ -99,6 +117,7 @@ export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlant
     // WP_ASYNC brings WP_UNPOPULATED with it.
     markers: t.mem.fileBacked || has("WP_UNPOPULATED") || has("WP_ASYNC"),
     wpAsync: has("WP_ASYNC"),
+    wpAcrossMappings: t.wpAcrossMappings,
   }, t.pageSize);
   const checker = new Checker({
     rig, model, toucher, plants, pagemap, waitMs, stepAround: opts.stepAround ?? true,
@@ -109,6 +128,7 @@ export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlant
     events: { remove: has("EVENT_REMOVE"), remap: has("EVENT_REMAP"), unmap: has("EVENT_UNMAP") },
     threadId: has("THREAD_ID"),
     wpUnpopulated: has("WP_UNPOPULATED") || has("WP_ASYNC"),
+    continueWp: t.continueWp,
     scanner: t.pagemapScan ? (scanner ??= new PagemapScanner()) : undefined,
   });
   let step = 0;
