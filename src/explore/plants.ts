@@ -20,5 +20,3 @@ export function explorePlants(env: Record<string, string | undefined> = process.
     copyWrongPage: names.has(PLANT_NAMES.copyWrongPage),
   };
 }
-
-export const NO_PLANTS: ExplorePlants = { skipWake: false, dropWpAfterMremap: false, copyWrongPage: false };

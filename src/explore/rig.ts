@@ -105,11 +105,6 @@ export class Rig {
     new Int32Array(toArrayBufferAt(buf + i * this.ps, 4))[0] = stamp;
   }
 
-  /** 0 or -errno and the result field of the last filling ioctl. */
-  ioctl(rc: number): { err: number; result: number } {
-    return { err: rc, result: this.uffd.lastResult };
-  }
-
   /** mremap the area (MAYMOVE|FIXED) from `from` to `to`; 0 or -errno. */
   mremapTo(from: number, to: number): number {
     const r = libc.mremap(from, this.size, this.size, MREMAP.MAYMOVE | MREMAP.FIXED, to);
