@@ -16,7 +16,8 @@ export function possibleOps(t: Target): OpName[] {
   const names = Object.keys(WEIGHTS) as OpName[];
   return names.filter((n) => {
     if (n === "move") return !t.mem.fileBacked && k.has("MOVE");
-    if (n === "poison") return k.has("POISON");
+    if (n === "poison") return k.has("POISON") && !t.noNative;
+    if (n === "fork") return !t.noNative;
     if (n === "alias") return t.mem.hasAlias;
     if (n === "cont") return t.refusedModes[MODE_BITS.minor] === undefined;
     if (n === "scan") return t.pagemapScan;

@@ -56,7 +56,7 @@ export async function runMemRequest(req: MemRequest): Promise<void> {
 }
 
 async function exploreMem(req: MemRequest, mem: MemoryType, kernel: FeatureSet): Promise<void> {
-  const t = makeTarget(mem, kernel);
+  const t = await makeTarget(mem, kernel);
   const plants = explorePlants();
   let shown = 0;
   const onProgress = req.progress
@@ -70,6 +70,7 @@ async function exploreMem(req: MemRequest, mem: MemoryType, kernel: FeatureSet):
     ? await replay(t, req.replay, plants)
     : await explore(t, { seed: req.seed, runs: req.runs, timeMs: req.timeMs, ops: req.ops, plants, onProgress, stepAround: req.stepAround, onSequence: lastWriter(req.lastFile, mem.name) });
   if (req.progress) process.stderr.write("\r\x1b[K");
+  if (t.noNative) r.stats.notes.push(`fork and poison not drawn: the native helpers cannot run here (${t.noNative})`);
   stopToucher();
   answer({ status: "done", stats: r.stats, ...(r.finding ? { finding: r.finding } : {}) });
 }

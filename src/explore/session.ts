@@ -3,6 +3,9 @@
 // closing the userfaultfd before anything is unmapped).
 import { hugepageShortage } from "../harness/hugetlb.ts";
 import { type MemoryType, pageSizeOf } from "../harness/memory.ts";
+import { mmap, munmap, PAGE_SIZE } from "../sys/mem.ts";
+import { childPagemap } from "../sys/native/child.ts";
+import { poisonScan } from "../sys/native/faults.ts";
 import { Pagemap } from "../sys/native/pagemap.ts";
 import { PAGE_IS, PagemapScanner } from "../sys/native/pagemap-scan.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
@@ -28,6 +31,26 @@ export interface Target {
   readonly continueWp: boolean;
   /** WRITEPROTECT walks a range over several mappings (older kernels want one: ENOENT). */
   readonly wpAcrossMappings: boolean;
+  /** Why the native helpers (fork child, SIGBUS-safe reads) cannot run here, if they cannot. */
+  readonly noNative?: string;
+}
+
+/**
+ * The native helpers (compiled at run time) run here? fork's child and the
+ * SIGBUS-safe reader of possibly poisoned pages need them; without them
+ * (no libc.so to link against) fork and POISON are not drawn.
+ */
+async function probeNative(): Promise<string | undefined> {
+  const page = mmap(PAGE_SIZE);
+  try {
+    poisonScan({ dst: page, pages: 1, pageSize: PAGE_SIZE });
+    await childPagemap(page, { timeoutMs: 10_000 });
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    munmap(page, PAGE_SIZE);
+  }
 }
 
 /** Pages per explored area: few, so random ranges meet each other often. */
@@ -40,7 +63,7 @@ export function hugepagesNeeded(mem: MemoryType): number {
   return mem.hugetlb ? 3 * areaPages(mem) + 1 : 0;
 }
 
-export function makeTarget(mem: MemoryType, kernel: FeatureSet): Target {
+export async function makeTarget(mem: MemoryType, kernel: FeatureSet): Promise<Target> {
   const pages = areaPages(mem);
   const pageSize = pageSizeOf(mem);
   const refusedModes: Record<number, string | undefined> = {};
@@ -70,7 +93,8 @@ export function makeTarget(mem: MemoryType, kernel: FeatureSet): Target {
   } finally {
     rig.dispose();
   }
-  return { mem, pages, pageSize, kernel, refusedModes, pagemapScan: probePagemapScan(), continueWp, wpAcrossMappings };
+  const noNative = await probeNative();
+  return { mem, pages, pageSize, kernel, refusedModes, pagemapScan: probePagemapScan(), continueWp, wpAcrossMappings, ...(noNative ? { noNative } : {}) };
 }
 
 function probePagemapScan(): boolean {
