@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hugepageState } from "../src/harness/hugetlb.ts";
 import { SettingChange } from "../src/harness/restore.ts";
-import { claimSettings, releaseSettings, SettingsBusyError } from "../src/harness/settings-journal.ts";
+import { claimKnobs, releaseKnobs, SettingsBusyError } from "../src/harness/settings-journal.ts";
 import { childEnv, REPO } from "./support/binary.ts";
 import { Live } from "./support/live.ts";
 
@@ -26,7 +26,7 @@ beforeEach(() => {
   process.env.UFFD_SUITE_STATE_DIR = stateDir;
 });
 afterEach(() => {
-  releaseSettings();
+  releaseKnobs();
   if (savedEnv === undefined) delete process.env.UFFD_SUITE_STATE_DIR;
   else process.env.UFFD_SUITE_STATE_DIR = savedEnv;
 });
@@ -58,7 +58,7 @@ describe("settings journal", () => {
     const end = await killed.finish();
     expect(end.signal).toBe("SIGKILL");
     expect(read(k)).toBe("never");
-    const rec = JSON.parse(readFileSync(journal(), "utf8"));
+    const [rec] = JSON.parse(readFileSync(journal(), "utf8")).runs;
     expect(rec.pid).toBe(killed.pid);
     expect(rec.changes).toEqual([{ path: k, original: "madvise", written: "never" }]);
 
@@ -90,7 +90,7 @@ describe("settings journal", () => {
       expect(read(a)).toBe("2");
       let busy: unknown;
       try {
-        claimSettings(200);
+        claimKnobs(200);
       } catch (e) {
         busy = e;
       }
@@ -107,7 +107,7 @@ describe("settings journal", () => {
     expect(existsSync(journal())).toBe(false);
     using change = SettingChange.set(b, "3");
     expect(read(b)).toBe("3");
-    expect(JSON.parse(readFileSync(journal(), "utf8")).changes).toEqual([{ path: b, original: "1", written: "3" }]);
+    expect(JSON.parse(readFileSync(journal(), "utf8")).runs.map((r: { changes: unknown }) => r.changes)).toEqual([[{ path: b, original: "1", written: "3" }]]);
     change.dispose();
     expect(read(b)).toBe("1");
     expect(existsSync(journal())).toBe(false);

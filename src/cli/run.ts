@@ -45,9 +45,9 @@ const run: CommandDef<typeof args> = {
       unitTimeoutS,
       progress: process.stderr.isTTY ? (label) => terminalProgress(process.stderr, label) : undefined,
     });
-    await output.finish();
+    const settingsOk = await output.finish();
     log.info(`run: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
-    if (s.counts.fail > 0 || s.emitted !== s.planned) return EXIT.FAIL;
+    if (s.counts.fail > 0 || s.emitted !== s.planned || !settingsOk) return EXIT.FAIL;
     return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
   },
 };

@@ -88,7 +88,7 @@ function hugetlbStressSize(setup: boolean, groups: number): { mib: number; chang
   if (setup && process.getuid?.() === 0) {
     try {
       const change = reserveHugepages(need);
-      const note = change ? `nr_hugepages ${change.original} -> ${hugepageState().total} for the hugetlb stress runs` : undefined;
+      const note = change ? `nr_hugepages ${change.original} + ${change.share} for the hugetlb stress runs` : undefined;
       return { mib: target, change, note };
     } catch (e) {
       const free = hugepageState().free;

@@ -38,10 +38,11 @@ export function staticSkipReason(c: UnitCase, mem: MemoryType | undefined, kerne
   return undefined;
 }
 
-/** The reason to skip now, checking free huge pages last. */
-export function skipReason(c: UnitCase, mem: MemoryType | undefined, kernel: KernelView): string | undefined {
+/** The reason to skip now, checking free huge pages last (`refused`: why more could not be reserved). */
+export function skipReason(c: UnitCase, mem: MemoryType | undefined, kernel: KernelView, refused?: string): string | undefined {
   const fixed = staticSkipReason(c, mem, kernel);
   if (fixed) return fixed;
   const need = hugepagesFor(c, mem);
-  return need > 0 ? hugepageShortage(need) : undefined;
+  const short = need > 0 ? hugepageShortage(need) : undefined;
+  return short && refused ? `${short}; ${refused}` : short;
 }
