@@ -12,6 +12,14 @@ import { EXIT } from "./exit.ts";
 /** 128 + SIGPIPE (13). */
 export const EXIT_PIPE = 141;
 
+const WHAT: Record<string, string> = {
+  ENOSPC: "no space left on device",
+  EIO: "input/output error",
+  EDQUOT: "disk quota exceeded",
+  EFBIG: "file too large",
+  EBADF: "stdout is closed",
+};
+
 let lost = false;
 let guarded = false;
 
@@ -22,7 +30,8 @@ function stdoutLost(code: string): void {
     abortRun(EXIT_PIPE);
     return;
   }
-  process.stderr.write(`uffd-suite: the report could not be written: stdout: ${code}; stopping\n`);
+  const what = WHAT[code];
+  process.stderr.write(`uffd-suite: the report could not be written: stdout: ${code}${what ? ` (${what})` : ""}; stopping\n`);
   abortRun(EXIT.FAIL);
 }
 

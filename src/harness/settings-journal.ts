@@ -87,16 +87,17 @@ const errCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error
 
 /** Why the state dir cannot hold the record (undefined: it can): it must be a real folder of ours that no one else may write. */
 function unusable(dir: string): string | undefined {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (e) {
-    return `cannot make the state folder ${dir} (${errCode(e)})`;
-  }
   let st: ReturnType<typeof lstatSync>;
   try {
     st = lstatSync(dir);
   } catch (e) {
-    return `cannot read the state folder ${dir} (${errCode(e)})`;
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") return `cannot read the state folder ${dir} (${errCode(e)})`;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      st = lstatSync(dir);
+    } catch (e2) {
+      return `cannot make the state folder ${dir} (${errCode(e2)})`;
+    }
   }
   if (st.isSymbolicLink()) return `the state folder ${dir} is a symbolic link`;
   if (!st.isDirectory()) return `the state folder ${dir} is not a folder`;
