@@ -3,7 +3,7 @@
 // cannot change settings while the first holds them. Settings here are temp
 // files (any path works) except for one real nr_hugepages round trip.
 import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hugepageState } from "../src/harness/hugetlb.ts";
@@ -49,7 +49,7 @@ function knob(name: string, value: string): string {
 }
 
 const read = (p: string) => readFileSync(p, "utf8").trim();
-const journal = () => join(stateDir, "settings.json");
+const journal = () => join(stateDir, "runs.json");
 
 describe("settings journal", () => {
   test("a run killed with SIGKILL: its change is on record, and the next run puts it back and says so", async () => {
@@ -127,6 +127,42 @@ describe("settings journal", () => {
     }
     await holder.finish();
     expect(read(b)).toBe("1");
+  });
+
+  test("what an older version left (settings.json, one run's set values) is put back by the next run", async () => {
+    const k = knob("knob", "never");
+    mkdirSync(stateDir, { mode: 0o700 });
+    const legacy = join(stateDir, "settings.json");
+    writeFileSync(legacy, JSON.stringify({ pid: 4242, command: "uffd-suite wp-mremap", changes: [{ path: k, original: "madvise", written: "never" }] }), { mode: 0o600 });
+    const next = await child("recover").finish();
+    expect(next.code).toBe(0);
+    expect(read(k)).toBe("madvise");
+    expect(existsSync(legacy)).toBe(false);
+    expect(next.err).toContain(`put ${k} back to madvise (an unfinished run, pid 4242: uffd-suite wp-mremap, left it at never)`);
+  });
+
+  test("shares: two runs raise a count by their own shares, one is SIGKILLed, the next run takes exactly its share off", async () => {
+    const k = knob("count", "5");
+    const holder = child("hold-share", k, "3");
+    try {
+      await holder.waitFor(/^held$/m, 15_000);
+      expect(read(k)).toBe("8");
+      const killer = child("kill-share", k, "10");
+      const killed = await killer.finish();
+      expect(killed.signal).toBe("SIGKILL");
+      expect(read(k)).toBe("18");
+      const next = await child("recover").finish();
+      expect(read(k)).toBe("8");
+      expect(next.err).toContain(`put ${k} back to 8 (an unfinished run, pid ${killer.pid}`);
+      expect(next.err).toContain("its share of 10");
+      // The live run's share is still on record.
+      expect(JSON.parse(readFileSync(journal(), "utf8")).runs.map((r: { pid: number; changes: unknown }) => [r.pid, r.changes])).toEqual([[holder.pid, [{ path: k, share: 3 }]]]);
+    } finally {
+      holder.kill("SIGTERM");
+    }
+    await holder.finish();
+    expect(read(k)).toBe("5");
+    expect(existsSync(journal())).toBe(false);
   });
 
   // Needs root and a hugetlb page size (otherwise skipped, by that name).

@@ -24,7 +24,7 @@ const args = {
     description: "Stress write-protect as well in the stress runs (on by default)",
     negativeDescription: "Stress runs without write-protect (as the upstream C since 6.17)",
   },
-  timeout: { type: "string", valueHint: "S", description: "Seconds each unit case may run before it is killed (default 60)" },
+  timeout: { type: "string", valueHint: "S", description: "Seconds each unit case may run before it is killed (default 60, at least 1)" },
   ...reportArgs,
 } as const;
 

@@ -1,7 +1,11 @@
 // Settings the suite changes on the machine (nr_hugepages, THP knobs) are put
 // back through this registry: at the end of their scope, at process exit, and
 // on SIGINT/SIGTERM/SIGHUP (a second signal still restores before exiting).
-// Once a signal has come, nothing more may be changed: set() refuses.
+// Once a signal has come, nothing more may be changed: set() refuses. A value
+// is set and put back (set); a huge page count gets this run's share added and
+// taken off again (add), so runs at once do not undo each other
+// (settings-journal.ts keeps both on record and under its lock). Afterwards
+// checkSettings() reads each one back against what was found.
 import { writeFileSync } from "node:fs";
 import {
   claimKnobs,
@@ -23,7 +27,7 @@ type Pending = { written: string; readonly journal: boolean } & (
 const entryOf = (p: Pending): JournalEntry =>
   "share" in p ? { path: p.path, share: p.share } : { path: p.path, original: p.original, written: p.written };
 
-/** Keep settings.json in step with `pending` (under the lock); drop the knobs lock once no set value is pending. */
+/** Keep the record (runs.json) in step with `pending` (under the lock); drop the knobs lock once no set value is pending. */
 function syncJournal(): void {
   const list = [...pending.values()].filter((p) => p.journal);
   recordSettings(list.map(entryOf));
@@ -109,7 +113,7 @@ export function restoreAll(): string[] {
   try {
     withSettingsLock(() => {
       each(journaled);
-      // What failed stays on record (settings.json) for the next run.
+      // What failed stays on record (runs.json) for the next run.
       syncJournal();
     }, RESTORE_WAIT_MS);
   } catch (e) {
@@ -251,7 +255,7 @@ export class SettingChange implements Disposable {
 
   /**
    * Write `value` to `path`, remembering what was there (in this process
-   * and in settings.json). Only one run at a time holds such changes:
+   * and in runs.json). Only one run at a time holds such changes:
    * throws SettingsBusyError while another uffd-suite run holds them, and
    * SettingsUnsafeError where no record can be kept.
    *

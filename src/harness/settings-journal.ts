@@ -4,7 +4,7 @@
 //   - Every change, give-back and recovery happens under an flock on
 //     <state dir>/lock, held only for that moment, so a value is read and
 //     written by one run at a time (what a run wants is computed under it).
-//   - <state dir>/settings.json lists each run that has something changed:
+//   - <state dir>/runs.json lists each run that has something changed:
 //     its pid and start time (to tell whether it still lives) and its
 //     changes. A change is written there before it is made.
 //   - Huge page counts are shared: a run adds its own share on top of what
@@ -15,7 +15,8 @@
 //     changes (an flock on <state dir>/knobs.lock, held while they last).
 //   - Whoever takes the lock puts back what runs that died left on record
 //     (a set value only where it still reads as that run wrote it) and says
-//     so on stderr.
+//     so on stderr; also what an older version left in settings.json (it
+//     held the same lock for as long as it had something changed).
 //   - No record, no change: where the state dir is unusable (not a folder
 //     of ours that only we may write, or on a read-only file system) nothing
 //     is changed, and SettingsUnsafeError says why.
@@ -76,7 +77,7 @@ function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** Where the lock and settings.json live; undefined for a non-root user, who cannot change these settings. */
+/** Where the lock and runs.json live; undefined for a non-root user, who cannot change these settings. */
 function stateDir(): string | undefined {
   const forced = process.env.UFFD_SUITE_STATE_DIR;
   if (forced) return forced;
@@ -124,7 +125,9 @@ export function settingsUnsafeReason(): string | undefined {
   }
 }
 
-const journalPath = (dir: string) => join(dir, "settings.json");
+const journalPath = (dir: string) => join(dir, "runs.json");
+/** Where versions before the shared huge page counts kept one run's record (they hold the lock while it exists). */
+const legacyPath = (dir: string) => join(dir, "settings.json");
 
 /** The value a knob holds: THP knobs read "always [madvise] never", the bracketed word is it. */
 export function readSetting(path: string): string {
@@ -145,7 +148,7 @@ function processStart(pid: number): string | undefined {
 const myStart = processStart(process.pid);
 const isMine = (r: RunRecord) => r.pid === process.pid && r.start === myStart;
 
-/** Does the run that wrote `r` still live? (Records without a start time come from older versions, which held the lock while they lasted.) */
+/** Does the run that wrote `r` still live? (A record kept for the next run has no start time.) */
 function alive(r: RunRecord): boolean {
   return r.start !== undefined && processStart(r.pid) === r.start;
 }
@@ -158,10 +161,8 @@ function readJournal(dir: string): JournalFile {
     return { runs: [] };
   }
   try {
-    const j = JSON.parse(text) as Partial<JournalFile> & Partial<RunRecord>;
+    const j = JSON.parse(text) as Partial<JournalFile>;
     if (Array.isArray(j.runs)) return { runs: j.runs };
-    // An older version's record: one run, its changes set values.
-    if (Array.isArray(j.changes)) return { runs: [{ pid: j.pid ?? 0, command: j.command ?? "", changes: j.changes }] };
   } catch {
     // fall through
   }
@@ -230,8 +231,25 @@ function undoDeadRun(r: RunRecord): JournalEntry[] {
   return kept;
 }
 
+/**
+ * An older version's record (settings.json: one run, set values): it holds
+ * the lock while the file is there, so under the lock its run is over.
+ */
+function recoverLegacy(dir: string): void {
+  let j: Partial<RunRecord>;
+  try {
+    j = JSON.parse(readFileSync(legacyPath(dir), "utf8"));
+  } catch {
+    return;
+  }
+  const kept = Array.isArray(j.changes) ? undoDeadRun({ pid: j.pid ?? 0, command: j.command ?? "", changes: j.changes }) : [];
+  if (kept.length === 0) rmSync(legacyPath(dir), { force: true });
+  else writeFileSync(legacyPath(dir), `${JSON.stringify({ ...j, changes: kept }, null, 1)}\n`, { mode: 0o600 });
+}
+
 /** Put back what runs that died left on record (under the lock). */
 function recoverDead(dir: string): void {
+  recoverLegacy(dir);
   const j = readJournal(dir);
   let changed = false;
   const runs: RunRecord[] = [];

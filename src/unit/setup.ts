@@ -2,7 +2,8 @@
 // run adds its own share on top of nr_hugepages before the first case (what
 // is free may be another run's), adds more before a hugetlb case if
 // something else on the machine took them, and takes exactly its share off
-// after the last. Anyone else uses what is free.
+// after the last; where its share cannot be had, its hugetlb cases skip
+// naming why (refusal()). Anyone else, and --no-setup, uses what is free.
 import { hugepageState, reserveHugepages } from "../harness/hugetlb.ts";
 import { meminfoKb } from "../harness/memory.ts";
 import type { SettingChange } from "../harness/restore.ts";

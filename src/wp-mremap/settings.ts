@@ -61,20 +61,20 @@ export function freeHugetlbShortage(size: number): string | undefined {
 /**
  * One hugetlb page of `size` for this run: that size's nr_hugepages is
  * raised by one on top of whatever it is (a free page may be another
- * run's), and lowered by one afterwards. Where the kernel grants none, a
- * page already free will do. Returns the skip reason when none can be had.
+ * run's), and lowered by one afterwards. Where the kernel grants none (a
+ * size it cannot allocate now, like 1 GiB pages set aside at boot), a page
+ * already free will do. Returns the skip reason when none can be had.
  */
 export function reserveOneHugetlbPage(size: number, into: Changes): string | undefined {
   const dir = hugetlbDir(size);
   const free = () => readCount(join(dir, "free_hugepages")) - readCount(join(dir, "resv_hugepages"));
-  let why = "";
   try {
     const c = SettingChange.add(join(dir, "nr_hugepages"), 1);
     if (c.share === 0) c.dispose();
     else into.add(c);
   } catch (e) {
-    why = `; raising nr_hugepages: ${(e as Error).message}`;
+    return `not enough HugeTLB pages (need 1 of ${size / 1024} KiB; could not reserve one for this run: ${(e as Error).message})`;
   }
   const after = free();
-  return after >= 1 ? undefined : `not enough HugeTLB pages (need 1 of ${size / 1024} KiB, free ${after}${why})`;
+  return after >= 1 ? undefined : `not enough HugeTLB pages (need 1 of ${size / 1024} KiB, free ${after})`;
 }
