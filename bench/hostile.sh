@@ -118,6 +118,7 @@ for args in "unit -l --mem anon --mem shmem" "unit -l -f wp -f move" "unit -l --
   "--version extra" "unit --timeout 1e-9 -f zeropage --mem anon" "unit --timeout 0.001 -f zeropage --mem anon"; do
   echo "  $args -> $(sweep $args)"
 done
-echo "  CONSOLA_LEVEL=abc features -> $(CONSOLA_LEVEL=abc "$BIN" features >/dev/null 2>"$WORK/arg.err"; echo "rc $?, $(wc -l <"$WORK/arg.err") stderr lines")"
+echo "  CONSOLA_LEVEL=abc unit -f zeropage --mem anon,shmem --no-setup -> $(CONSOLA_LEVEL=abc "$BIN" unit -f zeropage --mem anon,shmem --no-setup >/dev/null 2>"$WORK/arg.err"; echo "rc $?, $(grep -c '\[debug\]' "$WORK/arg.err") debug lines, $(grep -c 'CONSOLA_LEVEL' "$WORK/arg.err") warnings")"
 echo "  unit --mem <120 KB> -> stderr $("$BIN" unit --mem "x$long" 2>&1 >/dev/null | wc -c) bytes"
-echo "kept logs: $WORK"
+umount "$MNT" 2>/dev/null
+echo "kept logs: $WORK (remove when read)"

@@ -22,7 +22,7 @@
 //     is changed, and SettingsUnsafeError says why.
 // The state dir is /run/uffd-suite (root only: an ordinary user cannot
 // change these settings); UFFD_SUITE_STATE_DIR overrides it.
-import { closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Errno } from "../sys/errno.ts";
 import { LOCK, tryFlock } from "../sys/fd.ts";
@@ -235,16 +235,21 @@ function undoDeadRun(r: RunRecord): JournalEntry[] {
  * An older version's record (settings.json: one run, set values): it holds
  * the lock while the file is there, so under the lock its run is over.
  */
-function recoverLegacy(dir: string): void {
-  let j: Partial<RunRecord>;
+function readLegacy(dir: string): RunRecord[] {
   try {
-    j = JSON.parse(readFileSync(legacyPath(dir), "utf8"));
+    const j = JSON.parse(readFileSync(legacyPath(dir), "utf8")) as Partial<RunRecord>;
+    return Array.isArray(j.changes) ? [{ pid: j.pid ?? 0, command: j.command ?? "", changes: j.changes }] : [];
   } catch {
-    return;
+    return [];
   }
-  const kept = Array.isArray(j.changes) ? undoDeadRun({ pid: j.pid ?? 0, command: j.command ?? "", changes: j.changes }) : [];
+}
+
+function recoverLegacy(dir: string): void {
+  if (!existsSync(legacyPath(dir))) return;
+  const [r] = readLegacy(dir);
+  const kept = r ? undoDeadRun(r) : [];
   if (kept.length === 0) rmSync(legacyPath(dir), { force: true });
-  else writeFileSync(legacyPath(dir), `${JSON.stringify({ ...j, changes: kept }, null, 1)}\n`, { mode: 0o600 });
+  else writeFileSync(legacyPath(dir), `${JSON.stringify({ ...r, changes: kept }, null, 1)}\n`, { mode: 0o600 });
 }
 
 /** Put back what runs that died left on record (under the lock). */
@@ -314,7 +319,7 @@ export function withSettingsLock<T>(fn: () => T, waitMs = LOCK_WAIT_MS): T {
     }
   }
   const dir = usableDir();
-  const fd = lockFile(dir, "lock", waitMs, () => `machine settings are held by another uffd-suite run (${runsHeld(readJournal(dir).runs.filter((r) => !isMine(r)))})`);
+  const fd = lockFile(dir, "lock", waitMs, () => `machine settings are held by another uffd-suite run (${runsHeld([...readJournal(dir).runs.filter((r) => !isMine(r)), ...readLegacy(dir)])})`);
   try {
     lockDepth = 1;
     lockDir = dir;
