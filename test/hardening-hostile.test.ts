@@ -69,6 +69,30 @@ describe.skipIf(!ROOT || !HUGETLB)("huge pages shared between runs (needs root a
     expect(passed).toBeGreaterThan(0);
   }, ROUNDS * 60_000);
 
+  test.skipIf(!Bun.which("flock"))("the lock held past the wait (an older version's whole run): one wait, then the hugetlb cases skip naming the holder; nothing changed", async () => {
+    const dir = join(tmp, "held");
+    mkdirSync(dir, { mode: 0o700 });
+    const holder = Bun.spawn(["flock", join(dir, "lock"), "sleep", "60"], { stdout: "ignore", stderr: "ignore" });
+    try {
+      await Bun.sleep(200);
+      const before = snapshot();
+      const started = performance.now();
+      const r = run(["unit", "--mem", "hugetlb", "-f", "wp-fork"], { UFFD_SUITE_STATE_DIR: dir });
+      const seconds = (performance.now() - started) / 1000;
+      expect(r.code).toBe(4);
+      const hugetlb = r.out.split("\n").filter((l) => / on hugetlb$| on hugetlb #/.test(l));
+      expect(hugetlb.length).toBeGreaterThan(0);
+      for (const l of hugetlb) expect(l).toMatch(/# SKIP (not enough HugeTLB pages \(need \d+; could not reserve them for this run: machine settings are held by another uffd-suite run|CONFIG_GUP_TEST missing)/);
+      // One wait of 10 s, not one per case.
+      expect(seconds).toBeLessThan(20);
+      expect(r.err.split("\n").filter((l) => l.includes("held by another"))).toHaveLength(1);
+      expect(changes(before, snapshot())).toEqual([]);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.exited;
+    }
+  }, 60_000);
+
   test("a restore that leaves a setting changed fails the run: `not ok N environment` naming it, exit 1", () => {
     const before = readFileSync(NR, "utf8").trim();
     try {

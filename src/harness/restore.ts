@@ -294,9 +294,10 @@ export class SettingChange implements Disposable {
    * Add `delta` to the count at `path` (nr_hugepages) as this run's share,
    * on top of whatever is there, read and written under the settings lock;
    * dispose() takes exactly that share off again. `share` is what the
-   * kernel granted (maybe less than asked).
+   * kernel granted (maybe less than asked). `waitMs`: how long to wait for
+   * the settings lock (default 10 s).
    */
-  static add(path: string, delta: number): SettingChange {
+  static add(path: string, delta: number, opts: { waitMs?: number } = {}): SettingChange {
     if (received) throw new InterruptedError(`interrupted by ${received}: not changing ${path}`);
     hook();
     return withSettingsLock(() => {
@@ -312,7 +313,7 @@ export class SettingChange implements Disposable {
         throw e;
       }
       return change;
-    });
+    }, opts.waitMs);
   }
 
   /** The share this change holds (add()), undefined for a set value. */

@@ -401,7 +401,8 @@ export function releaseKnobs(): void {
 export function recoverAbandonedSettings(): string | undefined {
   if (stateDir() === undefined) return undefined;
   try {
-    withSettingsLock(() => undefined);
+    // Without waiting: a run holding the lock does this itself when it lets go.
+    withSettingsLock(() => undefined, 0);
   } catch (e) {
     if (e instanceof SettingsUnsafeError) return e.message;
     if (!(e instanceof SettingsBusyError)) throw e;

@@ -7,7 +7,7 @@
 import { hugepageState, reserveHugepages } from "../harness/hugetlb.ts";
 import { meminfoKb } from "../harness/memory.ts";
 import type { SettingChange } from "../harness/restore.ts";
-import { SettingsUnsafeError } from "../harness/settings-journal.ts";
+import { SettingsBusyError, SettingsUnsafeError } from "../harness/settings-journal.ts";
 import { log } from "../log.ts";
 
 /** Unknown: 0 (reserve nothing). */
@@ -19,6 +19,8 @@ export class HugepageSetup {
   readonly #allowed: boolean;
   readonly #changes: SettingChange[] = [];
   #refused = new Map<number, string>();
+  /** Another run held the settings lock past the wait once: later tries do not wait again. */
+  #busy = false;
 
   /** `allowed`: --setup was given (the default); nothing is changed unless we are root. */
   constructor(opts: { allowed: boolean }) {
@@ -49,15 +51,17 @@ export class HugepageSetup {
       return;
     }
     try {
-      const change = reserveHugepages(more);
+      const change = reserveHugepages(more, this.#busy ? { waitMs: 0 } : {});
       if (!change) return;
       this.#changes.push(change);
       log.info(`nr_hugepages ${change.original} -> ${Number(change.original) + more} (this run's ${more} for the hugetlb cases, taken off afterwards)`);
     } catch (e) {
       const why = (e as Error).message;
       this.#refused.set(need, why);
-      // An unusable state folder was said once at the start of the run.
-      if (e instanceof SettingsUnsafeError) log.debug(why);
+      // An unusable state folder was said once at the start of the run, a busy lock the first time.
+      const said = e instanceof SettingsUnsafeError || (e instanceof SettingsBusyError && this.#busy);
+      if (e instanceof SettingsBusyError) this.#busy = true;
+      if (said) log.debug(why);
       else log.warn(`cannot reserve ${more} huge pages: ${why}`);
     }
   }
