@@ -31,16 +31,16 @@ export function hugepageShortage(need: number): string | undefined {
  * pages may be another run's); dispose takes exactly that share off again.
  * Anyone else may only use what is free: undefined when enough is, else
  * an error. Throws when the kernel grants fewer (giving back what it did),
- * or the settings lock is not had within `waitMs`.
+ * or the settings lock is not had (SettingsBusyError).
  */
-export function reserveHugepages(need: number, opts: { waitMs?: number } = {}): SettingChange | undefined {
+export function reserveHugepages(need: number): SettingChange | undefined {
   if (need <= 0) return undefined;
   if (process.getuid?.() !== 0) {
     const short = hugepageShortage(need);
     if (short) throw new Error(`${short}; raising nr_hugepages needs root`);
     return undefined;
   }
-  const change = SettingChange.add(NR_HUGEPAGES, need, opts);
+  const change = SettingChange.add(NR_HUGEPAGES, need);
   const got = change.share ?? 0;
   if (got < need) {
     change.dispose();

@@ -294,10 +294,9 @@ export class SettingChange implements Disposable {
    * Add `delta` to the count at `path` (nr_hugepages) as this run's share,
    * on top of whatever is there, read and written under the settings lock;
    * dispose() takes exactly that share off again. `share` is what the
-   * kernel granted (maybe less than asked). `waitMs`: how long to wait for
-   * the settings lock (default 10 s).
+   * kernel granted (maybe less than asked).
    */
-  static add(path: string, delta: number, opts: { waitMs?: number } = {}): SettingChange {
+  static add(path: string, delta: number): SettingChange {
     if (received) throw new InterruptedError(`interrupted by ${received}: not changing ${path}`);
     hook();
     return withSettingsLock(() => {
@@ -313,7 +312,7 @@ export class SettingChange implements Disposable {
         throw e;
       }
       return change;
-    }, opts.waitMs);
+    });
   }
 
   /** The share this change holds (add()), undefined for a set value. */

@@ -303,13 +303,15 @@ const runsHeld = (list: readonly RunRecord[]) => list.map(describe).join("; ") |
 
 let lockDepth = 0;
 let lockDir: string | undefined;
+/** The lock was once held past the wait (an older version holds it for its whole run): later changes do not wait again. */
+let busySeen = false;
 
 /**
  * Run `fn` holding the settings lock, after putting back what dead runs
  * left. Throws SettingsUnsafeError (no usable state dir) or, past
- * `waitMs`, SettingsBusyError.
+ * `waitMs` (default 10 s, or none once a wait has failed), SettingsBusyError.
  */
-export function withSettingsLock<T>(fn: () => T, waitMs = LOCK_WAIT_MS): T {
+export function withSettingsLock<T>(fn: () => T, waitMs?: number): T {
   if (lockDepth > 0) {
     lockDepth++;
     try {
@@ -319,7 +321,11 @@ export function withSettingsLock<T>(fn: () => T, waitMs = LOCK_WAIT_MS): T {
     }
   }
   const dir = usableDir();
-  const fd = lockFile(dir, "lock", waitMs, () => `machine settings are held by another uffd-suite run (${runsHeld([...readJournal(dir).runs.filter((r) => !isMine(r)), ...readLegacy(dir)])})`);
+  const wait = waitMs ?? (busySeen ? 0 : LOCK_WAIT_MS);
+  const fd = lockFile(dir, "lock", wait, () => {
+    if (wait > 0) busySeen = true;
+    return `machine settings are held by another uffd-suite run (${runsHeld([...readJournal(dir).runs.filter((r) => !isMine(r)), ...readLegacy(dir)])})`;
+  });
   try {
     lockDepth = 1;
     lockDir = dir;

@@ -19,7 +19,7 @@ export class HugepageSetup {
   readonly #allowed: boolean;
   readonly #changes: SettingChange[] = [];
   #refused = new Map<number, string>();
-  /** Another run held the settings lock past the wait once: later tries do not wait again. */
+  /** Another run held the settings lock past the wait once (said then; later tries do not wait again). */
   #busy = false;
 
   /** `allowed`: --setup was given (the default); nothing is changed unless we are root. */
@@ -51,7 +51,7 @@ export class HugepageSetup {
       return;
     }
     try {
-      const change = reserveHugepages(more, this.#busy ? { waitMs: 0 } : {});
+      const change = reserveHugepages(more);
       if (!change) return;
       this.#changes.push(change);
       log.info(`nr_hugepages ${change.original} -> ${Number(change.original) + more} (this run's ${more} for the hugetlb cases, taken off afterwards)`);
