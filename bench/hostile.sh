@@ -23,7 +23,7 @@ watch_foreign() { # file: append what is seen until killed
   while :; do
     for pid in $(pgrep -f 'uffd-suite|bun'); do
       cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
-      case "$cwd" in "$PWD"*) ;; *) tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -v 'qemu\|lava/matrix' | grep -q 'unit\|stress\|run\|test\|explore\|mutate' && echo "$pid $cwd" ;; esac
+      case "$cwd" in "$PWD"*) ;; *) { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -v 'qemu\|lava/matrix' | grep -q 'unit\|stress\|run\|test\|explore\|mutate' && echo "$pid $cwd" ;; esac
     done >>"$1"
     sleep 0.2
   done
@@ -74,7 +74,8 @@ variant() { # name, then how to make $WORK/state
   kill -KILL $p 2>/dev/null; wait $p 2>/dev/null
   sleep 0.3
   local killed=$(cat $NR)
-  # (Other runs on the machine move nr_hugepages too: count only a run of ours that said it raised it.)
+  # (Other runs on the machine move nr_hugepages too: a change by a run of ours that did not say it
+  # raised it is shown as "other".)
   grep -q 'nr_hugepages [0-9]* ->' "$WORK/sd-$name" || seen=0
   grep -q 'nr_hugepages [0-9]* ->' "$WORK/sk-$name" || [ "$killed" = "$before" ] || killed=other
   [ "$killed" != "$before" ] && [ "$killed" != other ] && echo "$before" >$NR
