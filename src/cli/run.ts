@@ -24,7 +24,7 @@ const args = {
     description: "Stress write-protect as well in the stress runs (on by default)",
     negativeDescription: "Stress runs without write-protect (as the upstream C since 6.17)",
   },
-  timeout: { type: "string", valueHint: "S", description: "Seconds each unit case may run before it is killed (default 60)" },
+  timeout: { type: "string", valueHint: "S", description: "Seconds each unit case may run before it is killed (default 60, at least 1)" },
   ...reportArgs,
 } as const;
 
@@ -45,9 +45,9 @@ const run: CommandDef<typeof args> = {
       unitTimeoutS,
       progress: process.stderr.isTTY ? (label) => terminalProgress(process.stderr, label) : undefined,
     });
-    await output.finish();
+    const settingsOk = await output.finish();
     log.info(`run: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
-    if (s.counts.fail > 0 || s.emitted !== s.planned) return EXIT.FAIL;
+    if (s.counts.fail > 0 || s.emitted !== s.planned || !settingsOk) return EXIT.FAIL;
     return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
   },
 };

@@ -22,7 +22,7 @@ const args = {
     valueHint: "kernel|suite|all",
     description: "Which cases: the C suite's (kernel: its 67 on a full kernel), ours alone (suite), or all (default)",
   },
-  timeout: { type: "string", valueHint: "S", description: "Seconds each case may run before it is killed (default 60)" },
+  timeout: { type: "string", valueHint: "S", description: "Seconds each case may run before it is killed (default 60, at least 1)" },
   setup: {
     type: "boolean",
     default: true,
@@ -57,12 +57,15 @@ export function parseOrigin(s: string | undefined): "kernel" | "suite" | undefin
 
 /** Longest --timeout: a day (setTimeout cannot wait past 2^31 ms; beyond it would fire at once). */
 export const MAX_TIMEOUT_S = 86_400;
+/** Shortest --timeout: below a second a case would be killed before its process has got going. */
+export const MIN_TIMEOUT_S = 1;
 
 export function parseTimeout(s: string | undefined): number {
   if (s === undefined) return 60;
   // Decimal only: Number() would also take "0x10", "1e1" and " 5".
   const v = /^[0-9]+(\.[0-9]+)?$/.test(s) ? Number(s) : Number.NaN;
-  if (!(v > 0)) throw new UsageError(`--timeout wants a number of seconds > 0, not '${s}'`);
+  if (Number.isNaN(v)) throw new UsageError(`--timeout wants a decimal number of seconds (at least ${MIN_TIMEOUT_S}), not '${s}'`);
+  if (v < MIN_TIMEOUT_S) throw new UsageError(`--timeout ${s} is too short (at least ${MIN_TIMEOUT_S} s)`);
   if (v > MAX_TIMEOUT_S) throw new UsageError(`--timeout ${s} is too long (at most ${MAX_TIMEOUT_S} s)`);
   return v;
 }
@@ -91,9 +94,9 @@ const unit: CommandDef<typeof args> = {
     const out = ReportOutput.open(report, "unit");
     startTestRun(out);
     const s = await runUnit({ filter: a.filter, mems, origin, timeoutS, setup: a.setup, isolate: a.isolate, write: out.write });
-    await out.finish();
+    const settingsOk = await out.finish();
     log.info(`unit: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
-    if (s.counts.fail > 0) return EXIT.FAIL;
+    if (s.counts.fail > 0 || !settingsOk) return EXIT.FAIL;
     return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
   },
 };

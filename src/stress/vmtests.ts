@@ -88,12 +88,11 @@ function hugetlbStressSize(setup: boolean, groups: number): { mib: number; chang
   if (setup && process.getuid?.() === 0) {
     try {
       const change = reserveHugepages(need);
-      const note = change ? `nr_hugepages ${change.original} -> ${hugepageState().total} for the hugetlb stress runs` : undefined;
+      const note = change ? `nr_hugepages ${change.original} + ${change.share} for the hugetlb stress runs` : undefined;
       return { mib: target, change, note };
     } catch (e) {
-      const free = hugepageState().free;
-      const mib = Math.floor(free / 2) * hpsMiB;
-      return { mib, note: `could not reserve ${need} huge pages (${(e as Error).message}); using the ${free} free` };
+      // Pages found free may be another run's: without a share of its own, the hugetlb stress skips.
+      return { mib: 0, skip: `not enough HugeTLB pages (need ${need}; could not reserve them for this run: ${(e as Error).message})` };
     }
   }
   const free = hugepageState().free;

@@ -84,8 +84,9 @@ export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
       // A signal ends the run: no further case starts (the signal handler ends the output).
       const sig = interrupted();
       if (sig) throw new InterruptedError(`interrupted by ${sig}`);
-      if (runnable[i]) hugepages.ensure(hugepagesFor(entry.unit, entry.mem));
-      const skip = skipReason(entry.unit, entry.mem, kernel);
+      const caseNeed = runnable[i] ? hugepagesFor(entry.unit, entry.mem) : 0;
+      hugepages.ensure(caseNeed);
+      const skip = skipReason(entry.unit, entry.mem, kernel, hugepages.refusal(caseNeed));
       if (skip) {
         ktap.result(entry.name, { status: "skip", reason: skip, diagnostics: [] });
         continue;
