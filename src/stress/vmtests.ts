@@ -33,6 +33,8 @@ export interface VmtestsOptions {
   readonly wp: boolean;
   /** Seconds one unit case may run. */
   readonly unitTimeoutS: number;
+  /** Unit cases side by side (default 1). */
+  readonly jobs?: number;
   readonly progress?: (label: string) => { update(done: number, total: number, line: string): void; clear(): void };
 }
 
@@ -122,7 +124,7 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
   out("# uffd-unit-tests\n");
   const unitSection = new KtapSection(out, number);
   try {
-    const s = await runUnit({ timeoutS: opts.unitTimeoutS, setup: opts.setup, isolate: true, write: unitSection.write });
+    const s = await runUnit({ timeoutS: opts.unitTimeoutS, setup: opts.setup, isolate: true, jobs: opts.jobs, write: unitSection.write });
     unitSection.flush();
     add(s.counts);
   } catch (e) {

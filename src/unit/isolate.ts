@@ -2,13 +2,18 @@
 // hidden `unit-case` command), with a time limit. A crash or a hang ends that
 // child, never the run: it is killed with SIGKILL, reaped, and reported.
 //
-// Start-up (runtime, modules, Workers) is paid ahead: while one case runs, the
-// next case process is already started and waits, warmed up, for its case on
-// stdin. It takes nothing from the case before it but CPU time for start-up.
+// Start-up (runtime, modules, Workers) is paid ahead: while cases run, spare
+// case processes are already started and wait, warmed up, for a case on
+// stdin. A spare takes nothing from the cases before it but CPU time.
+//
+// Each process gets its case with a fresh token and its verdict is read from
+// its own stdout against that token (record.ts): a verdict is printed only if
+// that process sent it and then exited cleanly.
 import type { Subprocess } from "bun";
 import { InterruptedError, interrupted, onInterrupt } from "../harness/restore.ts";
 import type { PlannedCase } from "./plan.ts";
-import { type CaseResult, parseResultLine } from "./result.ts";
+import { type CaseRequest, newToken, type Progress, readProgress } from "./record.ts";
+import type { CaseResult } from "./result.ts";
 import { selfCommand } from "./self-exec.ts";
 
 /** The hidden command a case process runs. */
@@ -22,14 +27,8 @@ export interface IsolateOptions {
   readonly stderr?: (text: string) => void;
 }
 
-/** What a waiting case process reads on stdin: one JSON line. */
-export interface CaseRequest {
-  readonly case: string;
-  readonly mem?: string;
-}
-
-export function caseRequest(entry: PlannedCase): CaseRequest {
-  return entry.mem ? { case: entry.unit.name, mem: entry.mem.name } : { case: entry.unit.name };
+export function caseRequest(entry: PlannedCase, token?: string): CaseRequest {
+  return { case: entry.unit.name, ...(entry.mem ? { mem: entry.mem.name } : {}), ...(token ? { token } : {}) };
 }
 
 /** The line Bun prints when it dies of a signal ("panic(main thread): Segmentation fault at address 0x8"). */
@@ -72,10 +71,21 @@ async function reap(cp: CaseProcess): Promise<void> {
 const live = new Set<CaseProcess>();
 let hooked = false;
 
-/** Case processes for a run: `run` one case at a time; `close` ends the spare. */
+/** Hand `req` to a process; false if its stdin is already closed (it died before reading). */
+async function send(cp: CaseProcess, req: CaseRequest): Promise<boolean> {
+  try {
+    cp.proc.stdin.write(`${JSON.stringify(req)}\n`);
+    await cp.proc.stdin.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Case processes for a run: `run` cases (several at once if asked), `warm` spares, `close` ends them all. */
 export class CaseProcesses {
   readonly #opts: IsolateOptions;
-  #spare: CaseProcess | undefined;
+  readonly #spares: CaseProcess[] = [];
 
   constructor(opts: IsolateOptions) {
     this.#opts = opts;
@@ -89,80 +99,93 @@ export class CaseProcesses {
     }
   }
 
-  #take(): CaseProcess {
-    const cp = this.#spare ?? startCaseProcess();
-    this.#spare = undefined;
-    live.add(cp);
-    return cp;
+  /** Keep `n` warmed-up processes waiting for a case (start the missing ones now). */
+  warm(n: number): void {
+    while (this.#spares.length < n) {
+      const cp = startCaseProcess();
+      live.add(cp);
+      this.#spares.push(cp);
+    }
   }
 
-  /** Run `entry`; with `next` set, start the process for the following case meanwhile. */
-  async run(entry: PlannedCase, opts: { next: boolean }): Promise<CaseResult> {
+  /** Run `entry` in a spare (or a new process) and judge what that process sent. */
+  async run(entry: PlannedCase): Promise<CaseResult> {
     const started = performance.now();
-    const cp = this.#take();
+    const cp = this.#spares.shift() ?? startCaseProcess();
+    live.add(cp);
     const { proc } = cp;
-    proc.stdin.write(`${JSON.stringify(caseRequest(entry))}\n`);
-    await proc.stdin.end();
-    if (opts.next) {
-      this.#spare = startCaseProcess();
-      live.add(this.#spare);
-    }
+    const req = caseRequest(entry, newToken());
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       proc.kill("SIGKILL");
     }, this.#opts.timeoutMs);
+    const sent = await send(cp, req);
     await proc.exited;
     clearTimeout(timer);
     live.delete(cp);
     const [stdout, stderr] = await Promise.all([cp.stdout, cp.stderr]);
     if (stderr) (this.#opts.stderr ?? ((t: string) => process.stderr.write(t)))(stderr);
-    return { ...interpret(entry, proc, stdout, stderr, timedOut, this.#opts.timeoutLabel), ms: Math.round(performance.now() - started) };
+    const ended = { exitCode: proc.exitCode, signalCode: proc.signalCode === null ? null : String(proc.signalCode), timedOut, sent };
+    return { ...judge(entry, readProgress(stdout, req), ended, { stderr, timeoutLabel: this.#opts.timeoutLabel }), ms: Math.round(performance.now() - started) };
   }
 
-  /** End the spare process, if one is waiting, and reap it. */
+  /** End every process of this run still alive (spares, and cases of a run cut short) and reap them. */
   async close(): Promise<void> {
-    const cp = this.#spare;
-    this.#spare = undefined;
-    if (!cp) return;
-    await reap(cp);
-    live.delete(cp);
+    const spares = this.#spares.splice(0);
+    await Promise.all([...new Set([...spares, ...live])].map(async (cp) => {
+      await reap(cp);
+      live.delete(cp);
+    }));
   }
 }
 
-function interpret(
-  entry: PlannedCase,
-  proc: Subprocess,
-  stdout: string,
-  stderr: string,
-  timedOut: boolean,
-  timeoutLabel: string,
-): CaseResult {
-  if (timedOut) {
+/** How a case process ended. */
+export interface Ended {
+  readonly exitCode: number | null;
+  readonly signalCode: string | null;
+  readonly timedOut: boolean;
+  /** Did its stdin take the request? */
+  readonly sent: boolean;
+}
+
+const WHERE: Record<Exclude<Progress["stage"], "result" | "bad">, string> = {
+  "no-ack": "before it took its case",
+  acked: "during its case, before any result",
+  partial: "while writing its result (half a record)",
+};
+
+/** The verdict for `entry` from what its process sent and how it ended. */
+export function judge(entry: PlannedCase, progress: Progress, ended: Ended, opts: { stderr: string; timeoutLabel: string }): CaseResult {
+  const { stderr, timeoutLabel } = opts;
+  if (ended.timedOut) {
     return {
       status: "fail",
       directive: `TIMEOUT ${timeoutLabel}`,
       diagnostics: [`${entry.name}: still running after ${timeoutLabel}; killed with SIGKILL`],
     };
   }
-  if (proc.signalCode) {
-    const why = crashLine(stderr);
+  const why = ended.signalCode ? crashLine(stderr) : undefined;
+  const how = ended.signalCode
+    ? `killed by ${ended.signalCode}${why ? ` (${why})` : ""}`
+    : `exited with code ${ended.exitCode}`;
+  const crashed = ended.signalCode ? { directive: `crashed: ${ended.signalCode}` } : {};
+  if (progress.stage === "result") {
+    if (!ended.signalCode && ended.exitCode === 0) return progress.result;
+    // What it sent stands as a diagnostic; the verdict is the crash.
     return {
       status: "fail",
-      directive: `crashed: ${proc.signalCode}`,
-      diagnostics: [`${entry.name}: case process killed by ${proc.signalCode}${why ? ` (${why})` : ""}`],
+      ...crashed,
+      diagnostics: [...progress.result.diagnostics, `${entry.name}: case process ${how} after its result (${progress.result.status})`],
     };
   }
-  const line = stdout.split("\n").filter((l) => l.startsWith("{")).at(-1);
-  const result = line ? parseResultLine(line) : undefined;
-  if (!result) {
-    return {
-      status: "fail",
-      diagnostics: [
-        `${entry.name}: case process exited with code ${proc.exitCode} without a result`,
-        ...tail(stderr, 5).map((l) => `stderr: ${l}`),
-      ],
-    };
-  }
-  return result;
+  const where = progress.stage === "bad" ? `with ${progress.why}` : `${WHERE[progress.stage]}${ended.sent ? "" : " (its stdin was closed)"}`;
+  return {
+    status: "fail",
+    ...crashed,
+    diagnostics: [
+      `${entry.name}: case process ${how} ${where}`,
+      ...(ended.signalCode ? [] : tail(stderr, 5).map((l) => `stderr: ${l}`)),
+    ],
+  };
 }
