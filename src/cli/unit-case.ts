@@ -8,6 +8,7 @@ import { writeSync } from "node:fs";
 import type { CommandDef } from "citty";
 import { workerPool } from "../harness/pool.ts";
 import { MEMORY_NAMES, memoryType } from "../harness/memory.ts";
+import type { FeatureSet } from "../uffd/bits.ts";
 import { caseFault } from "../unit/case-fault.ts";
 import { findCase } from "../unit/plan.ts";
 import { ackLine, type CaseRequest, recordLine } from "../unit/record.ts";
@@ -26,14 +27,24 @@ async function request(a: { case?: string; mem?: string; stdin?: boolean }): Pro
     if (a.case === undefined) throw new UsageError("unit-case needs --case NAME or --stdin");
     return { case: a.case, mem: a.mem };
   }
+  // Warm-up, paid while the runner has no case for us yet: Workers, and the kernel's features.
   const pool = workerPool();
   await Promise.all([pool.warm("handler", 1), pool.warm("toucher", 1)]);
+  kernelFeatures();
   caseFault.at("warm");
   const line = (await Bun.stdin.text()).trim();
   if (line === "") return undefined; // the runner needed no more cases
   const r = JSON.parse(line) as CaseRequest;
   if (typeof r.case !== "string") throw new UsageError("unit-case: bad request on stdin");
   return r;
+}
+
+let features: FeatureSet | undefined;
+
+/** The kernel's features as a case sees them (probed once). */
+function kernelFeatures(): FeatureSet {
+  features ??= featuresOf(kernelView());
+  return features;
 }
 
 const unitCase: CommandDef<typeof args> = {
@@ -60,7 +71,7 @@ const unitCase: CommandDef<typeof args> = {
     const mem = req.mem === undefined ? undefined : memoryType(req.mem);
     const startedAt = Date.now();
     caseFault.during();
-    const r = await runCase(c, mem, { kernel: featuresOf(kernelView()), planted: plantedFromEnv() });
+    const r = await runCase(c, mem, { kernel: kernelFeatures(), planted: plantedFromEnv() });
     const line = recordLine(req, r);
     caseFault.write(line);
     caseFault.logSent(req, r, { startedAt, endedAt: Date.now() });

@@ -11,6 +11,7 @@
 // that process sent it and then exited cleanly.
 import type { Subprocess } from "bun";
 import { InterruptedError, interrupted, onInterrupt } from "../harness/restore.ts";
+import { log } from "../log.ts";
 import type { PlannedCase } from "./plan.ts";
 import { type CaseRequest, newToken, type Progress, readProgress } from "./record.ts";
 import type { CaseResult } from "./result.ts";
@@ -127,7 +128,10 @@ export class CaseProcesses {
     const [stdout, stderr] = await Promise.all([cp.stdout, cp.stderr]);
     if (stderr) (this.#opts.stderr ?? ((t: string) => process.stderr.write(t)))(stderr);
     const ended = { exitCode: proc.exitCode, signalCode: proc.signalCode === null ? null : String(proc.signalCode), timedOut, sent };
-    return { ...judge(entry, readProgress(stdout, req), ended, { stderr, timeoutLabel: this.#opts.timeoutLabel }), ms: Math.round(performance.now() - started) };
+    const r = judge(entry, readProgress(stdout, req), ended, { stderr, timeoutLabel: this.#opts.timeoutLabel });
+    const ms = Math.round(performance.now() - started);
+    log.debug(`${entry.name}: the case took ${r.ms ?? "?"} ms of the ${ms} ms from its request to its process's end`);
+    return { ...r, ms };
   }
 
   /** End every process of this run still alive (spares, and cases of a run cut short) and reap them. */
