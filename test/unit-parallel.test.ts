@@ -13,7 +13,7 @@ import type { UnitCase } from "../src/unit/case.ts";
 
 describe("admission (no processes)", () => {
   const plain: CaseNeeds = { hugepages: 0, thp: false, alone: false, memoryMiB: 100 };
-  const budget = { jobs: 3, hugepages: 10, memoryMiB: 1000 };
+  const budget = { jobs: 3, memoryMiB: 1000 };
 
   test("up to `jobs` plain cases; anything may start when nothing runs", () => {
     const a = new Admission(budget);
@@ -37,23 +37,26 @@ describe("admission (no processes)", () => {
     expect(a.blocker(plain)).toBe("alone");
   });
 
-  test("one THP case at a time; huge pages only within the budget; memory within its budget", () => {
+  test("one THP case at a time; one hugetlb case at a time (beside others); memory within its budget", () => {
     const a = new Admission(budget);
     a.start(0, { ...plain, thp: true });
     expect(a.blocker({ ...plain, thp: true })).toBe("thp");
     expect(a.blocker({ ...plain, hugepages: 10 })).toBeUndefined();
     a.start(1, { ...plain, hugepages: 6 });
-    expect(a.blocker({ ...plain, hugepages: 5 })).toBe("hugepages");
-    expect(a.blocker({ ...plain, hugepages: 4 })).toBeUndefined();
+    expect(a.blocker({ ...plain, hugepages: 1 })).toBe("hugepages");
+    expect(a.blocker(plain)).toBeUndefined();
     expect(a.blocker({ ...plain, memoryMiB: 801 })).toBe("memory");
+    expect(a.blocker({ ...plain, memoryMiB: 800 })).toBeUndefined();
     expect(a.hugepagesHeld).toBe(6);
+    a.finish(1);
+    expect(a.blocker({ ...plain, hugepages: 1 })).toBeUndefined();
   });
 
-  test("huge pages wanted: the `jobs` largest needs side by side, the largest alone for one job", () => {
+  test("huge pages reserved up front: the largest need", () => {
     const n = (hugepages: number): CaseNeeds => ({ ...plain, hugepages });
-    expect(hugepagesWanted([n(0), n(16), n(4), n(32), n(2)], 1)).toBe(32);
-    expect(hugepagesWanted([n(0), n(16), n(4), n(32), n(2)], 2)).toBe(48);
-    expect(hugepagesWanted([n(0)], 4)).toBe(0);
+    expect(hugepagesWanted([n(0), n(16), n(4), n(32), n(2)])).toBe(32);
+    expect(hugepagesWanted([n(0)])).toBe(0);
+    expect(hugepagesWanted([])).toBe(0);
   });
 });
 

@@ -7,7 +7,8 @@
 //            request (has its case, sent the ack), case (while the case runs),
 //            partial (after half the record), record (after the whole record),
 //            exit (exit code 3 after the record), forged (a record with another
-//            token instead of its own), twice (its record twice)
+//            token instead of its own), twice (its record twice), idle (just
+//            after saying it is ready for another case)
 //     HOW    segv (reads address 8), kill (SIGKILL), abort (SIGABRT)
 //     CASE   only a process given this case
 //   UFFD_SUITE_CASE_FAULT_CLAIM=FILE  the first process to reach the stage
@@ -19,7 +20,7 @@ import { u64At } from "../sys/mem.ts";
 import type { CaseRequest } from "./record.ts";
 import type { CaseResult } from "./result.ts";
 
-type Stage = "start" | "warm" | "request" | "case" | "partial" | "record" | "exit" | "forged" | "twice";
+type Stage = "start" | "warm" | "request" | "case" | "partial" | "record" | "exit" | "forged" | "twice" | "idle";
 
 interface Fault {
   readonly stage: Stage;
@@ -72,7 +73,7 @@ class CaseFault {
     process.kill(process.pid, "SIGKILL");
   }
 
-  at(stage: "start" | "warm" | "request" | "record"): void {
+  at(stage: "start" | "warm" | "request" | "record" | "idle"): void {
     if (this.#mine(stage)) this.#fire();
   }
 
@@ -101,8 +102,9 @@ class CaseFault {
     appendFileSync(this.#log, `${JSON.stringify(entry)}\n`);
   }
 
-  exitCode(): number {
-    return this.#mine("exit") ? 3 : 0;
+  /** Stage "exit": the process ends with code 3 right after the record. */
+  exitsAfterRecord(): boolean {
+    return this.#mine("exit");
   }
 }
 

@@ -2,18 +2,20 @@
 // hidden `unit-case` command), with a time limit. A crash or a hang ends that
 // child, never the run: it is killed with SIGKILL, reaped, and reported.
 //
-// Start-up (runtime, modules, Workers) is paid ahead: while cases run, spare
-// case processes are already started and wait, warmed up, for a case on
-// stdin. A spare takes nothing from the cases before it but CPU time.
+// Start-up (runtime, modules, Workers) is paid ahead, and paid rarely: while
+// cases run, spare case processes are already started and wait, warmed up,
+// for a case on stdin; and a process whose case passed or skipped takes the
+// next one (up to CASES_PER_PROCESS). A process is ended after a failure, so
+// what a failing case left behind cannot reach another case.
 //
-// Each process gets its case with a fresh token and its verdict is read from
-// its own stdout against that token (record.ts): a verdict is printed only if
-// that process sent it and then exited cleanly.
+// Each case goes with a fresh token and its verdict is read from that
+// process's stdout against that token (record.ts): a verdict is printed only
+// if that process sent it and then said "ready" or exited cleanly.
 import type { Subprocess } from "bun";
 import { InterruptedError, interrupted, onInterrupt } from "../harness/restore.ts";
 import { log } from "../log.ts";
 import type { PlannedCase } from "./plan.ts";
-import { type CaseRequest, newToken, type Progress, readProgress } from "./record.ts";
+import { type CaseRequest, isReady, newToken, type Progress, readProgress } from "./record.ts";
 import type { CaseResult } from "./result.ts";
 import { selfCommand } from "./self-exec.ts";
 
@@ -41,11 +43,50 @@ function tail(text: string, lines: number): string[] {
   return text.split("\n").map((l) => l.trimEnd()).filter(Boolean).slice(-lines);
 }
 
+/** Lines of a stream as they come; at its end, what followed the last newline. */
+class LineReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #dec = new TextDecoder();
+  #buf = "";
+  #ended = false;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  }
+
+  /** The next whole line, or undefined at the end of the stream. */
+  async next(): Promise<string | undefined> {
+    for (;;) {
+      const i = this.#buf.indexOf("\n");
+      if (i >= 0) {
+        const line = this.#buf.slice(0, i);
+        this.#buf = this.#buf.slice(i + 1);
+        return line;
+      }
+      if (this.#ended) return undefined;
+      const { value, done } = await this.#reader.read();
+      if (done) this.#ended = true;
+      else this.#buf += this.#dec.decode(value, { stream: true });
+    }
+  }
+
+  /** After the end: the unfinished last line ("" if none). */
+  get rest(): string {
+    return this.#buf;
+  }
+}
+
+/** A case process may run this many cases before it is ended (memory it may have grown). */
+export const CASES_PER_PROCESS = 16;
+
 interface CaseProcess {
   readonly proc: Subprocess<"pipe", "pipe", "pipe">;
-  /** Both pipes drained from the start, so a chatty child never blocks on a full pipe. */
-  readonly stdout: Promise<string>;
-  readonly stderr: Promise<string>;
+  readonly stdout: LineReader;
+  /** Its stderr since the last case ended (drained from the start, so a chatty child never blocks). */
+  stderr: string;
+  readonly stderrDone: Promise<void>;
+  /** Cases it has been given. */
+  cases: number;
 }
 
 function startCaseProcess(): CaseProcess {
@@ -60,13 +101,18 @@ function startCaseProcess(): CaseProcess {
     // which ends its case processes itself (and reports no false crash).
     detached: true,
   });
-  return { proc, stdout: new Response(proc.stdout).text(), stderr: new Response(proc.stderr).text() };
+  const cp: CaseProcess = { proc, stdout: new LineReader(proc.stdout), stderr: "", stderrDone: Promise.resolve(), cases: 0 };
+  const drain = async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of proc.stderr) cp.stderr += dec.decode(chunk, { stream: true });
+  };
+  return Object.assign(cp, { stderrDone: drain().catch(() => undefined) });
 }
 
 async function reap(cp: CaseProcess): Promise<void> {
   cp.proc.kill("SIGKILL");
   await cp.proc.exited;
-  await Promise.allSettled([cp.stdout, cp.stderr]);
+  await cp.stderrDone;
 }
 
 const live = new Set<CaseProcess>();
@@ -76,7 +122,7 @@ let hooked = false;
 async function send(cp: CaseProcess, req: CaseRequest): Promise<boolean> {
   try {
     cp.proc.stdin.write(`${JSON.stringify(req)}\n`);
-    await cp.proc.stdin.end();
+    await cp.proc.stdin.flush();
     return true;
   } catch {
     return false;
@@ -109,11 +155,37 @@ export class CaseProcesses {
     }
   }
 
-  /** Run `entry` in a spare (or a new process) and judge what that process sent. */
+  #log(cp: CaseProcess): void {
+    const text = cp.stderr;
+    cp.stderr = "";
+    if (text) (this.#opts.stderr ?? ((t: string) => process.stderr.write(t)))(text);
+  }
+
+  /**
+   * Run `entry` in a waiting process (or a new one) and judge what that
+   * process sent. After a pass or a skip, once it says it is ready again, the
+   * process waits for another case; after anything else it is ended.
+   */
   async run(entry: PlannedCase): Promise<CaseResult> {
     const started = performance.now();
     const cp = this.#spares.shift() ?? startCaseProcess();
+    const first = await this.#runIn(entry, cp);
+    let result = first.result;
+    if (first.stage === "no-ack" && cp.cases > 1 && !result.directive?.startsWith("TIMEOUT")) {
+      // A process that ran cases before died idle, before it took this one: this
+      // case never started. It runs in a new process; the death is shown with it.
+      const again = await this.#runIn(entry, startCaseProcess());
+      result = { ...again.result, diagnostics: [...first.result.diagnostics.map((d) => `before this case: ${d}`), ...again.result.diagnostics] };
+    }
+    const ms = Math.round(performance.now() - started);
+    log.debug(`${entry.name}: the case took ${result.ms ?? "?"} ms of the ${ms} ms from its request to its verdict`);
+    return { ...result, ms };
+  }
+
+  /** One case in `cp`: its verdict, and how far the process got. */
+  async #runIn(entry: PlannedCase, cp: CaseProcess): Promise<{ result: CaseResult; stage: Progress["stage"] }> {
     live.add(cp);
+    cp.cases++;
     const { proc } = cp;
     const req = caseRequest(entry, newToken());
     let timedOut = false;
@@ -122,22 +194,52 @@ export class CaseProcesses {
       proc.kill("SIGKILL");
     }, this.#opts.timeoutMs);
     const sent = await send(cp, req);
-    await proc.exited;
-    clearTimeout(timer);
-    live.delete(cp);
-    const [stdout, stderr] = await Promise.all([cp.stdout, cp.stderr]);
-    if (stderr) (this.#opts.stderr ?? ((t: string) => process.stderr.write(t)))(stderr);
-    const ended = { exitCode: proc.exitCode, signalCode: proc.signalCode === null ? null : String(proc.signalCode), timedOut, sent };
-    const r = judge(entry, readProgress(stdout, req), ended, { stderr, timeoutLabel: this.#opts.timeoutLabel });
-    const ms = Math.round(performance.now() - started);
-    log.debug(`${entry.name}: the case took ${r.ms ?? "?"} ms of the ${ms} ms from its request to its process's end`);
-    return { ...r, ms };
+    // What it sends for this case, up to "ready" or the end of its output.
+    const lines: string[] = [];
+    let ready = false;
+    for (let line = await cp.stdout.next(); line !== undefined; line = await cp.stdout.next()) {
+      if (isReady(line, req)) {
+        ready = true;
+        break;
+      }
+      lines.push(line);
+    }
+    const segment = lines.map((l) => `${l}\n`).join("") + (ready ? "" : cp.stdout.rest);
+    const progress = readProgress(segment, req);
+    let r: CaseResult;
+    if (ready && !timedOut && progress.stage === "result") {
+      clearTimeout(timer);
+      r = progress.result;
+      if (r.status === "fail" || cp.cases >= CASES_PER_PROCESS) {
+        // Idle (it said so): nothing of it is left to wait for.
+        await reap(cp);
+        live.delete(cp);
+      } else {
+        this.#spares.unshift(cp);
+      }
+    } else if (ready && !timedOut) {
+      // Idle again, but without one valid record for this case: no verdict from it.
+      clearTimeout(timer);
+      await reap(cp);
+      live.delete(cp);
+      const why = progress.stage === "bad" ? progress.why : "no result record";
+      r = { status: "fail", diagnostics: [`${entry.name}: case process said it was done, with ${why}`] };
+    } else {
+      await proc.exited;
+      clearTimeout(timer);
+      await cp.stderrDone;
+      live.delete(cp);
+      const ended = { exitCode: proc.exitCode, signalCode: proc.signalCode === null ? null : String(proc.signalCode), timedOut, sent };
+      r = judge(entry, progress, ended, { stderr: cp.stderr, timeoutLabel: this.#opts.timeoutLabel });
+    }
+    this.#log(cp);
+    return { result: r, stage: progress.stage };
   }
 
-  /** End every process of this run still alive (spares, and cases of a run cut short) and reap them. */
+  /** End every process of this run still alive (idle spares, and cases of a run cut short) and reap them. */
   async close(): Promise<void> {
-    const spares = this.#spares.splice(0);
-    await Promise.all([...new Set([...spares, ...live])].map(async (cp) => {
+    const all = new Set([...this.#spares.splice(0), ...live]);
+    await Promise.all([...all].map(async (cp) => {
       await reap(cp);
       live.delete(cp);
     }));

@@ -27,6 +27,15 @@ export function ackLine(req: CaseRequest): string {
   return `${JSON.stringify({ kind: "ack", token: req.token ?? null })}\n`;
 }
 
+export function readyLine(req: CaseRequest): string {
+  return `${JSON.stringify({ kind: "ready", token: req.token ?? null })}\n`;
+}
+
+/** Is `line` the ready line for `req`? */
+export function isReady(line: string, req: CaseRequest): boolean {
+  return line === readyLine(req).trimEnd();
+}
+
 export function recordLine(req: CaseRequest, result: CaseResult): string {
   return `${JSON.stringify({ kind: "result", token: req.token ?? null, case: req.case, mem: req.mem ?? null, result })}\n`;
 }

@@ -123,9 +123,8 @@ export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
   const fixedSkip = plan.map((e) => staticSkipReason(e.unit, e.mem, kernel));
   const needs = plan.map((e) => needsOf(e, hugepagesFor(e.unit, e.mem)));
   const hugepages = new HugepageSetup({ allowed: opts.setup });
-  const wanted = hugepagesWanted(needs.filter((_, i) => !fixedSkip[i]), jobs);
-  hugepages.ensure(wanted);
-  const admission = new Admission({ jobs, hugepages: Math.min(wanted, hugepageState().free), memoryMiB: memoryBudgetMiB() });
+  hugepages.ensure(hugepagesWanted(needs.filter((_, i) => !fixedSkip[i])));
+  const admission = new Admission({ jobs, memoryMiB: memoryBudgetMiB() });
   const ktap = new KtapWriter(opts.write);
   const out = new InOrder(plan, ktap);
   const procs = opts.isolate ? new CaseProcesses({ timeoutMs: opts.timeoutS * 1000, timeoutLabel: timeoutLabel(opts.timeoutS), stderr: opts.stderr }) : undefined;
@@ -151,7 +150,7 @@ export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
   const skipNow = (i: number): string | undefined => {
     const entry = plan[i]!;
     const need = needs[i]!.hugepages;
-    if (need === 0 || admission.hugepagesHeld > 0) return fixedSkip[i];
+    if (need === 0) return fixedSkip[i];
     hugepages.ensure(need);
     return skipReason(entry.unit, entry.mem, kernel);
   };
@@ -172,7 +171,7 @@ export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
       if (blocked === "jobs" || blocked === "alone") break;
       const kind = n.hugepages > 0 ? "hugetlb" : n.thp ? "thp" : "plain";
       // A top-up of nr_hugepages waits until no THP case runs.
-      const topUp = n.hugepages > 0 && admission.hugepagesHeld === 0 && admission.thpRunning && hugepageState().free < n.hugepages;
+      const topUp = n.hugepages > 0 && admission.thpRunning && hugepageState().free < n.hugepages;
       if (blocked || topUp || waiting.has(kind)) {
         waiting.add(kind);
         k++;

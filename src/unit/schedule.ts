@@ -3,12 +3,13 @@
 // huge pages, whether it must run alone, and the memory of its process. Two
 // cases run together only when neither can change the other's verdict.
 //
-// Huge pages, all in one place: the run reserves once, up front, what its
-// `jobs` largest hugetlb cases need side by side (hugepagesWanted); a hugetlb
-// case then starts beside others only while the pages held fit in what was
-// there after that (the budget). With no other hugetlb case of ours running, a
-// hugetlb case is gated exactly as in a serial run (top up, then skip for a
-// shortage), in the runner.
+// Huge pages, all in one place: hugetlb cases run one at a time (beside
+// cases on other memory), each with the machine's free huge pages to itself as
+// in a serial run: a case may fault in more than its row declares (a forked
+// child's copies of private pages), which only a serial run never notices.
+// The run reserves once, up front, the largest need (hugepagesWanted); before
+// each hugetlb case the runner tops up and checks for a shortage as a serial
+// run does.
 import { defaultAreaSize } from "../harness/context.ts";
 import { meminfoKb } from "../harness/memory.ts";
 import type { PlannedCase } from "./plan.ts";
@@ -32,10 +33,9 @@ export function needsOf(entry: PlannedCase, hugepages: number): CaseNeeds {
   return { hugepages, thp: entry.unit.thp === true, alone: entry.unit.alone !== undefined, memoryMiB: PROCESS_MIB + areas };
 }
 
-/** Huge pages for `jobs` hugetlb cases side by side: the sum of the `jobs` largest needs (1 job: the largest). */
-export function hugepagesWanted(needs: readonly CaseNeeds[], jobs: number): number {
-  const hp = needs.map((n) => n.hugepages).filter((n) => n > 0).sort((a, b) => b - a);
-  return hp.slice(0, Math.max(1, jobs)).reduce((a, b) => a + b, 0);
+/** Huge pages the run reserves up front: the largest need (hugetlb cases run one at a time). */
+export function hugepagesWanted(needs: readonly CaseNeeds[]): number {
+  return Math.max(0, ...needs.map((n) => n.hugepages));
 }
 
 /** Memory the run may fill with case processes: half of what the kernel says is available now. */
@@ -46,8 +46,6 @@ export function memoryBudgetMiB(): number {
 
 export interface Budget {
   readonly jobs: number;
-  /** Huge pages the run's hugetlb cases may hold together. */
-  readonly hugepages: number;
   readonly memoryMiB: number;
 }
 
@@ -67,7 +65,7 @@ export class Admission {
     return this.#running.size;
   }
 
-  /** Huge pages held by the running cases. */
+  /** Huge pages held by the running case on hugetlb (0: none runs). */
   get hugepagesHeld(): number {
     let n = 0;
     for (const r of this.#running.values()) n += r.hugepages;
@@ -84,8 +82,7 @@ export class Admission {
     if (this.#running.size >= this.#budget.jobs) return "jobs";
     if (needs.alone || [...this.#running.values()].some((r) => r.alone)) return "alone";
     if (needs.thp && this.thpRunning) return "thp";
-    const held = this.hugepagesHeld;
-    if (needs.hugepages > 0 && held > 0 && held + needs.hugepages > this.#budget.hugepages) return "hugepages";
+    if (needs.hugepages > 0 && this.hugepagesHeld > 0) return "hugepages";
     let mem = 0;
     for (const r of this.#running.values()) mem += r.memoryMiB;
     if (mem + needs.memoryMiB > this.#budget.memoryMiB) return "memory";
