@@ -136,3 +136,22 @@ describe("--jobs 3 against --jobs 1", () => {
     expect(serialPairs).toEqual([]);
   }, 120_000);
 });
+
+describe("--jobs usage", () => {
+  const MAIN = join(import.meta.dir, "../src/main.ts");
+  const bad: Array<[string[], string]> = [
+    [["unit", "--jobs", "0"], "--jobs wants a whole number of cases >= 1, not '0'"],
+    [["unit", "-j", "1.5"], "--jobs wants a whole number of cases >= 1, not '1.5'"],
+    [["unit", "--jobs", "2000"], "--jobs 2000 is too many (at most 1024)"],
+    [["unit", "--no-isolate", "--jobs", "2"], "--jobs above 1 needs each case in its own process (leave out --no-isolate)"],
+    [["run", "--jobs", "x"], "--jobs wants a whole number of cases >= 1, not 'x'"],
+  ];
+  for (const [args, msg] of bad) {
+    test(args.join(" "), () => {
+      const p = Bun.spawnSync([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe" });
+      expect(p.exitCode).toBe(2);
+      expect(p.stdout.toString()).toBe("");
+      expect(p.stderr.toString()).toMatch(new RegExp(`^uffd-suite: ${msg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(see uffd-suite (unit|run) --help\\)\\n$`));
+    });
+  }
+});
