@@ -9,7 +9,7 @@ import { EXIT } from "./exit.ts";
 import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
-import { parseTimeout } from "./unit.ts";
+import { parseJobs, parseTimeout } from "./unit.ts";
 
 const args = {
   setup: {
@@ -25,6 +25,12 @@ const args = {
     negativeDescription: "Stress runs without write-protect (as the upstream C since 6.17)",
   },
   timeout: { type: "string", valueHint: "S", description: "Seconds each unit case may run before it is killed (default 60, at least 1)" },
+  jobs: {
+    type: "string",
+    alias: "j",
+    valueHint: "N",
+    description: "Unit cases run side by side, and the stress runs without huge pages beside them (default: the CPUs this process may use; 1: all one after another)",
+  },
   ...reportArgs,
 } as const;
 
@@ -36,6 +42,7 @@ const run: CommandDef<typeof args> = {
   args,
   async run({ args: a }) {
     const unitTimeoutS = parseTimeout(a.timeout);
+    const jobs = parseJobs(a.jobs);
     const output = ReportOutput.open(reportOptions(a), "run");
     startTestRun(output);
     const s = await runVmtests({
@@ -43,6 +50,7 @@ const run: CommandDef<typeof args> = {
       setup: a.setup,
       wp: a.wp,
       unitTimeoutS,
+      jobs,
       progress: process.stderr.isTTY ? (label) => terminalProgress(process.stderr, label) : undefined,
     });
     const settingsOk = await output.finish();
