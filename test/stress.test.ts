@@ -118,6 +118,14 @@ test("a wrong counter planted in one page fails the run (verify bounce or lockin
   expect(r.out).toContain("# Totals: pass:0 fail:1");
 });
 
+test("a page holding another page's data fails the verify pass (which alone reads the tags)", async () => {
+  const r = await cli(["stress", "anon", "8", "8"], { UFFD_SUITE_PLANT: "page-tag" });
+  expect(r.code).toBe(1);
+  expect(r.out).toContain("planted page 1025's tag in page 1024");
+  expect(r.out).toMatch(/^# verify after bounce \d+ \([^)]*\): page 1024 holds page 1025's data$/m);
+  expect(r.out).toContain("\nnot ok 1 stress anon 8 8\n");
+});
+
 test("a missing fault with the WRITE flag fails the run, and the run still ends", async () => {
   // The locking loops store before locking: the handler refuses, stops; the rest must not hang.
   const r = await cli(["stress", "shmem", "8", "4"], { UFFD_SUITE_PLANT: "write-first" }, 45_000);

@@ -54,7 +54,8 @@ export async function runCase(c: UnitCase, mem: MemoryType | undefined, opts: Ru
     },
     context(ctxOpts: ContextOptions = {}) {
       if (!mem) throw new Error(`case ${c.name} has no memory type to make a context on`);
-      const ctx = UffdTestContext.create(mem, { features: c.features, ...ctxOpts });
+      const wrongPage = t.planted.plant.has("wrong-page");
+      const ctx = UffdTestContext.create(mem, { features: c.features, wrongPage, ...ctxOpts });
       deferred.push(() => ctx.dispose());
       return ctx;
     },

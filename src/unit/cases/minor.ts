@@ -7,6 +7,7 @@
 // have seen exactly one minor fault per page and no missing fault.
 // minor-collapse then folds the pages into huge pages with MADV_COLLAPSE and
 // smaps must show them PMD-mapped, with the contents unchanged.
+import { describeMismatch } from "../../harness/touch.ts";
 import type { UffdTestContext } from "../../harness/context.ts";
 import { pmdSize } from "../../harness/memory.ts";
 import { smapsField } from "../../harness/smaps.ts";
@@ -30,8 +31,7 @@ async function verifyAlias(t: CaseRun, ctx: UffdTestContext, when: string): Prom
   const r = await ctx.verifyDst({ view: "alias", xor: 0xff, timeoutMs: 30_000 });
   t.check(r.mismatches === 0, `bytes read through the registered view ${when}`, {
     expected: "every byte of page p equal to ~(p % 255)",
-    seen: `${r.mismatches} words differ, first in page ${r.firstMismatch?.page} at offset ${r.firstMismatch?.offset}: ` +
-      `0x${r.firstMismatch?.got.toString(16)} instead of 0x${r.firstMismatch?.want.toString(16)}`,
+    seen: describeMismatch(r),
   });
 }
 

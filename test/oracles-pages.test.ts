@@ -1,0 +1,91 @@
+// Every source page is unique (source.ts: page number and a per-run seed), so
+// a fault resolved with another page's contents is caught where contents are
+// checked: the harness compare, the events child on every memory type, and
+// the stress verify pass (which has a plant of its own, apart from the
+// locking loop's).
+import { describe, expect, test } from "bun:test";
+import { hugepagesNeeded, UffdTestContext } from "../src/harness/context.ts";
+import { MEMORY, type MemoryName } from "../src/harness/memory.ts";
+import { RUN_SEED, TAG_OFFSET, wrongPage } from "../src/harness/source.ts";
+import { describeMismatch } from "../src/harness/touch.ts";
+import { toArrayBufferAt } from "../src/sys/mem.ts";
+import { probeFeatures } from "../src/uffd/uffd.ts";
+import { eventsCases } from "../src/unit/cases/events.ts";
+import { caseRunFile, describeResult, loadTimeSkip, runOne } from "./support/case-run.ts";
+
+const kernel = probeFeatures();
+const timed = caseRunFile(hugepagesNeeded(MEMORY.hugetlb));
+
+describe("page tags", () => {
+  test("a page holding its own tag is right; another's is named", () => {
+    expect(wrongPage(5, 5, 0x1234, 0x1234)).toBeUndefined();
+    expect(wrongPage(5, 6, 0x1234, 0x1234)).toBe("page 5 holds page 6's data");
+    expect(wrongPage(5, 0, 0, 0x1234)).toBe("page 5 holds no source page's data (tag 0x0000000000000000, expected 0x0000123400000005)");
+    expect(wrongPage(5, 5, 0x99, 0x1234)).toMatch(/^page 5 holds no source page's data \(tag 0x0000009900000005/);
+  });
+
+  test("every source page carries its number and the run's seed", () => {
+    const ctx = UffdTestContext.create(MEMORY.anon, { size: 8 * 4096 });
+    try {
+      expect(RUN_SEED).not.toBe(0);
+      for (let p = 0; p < ctx.pages; p++) {
+        const tag = new Uint32Array(toArrayBufferAt(ctx.src.addr + p * ctx.pageSize + TAG_OFFSET, 8));
+        expect([...tag]).toEqual([p, RUN_SEED]);
+      }
+    } finally {
+      ctx.dispose();
+    }
+  });
+
+  test("describeMismatch: the wrong page by its tag, or the first differing word", () => {
+    expect(describeMismatch({ touched: 1, mismatches: 0 })).toBe("0 words differ");
+    expect(describeMismatch({ touched: 1, mismatches: 3, firstMismatch: { page: 2, offset: 8, got: 1, want: 0xff } }))
+      .toBe("3 words differ, first in page 2 at offset 8: 0x1 instead of 0xff");
+    expect(describeMismatch({ touched: 1, mismatches: 1, firstMismatch: { page: 2, offset: 56, got: 3, want: 2, wrongPage: "page 2 holds page 3's data" } }))
+      .toBe("1 words differ: page 2 holds page 3's data");
+  });
+});
+
+describe("a handler that resolves faults with the next page's contents", () => {
+  for (const mem of ["anon", "shmem"] as const) {
+    test(`the harness compare on ${mem} names the page it holds`, async () => {
+      const ctx = UffdTestContext.create(MEMORY[mem], { size: 16 * 4096, wrongPage: true });
+      try {
+        ctx.register({ missing: true });
+        await ctx.startHandlers();
+        const r = await ctx.verifyDst();
+        expect(r.mismatches).toBeGreaterThan(0);
+        expect(r.firstMismatch?.wrongPage).toBe("page 0 holds page 1's data");
+        expect(describeMismatch(r)).toMatch(/^\d+ words differ: page 0 holds page 1's data$/);
+      } finally {
+        await ctx.dispose();
+      }
+    });
+  }
+
+  const events = eventsCases.find((c) => c.name === "events")!;
+  for (const mem of events.memory as readonly MemoryName[]) {
+    const skip = loadTimeSkip(events, mem, kernel);
+    test.skipIf(skip !== undefined)(`fails events on ${mem}${skip ? ` (${skip})` : ""}`, async () => {
+      const r = await runOne(events, mem, { kernel, plant: ["wrong-page"] });
+      timed(`events on ${mem} (wrong-page)`, r);
+      if (r.status === "skip") {
+        // Only a resource shortage decided at run time may skip (hugetlb pages taken meanwhile).
+        expect(r.reason).toMatch(/^not enough HugeTLB pages/);
+        return;
+      }
+      if (r.status !== "fail") throw new Error(`expected a failure\n${describeResult(mem, r)}`);
+      expect(r.diagnostics.join("\n")).toMatch(
+        /the faulting child: expected exit 0, seen a page holds another page's data at stage "first half": page 0 holds page 1's data/,
+      );
+    }, 60_000);
+  }
+});
+
+test("events-wp: copies left writable fail the wp count alone", async () => {
+  const c = eventsCases.find((x) => x.name === "events-wp")!;
+  const r = await runOne(c, "anon", { kernel, plant: ["wp-count"] });
+  if (r.status === "skip") return expect(r.reason).toMatch(/^feature missing: /);
+  expect(r.status).toBe("fail");
+  expect(r.diagnostics.at(-1)).toMatch(/^write-protect faults \(one per page\): expected \d+, seen 0$/);
+}, 60_000);
