@@ -3,14 +3,14 @@
 import { type ContextOptions, UffdTestContext } from "../harness/context.ts";
 import type { MemoryType } from "../harness/memory.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
+import { plantNames } from "../plants.ts";
 import { MissingFeatureError } from "../uffd/errors.ts";
 import { type CaseRun, CaseSkip, CheckFailure, type PlantedFaults, type UnitCase } from "./case.ts";
 import type { CaseResult } from "./result.ts";
 
 /** Planted faults named in UFFD_SUITE_PLANT (comma-separated); empty in normal runs. */
 export function plantedFromEnv(env: Record<string, string | undefined> = process.env): PlantedFaults {
-  const names = (env.UFFD_SUITE_PLANT ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  return { plant: new Set(names) };
+  return { plant: new Set(plantNames(env)) };
 }
 
 /** A value as a diagnostic shows it. */
