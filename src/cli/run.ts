@@ -5,7 +5,8 @@ import type { CommandDef } from "citty";
 import { log } from "../log.ts";
 import { terminalProgress } from "../stress/cli-run.ts";
 import { runVmtests } from "../stress/vmtests.ts";
-import { EXIT } from "./exit.ts";
+import { ktapOutcome } from "../report/ktap.ts";
+import { exitCodeOf } from "./exit.ts";
 import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
@@ -47,8 +48,7 @@ const run: CommandDef<typeof args> = {
     });
     await output.finish();
     log.info(`run: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
-    if (s.counts.fail > 0 || s.emitted !== s.planned) return EXIT.FAIL;
-    return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
+    return exitCodeOf(ktapOutcome(s.counts, s.planned));
   },
 };
 

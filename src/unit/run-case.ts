@@ -85,12 +85,21 @@ export async function runCase(c: UnitCase, mem: MemoryType | undefined, opts: Ru
 }
 
 function errorText(e: unknown): string {
-  return e instanceof Error ? `${e.name === "Error" ? "" : `${e.name}: `}${e.message}` : String(e);
+  if (e instanceof CaseSkip) return `a skip without a reason`;
+  if (e instanceof Error) return `${e.name === "Error" ? "" : `${e.name}: `}${e.message}`;
+  return `thrown: ${show(e)}`;
 }
 
+/**
+ * The verdict on what a case threw. Only a declared "feature/resource
+ * missing" condition skips: an explicit skip with a reason, or
+ * MissingFeatureError naming a feature. Anything else is a failure naming it.
+ */
 function resultOfError(e: unknown, notes: string[]): Omit<CaseResult, "ms"> {
-  if (e instanceof CaseSkip) return { status: "skip", reason: oneLine(e.reason), diagnostics: notes };
-  if (e instanceof MissingFeatureError) return { status: "skip", reason: `feature missing: ${e.missing.join(", ")}`, diagnostics: notes };
+  if (e instanceof CaseSkip && oneLine(e.reason) !== "") return { status: "skip", reason: oneLine(e.reason), diagnostics: notes };
+  if (e instanceof MissingFeatureError && e.missing.length > 0) {
+    return { status: "skip", reason: `feature missing: ${e.missing.join(", ")}`, diagnostics: notes };
+  }
   if (e instanceof CheckFailure) {
     const lines = e.diagnostics.length > 0 ? e.diagnostics : [e.message];
     return { status: "fail", diagnostics: [...notes, ...lines.map(oneLine)] };
