@@ -19,6 +19,7 @@ export const MUTATE_TESTS: Readonly<Record<string, { tests: string; timeoutMs?: 
   "src/harness/touch.ts": { tests: "test/oracles-pages.test.ts test/serve.test.ts" },
   "src/harness/source.ts": { tests: "test/oracles-pages.test.ts" },
   "src/stress/verify.ts": { tests: "test/stress-verify.test.ts" },
+  "src/stress/protocol.ts": { tests: "test/stress-verify.test.ts" },
 };
 
 function bun(): string {
@@ -43,7 +44,7 @@ for (const spec of files) {
     console.error(`mutate: no tests are mapped for ${file} (scripts/mutate.ts MUTATE_TESTS)`);
     process.exit(2);
   }
-  const name = `${basename(file, ".ts")}${override ? "-custom" : ""}`;
+  const name = `${basename(file, ".ts")}${override ? `-${process.env.MUTATE_LABEL ?? "custom"}` : ""}`;
   const dir = join(REPO, "reports/mutation");
   mkdirSync(dir, { recursive: true });
   const config = {

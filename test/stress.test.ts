@@ -9,7 +9,8 @@ import { MEMORY, MEMORY_NAMES } from "../src/harness/memory.ts";
 import { WorkerPool } from "../src/harness/pool.ts";
 import { defaultGroups, stressGeometry } from "../src/stress/geometry.ts";
 import { bounceModeLabel } from "../src/stress/protocol.ts";
-import { firstSequentialPage, runStress } from "../src/stress/stress.ts";
+import { runStress } from "../src/stress/stress.ts";
+import { firstSequentialPage } from "../src/stress/verify.ts";
 import { KtapSection, VMTESTS_STRESS } from "../src/stress/vmtests.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 

@@ -13,13 +13,14 @@ import { Area, type MemoryType } from "../harness/memory.ts";
 import { type PooledWorker, type WorkerPool, workerPool } from "../harness/pool.ts";
 import type { Job, ServeJob, ServeResult, TouchResult } from "../harness/protocol.ts";
 import type { SettingChange } from "../harness/restore.ts";
-import { COUNT_OFFSET, initSourcePages, RUN_SEED, TAG_OFFSET, wrongPage } from "../harness/source.ts";
+import { COUNT_OFFSET, initSourcePages, TAG_OFFSET } from "../harness/source.ts";
 import { close, pipe, writeByte } from "../sys/fd.ts";
 import { MADV, madvise, MAP, mmap, munmap, PAGE_SIZE, toArrayBufferAt } from "../sys/mem.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
 import type { FeatureName } from "../uffd/constants.ts";
 import { probeFeatures, Uffd } from "../uffd/uffd.ts";
 import type { StressGeometry } from "./geometry.ts";
+import { firstSequentialPage, verifyPages } from "./verify.ts";
 import { BOUNCE, bounceModeLabel, type CopyJob, type CopyResult, CTRL, CTRL_SLOTS, type LockJob, type LockResult } from "./protocol.ts";
 
 /** Test-only faults planted on purpose, to prove the checks can fail. */
@@ -82,18 +83,6 @@ function wpLacking(mem: MemoryType, kernel: FeatureSet): string | undefined {
   return missing.length > 0 ? `feature missing: ${missing.join(", ")}` : undefined;
 }
 
-/**
- * The first page a sequential locking loop takes: the C starts from
- * -bounces (an unsigned long, so 2^64 - bounces), adds the group's slice
- * unless faults race, and reduces modulo the page count after its first +1.
- */
-export function firstSequentialPage(bounce: number, group: number, pagesPerGroup: number, pages: number): number {
-  const wrap = 1n << 64n;
-  let p = (wrap - BigInt(bounce)) % wrap;
-  if (!(bounce & BOUNCE.racing)) p = (p + BigInt(group * pagesPerGroup)) % wrap;
-  p = (p + 1n) % wrap;
-  return Number(p % BigInt(pages));
-}
 
 /** Settle `p` or give up after `ms` (a Worker stuck in the kernel never replies). */
 async function within<T>(p: Promise<T>, ms: number): Promise<{ ok: true; value: T } | { ok: false; error: unknown } | undefined> {
@@ -466,26 +455,3 @@ async function stopHandlers(
   if (r.touched !== live) throw new StressFailure(`stop pages touched ${r.touched} of ${live}`);
 }
 
-/**
- * Every page must be itself (its tag: page number and this run's seed) and
- * hold the counter the verification array expects; the first page that is
- * not, or undefined.
- */
-export function verifyPages(addr: number, pages: number, pageSize: number, verify: Float64Array): string | undefined {
-  const words = new Uint32Array(toArrayBufferAt(addr, pages * pageSize));
-  const stride = pageSize >>> 2;
-  const cw = COUNT_OFFSET >>> 2;
-  const tw = TAG_OFFSET >>> 2;
-  let bad = 0;
-  let first = "";
-  for (let p = 0; p < pages; p++) {
-    const w = p * stride;
-    const count = words[w + cw + 1]! * 4294967296 + words[w + cw]!;
-    const other = wrongPage(p, words[w + tw]!, words[w + tw + 1]!, RUN_SEED);
-    if (other !== undefined || count !== verify[p]) {
-      if (bad === 0) first = other ?? `page ${p} counter ${count}, expected ${verify[p]}`;
-      bad++;
-    }
-  }
-  return bad === 0 ? undefined : `${first}${bad > 1 ? ` (${bad} pages wrong)` : ""}`;
-}
