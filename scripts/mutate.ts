@@ -15,7 +15,7 @@ export const MUTATE_TESTS: Readonly<Record<string, { tests: string; timeoutMs?: 
   "src/harness/serve.ts": { tests: "test/serve.test.ts test/oracles-pages.test.ts" },
   "src/harness/counters.ts": { tests: "test/counters.test.ts" },
   "src/report/ktap.ts": { tests: "test/ktap.test.ts" },
-  "src/unit/run-case.ts": { tests: "test/errors-are-failures.test.ts" },
+  "src/unit/run-case.ts": { tests: "test/errors-are-failures.test.ts test/oracles-pages.test.ts" },
   "src/harness/touch.ts": { tests: "test/oracles-pages.test.ts test/serve.test.ts" },
   "src/harness/source.ts": { tests: "test/oracles-pages.test.ts" },
   "src/stress/verify.ts": { tests: "test/stress-verify.test.ts" },

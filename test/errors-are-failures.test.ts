@@ -1,13 +1,19 @@
 // Errors are failures: a case that throws anything but a declared
 // "feature/resource missing" condition is not ok, naming the error; the
 // check helpers fail with what was expected and seen. In-process (runCase).
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import type { UffdTestContext } from "../src/harness/context.ts";
+import { MEMORY } from "../src/harness/memory.ts";
+import { workerPool } from "../src/harness/pool.ts";
 import { FeatureSet } from "../src/uffd/bits.ts";
-import type { CaseRun, UnitCase } from "../src/unit/case.ts";
-import { runCase, show } from "../src/unit/run-case.ts";
+import { MissingFeatureError } from "../src/uffd/errors.ts";
+import { type CaseRun, CheckFailure, type UnitCase } from "../src/unit/case.ts";
+import { plantedFromEnv, runCase, show } from "../src/unit/run-case.ts";
 import { THROWN, thrownCases } from "../src/unit/thrown-cases.ts";
 
 const kernel = new FeatureSet(0n);
+afterAll(() => workerPool().shutdown());
 
 function memoryless(run: (t: CaseRun) => unknown): UnitCase {
   return { name: "probe", description: "", memory: "none", features: [], origin: "suite", run: async (t) => void (await run(t)) };
@@ -43,6 +49,7 @@ describe("each kind of error a case throws gets its verdict", () => {
         expect(r.diagnostics.at(-1)!.startsWith(SAYS[name]!)).toBe(true);
       }
       expect(r.ms).toBeGreaterThanOrEqual(0);
+      expect(r.ms).toBeLessThan(10_000);
     });
   }
   test("every thrown case has its expectation", () => {
@@ -125,6 +132,34 @@ describe("check helpers", () => {
     expect(seen).toEqual([kernel, undefined, []]);
     await runCase(memoryless((t) => void (seen = [...t.planted.plant])), undefined, { kernel, planted: { plant: new Set(["counter"]) } });
     expect(seen).toEqual(["counter"]);
+  });
+
+  test("every missing feature is named; a check failure without lines gives its message", async () => {
+    const two = await runCase(memoryless(() => {
+      throw new MissingFeatureError(["MOVE", "POISON"]);
+    }), undefined, { kernel });
+    expect(two.reason).toBe("feature missing: MOVE, POISON");
+    const bare = await runCase(memoryless(() => {
+      throw new CheckFailure("just the\nmessage");
+    }), undefined, { kernel });
+    expect(bare.diagnostics).toEqual(["just the message"]);
+  });
+
+  test("a case with memory gets a context on it, disposed after the case", async () => {
+    let ctx: UffdTestContext | undefined;
+    const c: UnitCase = { ...memoryless((t) => void (ctx = t.context({ size: 2 * 4096 }))), memory: ["anon"] };
+    const r = await runCase(c, MEMORY.anon, { kernel });
+    expect(r.status).toBe("pass");
+    expect(ctx!.mem).toBe(MEMORY.anon);
+    expect(ctx!.pages).toBe(2);
+    const mapped = readFileSync("/proc/self/maps", "utf8");
+    expect(mapped).not.toContain(`${ctx!.src.addr.toString(16)}-`);
+    expect(mapped).not.toContain(`${ctx!.dst.addr.toString(16)}-`);
+  });
+
+  test("plants come from UFFD_SUITE_PLANT", () => {
+    expect([...plantedFromEnv({ UFFD_SUITE_PLANT: "counter, wrong-page" }).plant]).toEqual(["counter", "wrong-page"]);
+    expect(plantedFromEnv({}).plant.size).toBe(0);
   });
 
   test("show: values as diagnostics print them", () => {

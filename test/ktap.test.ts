@@ -94,6 +94,9 @@ describe("KtapWriter: lines, Totals and exit code agree", () => {
     expect(text).toBe("ok 1 a\nok 2 b # SKIP x\n");
     w.diagnostic([]);
     expect(text).toBe("ok 1 a\nok 2 b # SKIP x\n");
+    w.diagnostic(["c", "d"]);
+    expect(text).toBe("ok 1 a\nok 2 b # SKIP x\n# c\n# d\n");
+    expect(w.counts).toEqual({ pass: 1, fail: 0, skip: 1 });
   });
 });
 
@@ -102,6 +105,7 @@ describe("reading result lines back", () => {
     expect(ktapLineStatus("ok 1 a")).toBe("pass");
     expect(ktapLineStatus("ok 12 a on anon # SKIP feature missing: MOVE")).toBe("skip");
     expect(ktapLineStatus("ok 12 a # skip lower case")).toBe("skip");
+    expect(ktapLineStatus("ok 12 a #SKIP no blank")).toBe("skip");
     expect(ktapLineStatus("ok 3 a # TODO later")).toBe("pass");
     expect(ktapLineStatus("not ok 3 a # SKIP not a skip when not ok")).toBe("fail");
     expect(ktapLineStatus("not ok 2 b # TIMEOUT 2 s")).toBe("fail");
@@ -110,6 +114,12 @@ describe("reading result lines back", () => {
     expect(ktapLineStatus("okay 1 a")).toBeUndefined();
     expect(ktapLineStatus("ok a")).toBeUndefined();
     expect(ktapLineStatus("")).toBeUndefined();
+  });
+
+  test("KtapTally: a result as the very first text", () => {
+    const t = new KtapTally();
+    t.feed("ok 1 a\n");
+    expect(t.counts).toEqual({ pass: 1, fail: 0, skip: 0 });
   });
 
   test("KtapTally counts whole lines, a partial one when it ends", () => {

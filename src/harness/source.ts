@@ -27,11 +27,19 @@ export function initSourcePages(addr: number, pages: number, pageSize: number): 
     view.setUint32(at + COUNT_OFFSET + 4, 0, true);
     view.setUint32(at + COUNT_OFFSET + 8, 1, true);
     view.setUint32(at + COUNT_OFFSET + 12, 0, true);
-    view.setUint32(at + TAG_OFFSET, p, true);
-    view.setUint32(at + TAG_OFFSET + 4, RUN_SEED, true);
     verify[p] = 1;
   }
+  writePageTags(addr, pages, pageSize);
   return verify;
+}
+
+/** Write each page's tag (its number, this run's seed) at TAG_OFFSET, over whatever the page holds. */
+export function writePageTags(addr: number, pages: number, pageSize: number): void {
+  const view = new DataView(toArrayBufferAt(addr, pages * pageSize));
+  for (let p = 0; p < pages; p++) {
+    view.setUint32(p * pageSize + TAG_OFFSET, p, true);
+    view.setUint32(p * pageSize + TAG_OFFSET + 4, RUN_SEED, true);
+  }
 }
 
 /**
