@@ -16,8 +16,8 @@ export const MUTATE_TESTS: Readonly<Record<string, { tests: string; timeoutMs?: 
   "src/harness/counters.ts": { tests: "test/counters.test.ts" },
   "src/report/ktap.ts": { tests: "test/ktap.test.ts" },
   "src/unit/run-case.ts": { tests: "test/errors-are-failures.test.ts test/oracles-pages.test.ts" },
-  "src/harness/touch.ts": { tests: "test/oracles-pages.test.ts test/serve.test.ts" },
-  "src/harness/source.ts": { tests: "test/oracles-pages.test.ts" },
+  "src/harness/touch.ts": { tests: "test/touch.test.ts" },
+  "src/harness/source.ts": { tests: "test/oracles-pages.test.ts test/touch.test.ts test/stress-verify.test.ts" },
   "src/stress/verify.ts": { tests: "test/stress-verify.test.ts" },
   "src/stress/protocol.ts": { tests: "test/stress-verify.test.ts" },
 };
