@@ -59,9 +59,10 @@ for (const spec of files) {
     reporters: ["clear-text", "progress", "json"],
     jsonReporter: { fileName: `reports/mutation/${name}.json` },
     clearTextReporter: { allowColor: false, logTests: false },
-    tempDirName: ".stryker-tmp",
+    // One sandbox folder per file, so two runs never clean up each other's.
+    tempDirName: `.stryker-tmp/${name}`,
     cleanTempDir: "always",
-    ignorePatterns: ["dist", "reports", "bench/out", ".carry"],
+    ignorePatterns: ["dist", "reports", "bench/out", ".carry", ".stryker-tmp"],
     thresholds: { high: 85, low: 70, break: null },
   };
   const path = join(dir, `${name}.stryker.json`);

@@ -162,6 +162,14 @@ describe("check helpers", () => {
     expect(plantedFromEnv({}).plant.size).toBe(0);
   });
 
+  test("ms: the case's own time", async () => {
+    const t0 = performance.now();
+    const r = await runCase(memoryless(() => Bun.sleep(30)), undefined, { kernel });
+    const wall = performance.now() - t0;
+    expect(r.ms).toBeGreaterThanOrEqual(29);
+    expect(r.ms).toBeLessThanOrEqual(Math.ceil(wall) + 1);
+  });
+
   test("show: values as diagnostics print them", () => {
     expect(show(255n)).toBe("0xff");
     expect(show("text")).toBe("text");
