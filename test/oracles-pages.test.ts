@@ -1,20 +1,22 @@
 // Every source page is unique (source.ts: page number and a per-run seed), so
 // a fault resolved with another page's contents is caught where contents are
-// checked: the harness compare, the events child on every memory type, and
-// the stress verify pass (which has a plant of its own, apart from the
-// locking loop's).
-import { describe, expect, test } from "bun:test";
-import { hugepagesNeeded, UffdTestContext } from "../src/harness/context.ts";
-import { MEMORY, type MemoryName } from "../src/harness/memory.ts";
+// checked: the harness compare and the events child (on every memory type:
+// oracles-wrong-page.test.ts; the stress verify pass: stress.test.ts). No
+// huge pages here: this file is what `npm run mutate` runs for serve.ts.
+import { afterAll, describe, expect, test } from "bun:test";
+import { UffdTestContext } from "../src/harness/context.ts";
+import { MEMORY } from "../src/harness/memory.ts";
+import { workerPool } from "../src/harness/pool.ts";
 import { RUN_SEED, TAG_OFFSET, wrongPage } from "../src/harness/source.ts";
 import { describeMismatch } from "../src/harness/touch.ts";
 import { toArrayBufferAt } from "../src/sys/mem.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 import { eventsCases } from "../src/unit/cases/events.ts";
-import { caseRunFile, describeResult, loadTimeSkip, runOne } from "./support/case-run.ts";
+import { describeResult, loadTimeSkip, runOne } from "./support/case-run.ts";
+import { WRONG_PAGE_IN_EVENTS } from "./support/oracles.ts";
 
 const kernel = probeFeatures();
-const timed = caseRunFile(hugepagesNeeded(MEMORY.hugetlb));
+afterAll(() => workerPool().shutdown());
 
 describe("page tags", () => {
   test("a page holding its own tag is right; another's is named", () => {
@@ -64,20 +66,13 @@ describe("a handler that resolves faults with the next page's contents", () => {
   }
 
   const events = eventsCases.find((c) => c.name === "events")!;
-  for (const mem of events.memory as readonly MemoryName[]) {
+  // anon and shmem need no huge pages; every memory type: oracles-wrong-page.test.ts.
+  for (const mem of ["anon", "shmem"] as const) {
     const skip = loadTimeSkip(events, mem, kernel);
     test.skipIf(skip !== undefined)(`fails events on ${mem}${skip ? ` (${skip})` : ""}`, async () => {
       const r = await runOne(events, mem, { kernel, plant: ["wrong-page"] });
-      timed(`events on ${mem} (wrong-page)`, r);
-      if (r.status === "skip") {
-        // Only a resource shortage decided at run time may skip (hugetlb pages taken meanwhile).
-        expect(r.reason).toMatch(/^not enough HugeTLB pages/);
-        return;
-      }
       if (r.status !== "fail") throw new Error(`expected a failure\n${describeResult(mem, r)}`);
-      expect(r.diagnostics.join("\n")).toMatch(
-        /the faulting child: expected exit 0, seen a page holds another page's data at stage "first half": page 0 holds page 1's data/,
-      );
+      expect(r.diagnostics.join("\n")).toMatch(WRONG_PAGE_IN_EVENTS);
     }, 60_000);
   }
 });

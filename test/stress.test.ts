@@ -10,7 +10,6 @@ import { WorkerPool } from "../src/harness/pool.ts";
 import { defaultGroups, stressGeometry } from "../src/stress/geometry.ts";
 import { bounceModeLabel } from "../src/stress/protocol.ts";
 import { runStress } from "../src/stress/stress.ts";
-import { firstSequentialPage } from "../src/stress/verify.ts";
 import { KtapSection, VMTESTS_STRESS } from "../src/stress/vmtests.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 
@@ -167,17 +166,6 @@ describe("bad input: one line on stderr, exit 2, nothing on stdout, nothing chan
       expect(nrHugepages()).toBe(before);
     });
   }
-});
-
-test("the sequential walk starts where the C's unsigned arithmetic puts it", () => {
-  // bounce 0: page_nr = -0 = 0, plus the group's slice, then +1.
-  expect(firstSequentialPage(0, 0, 1024, 2048)).toBe(1);
-  expect(firstSequentialPage(0, 1, 1024, 2048)).toBe(1025);
-  // bounce 2 (racing): no slice offset; (2^64 - 2 + 1) mod 2048 = 2047.
-  expect(firstSequentialPage(2, 1, 1024, 2048)).toBe(2047);
-  // bounce 4: 2^64 - 4 + 1024 + 1 mod 2048 = 1021; a page count that is no power of two: 2^64 mod 3 = 1.
-  expect(firstSequentialPage(4, 1, 1024, 2048)).toBe(1021);
-  expect(firstSequentialPage(4, 0, 1, 3)).toBe((1 - 4 + 1 + 3 * 10) % 3);
 });
 
 describe("in process", () => {
