@@ -7,9 +7,10 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { UffdTestContext } from "../src/harness/context.ts";
 import { MEMORY } from "../src/harness/memory.ts";
 import { workerPool } from "../src/harness/pool.ts";
-import { RUN_SEED, TAG_OFFSET, wrongPage } from "../src/harness/source.ts";
+import { COUNT_OFFSET, initSourcePages, MUTEX_SIZE, RUN_SEED, TAG_OFFSET, wrongPage } from "../src/harness/source.ts";
+import { PTHREAD_MUTEX_SIZE } from "../src/sys/arch.ts";
 import { describeMismatch } from "../src/harness/touch.ts";
-import { toArrayBufferAt } from "../src/sys/mem.ts";
+import { bytesAt, mmap, munmap, toArrayBufferAt } from "../src/sys/mem.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 import { eventsCases } from "../src/unit/cases/events.ts";
 import { describeResult, loadTimeSkip, runOne } from "./support/case-run.ts";
@@ -36,6 +37,27 @@ describe("page tags", () => {
       }
     } finally {
       ctx.dispose();
+    }
+  });
+
+  test("the C's layout, written over whatever the pages held", () => {
+    const ps = 4096;
+    const at = mmap(3 * ps);
+    try {
+      bytesAt(at, 3 * ps).fill(0xff);
+      const verify = initSourcePages(at, 3, ps);
+      expect([...verify]).toEqual([1, 1, 1]);
+      expect(MUTEX_SIZE).toBe(PTHREAD_MUTEX_SIZE[process.arch]!);
+      expect(COUNT_OFFSET % 8).toBe(0);
+      for (let p = 0; p < 3; p++) {
+        const w = new Uint32Array(toArrayBufferAt(at + p * ps, ps));
+        // Mutex zero (unlocked), counter 1, the non-zero word 1, the tag; the rest as it was.
+        expect([...w.subarray(0, COUNT_OFFSET >>> 2)].every((x) => x === 0)).toBe(true);
+        expect([...w.subarray(COUNT_OFFSET >>> 2, (TAG_OFFSET + 8) >>> 2)]).toEqual([1, 0, 1, 0, p, RUN_SEED]);
+        expect(w[(TAG_OFFSET + 8) >>> 2]).toBe(0xffffffff);
+      }
+    } finally {
+      munmap(at, 3 * ps);
     }
   });
 
