@@ -11,8 +11,8 @@ import { basename, join } from "node:path";
 const REPO = join(import.meta.dir, "..");
 
 /** Source file -> the test command that exercises it (as narrow as it can be, so each mutant runs fast). */
-export const MUTATE_TESTS: Readonly<Record<string, { tests: string; timeoutMs?: number }>> = {
-  "src/harness/serve.ts": { tests: "test/serve.test.ts test/oracles-pages.test.ts" },
+export const MUTATE_TESTS: Readonly<Record<string, { tests: string; timeoutMs?: number; concurrency?: number }>> = {
+  "src/harness/serve.ts": { tests: "test/serve.test.ts", timeoutMs: 10_000, concurrency: 2 },
   "src/harness/counters.ts": { tests: "test/counters.test.ts" },
   "src/report/ktap.ts": { tests: "test/ktap.test.ts" },
   "src/unit/run-case.ts": { tests: "test/errors-are-failures.test.ts test/oracles-pages.test.ts" },
@@ -53,7 +53,7 @@ for (const spec of files) {
     testRunner: "command",
     commandRunner: { command: `${bun()} test ${override ?? entry.tests}` },
     coverageAnalysis: "off",
-    concurrency: 1,
+    concurrency: entry.concurrency ?? 1,
     timeoutMS: entry.timeoutMs ?? 20_000,
     timeoutFactor: 1.5,
     reporters: ["clear-text", "progress", "json"],

@@ -50,6 +50,18 @@ describe("missing faults", () => {
       expect(h.counters.total("missing")).toBe(ctx.pages);
     }));
 
+  test("a handler copying the next page (wrong-page plant): the compare names the page it holds", () =>
+    withContext("anon", { wrongPage: true }, async (ctx) => {
+      ctx.register({ missing: true });
+      const h = await ctx.startHandlers();
+      const r = await ctx.verifyDst();
+      await ctx.stopHandlers();
+      expect(r.firstMismatch?.wrongPage).toBe("page 0 holds page 1's data");
+      // The last page wraps to the first.
+      expect(r.mismatches).toBeGreaterThanOrEqual(ctx.pages);
+      expect(h.counters.total("missing")).toBe(ctx.pages);
+    }));
+
   test("ZEROPAGE: every page reads zero, one fault per page", () =>
     withContext("anon", {}, async (ctx) => {
       ctx.register({ missing: true });
