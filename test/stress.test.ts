@@ -9,7 +9,7 @@ import { MEMORY, MEMORY_NAMES } from "../src/harness/memory.ts";
 import { WorkerPool } from "../src/harness/pool.ts";
 import { defaultGroups, stressGeometry } from "../src/stress/geometry.ts";
 import { bounceModeLabel } from "../src/stress/protocol.ts";
-import { firstSequentialPage, runStress } from "../src/stress/stress.ts";
+import { runStress } from "../src/stress/stress.ts";
 import { KtapSection, VMTESTS_STRESS } from "../src/stress/vmtests.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 
@@ -118,6 +118,14 @@ test("a wrong counter planted in one page fails the run (verify bounce or lockin
   expect(r.out).toContain("# Totals: pass:0 fail:1");
 });
 
+test("a page holding another page's data fails the verify pass (which alone reads the tags)", async () => {
+  const r = await cli(["stress", "anon", "8", "8"], { UFFD_SUITE_PLANT: "page-tag" });
+  expect(r.code).toBe(1);
+  expect(r.out).toContain("planted page 1025's tag in page 1024");
+  expect(r.out).toMatch(/^# verify after bounce \d+ \([^)]*\): page 1024 holds page 1025's data$/m);
+  expect(r.out).toContain("\nnot ok 1 stress anon 8 8\n");
+});
+
 test("a missing fault with the WRITE flag fails the run, and the run still ends", async () => {
   // The locking loops store before locking: the handler refuses, stops; the rest must not hang.
   const r = await cli(["stress", "shmem", "8", "4"], { UFFD_SUITE_PLANT: "write-first" }, 45_000);
@@ -158,17 +166,6 @@ describe("bad input: one line on stderr, exit 2, nothing on stdout, nothing chan
       expect(nrHugepages()).toBe(before);
     });
   }
-});
-
-test("the sequential walk starts where the C's unsigned arithmetic puts it", () => {
-  // bounce 0: page_nr = -0 = 0, plus the group's slice, then +1.
-  expect(firstSequentialPage(0, 0, 1024, 2048)).toBe(1);
-  expect(firstSequentialPage(0, 1, 1024, 2048)).toBe(1025);
-  // bounce 2 (racing): no slice offset; (2^64 - 2 + 1) mod 2048 = 2047.
-  expect(firstSequentialPage(2, 1, 1024, 2048)).toBe(2047);
-  // bounce 4: 2^64 - 4 + 1024 + 1 mod 2048 = 1021; a page count that is no power of two: 2^64 mod 3 = 1.
-  expect(firstSequentialPage(4, 1, 1024, 2048)).toBe(1021);
-  expect(firstSequentialPage(4, 0, 1, 3)).toBe((1 - 4 + 1 + 3 * 10) % 3);
 });
 
 describe("in process", () => {

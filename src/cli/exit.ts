@@ -9,3 +9,8 @@ export const EXIT = {
   /** Nothing ran: everything skipped, or no userfaultfd. */
   NOTHING_RAN: 4,
 } as const;
+
+/** The exit code of a run's outcome (report/ktap.ts ktapOutcome, from the result lines printed). */
+export function exitCodeOf(outcome: "fail" | "nothing-ran" | "ok"): number {
+  return outcome === "fail" ? EXIT.FAIL : outcome === "nothing-ran" ? EXIT.NOTHING_RAN : EXIT.OK;
+}

@@ -3,6 +3,7 @@
 // nor the whole usage; --help on every command; --version at the top.
 import { type ArgsDef, type CommandDef, runCommand, type SubCommandsDef } from "citty";
 import { stopExitCode } from "../harness/restore.ts";
+import { unknownPlants } from "../plants.ts";
 import { checkArgs } from "./check-args.ts";
 import { EXIT } from "./exit.ts";
 import { helpText, stripAnsi } from "./help.ts";
@@ -124,6 +125,8 @@ export async function runCli(root: AnyCommand, argv: string[]): Promise<number> 
       return EXIT.USAGE;
     }
     const rawArgs = checkArgs((await value(r.cmd.args)) ?? ({} as ArgsDef), r.rest);
+    const unknown = unknownPlants();
+    if (unknown.length > 0) throw new UsageError(`unknown plant ${unknown.map((n) => `'${n}'`).join(", ")} in UFFD_SUITE_PLANT`);
     const { result } = await runCommand(r.cmd, { rawArgs });
     const stopped = stopExitCode();
     if (stopped !== undefined) return stopped;

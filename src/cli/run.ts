@@ -5,7 +5,8 @@ import type { CommandDef } from "citty";
 import { log } from "../log.ts";
 import { terminalProgress } from "../stress/cli-run.ts";
 import { runVmtests } from "../stress/vmtests.ts";
-import { EXIT } from "./exit.ts";
+import { ktapOutcome } from "../report/ktap.ts";
+import { EXIT, exitCodeOf } from "./exit.ts";
 import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
@@ -55,8 +56,8 @@ const run: CommandDef<typeof args> = {
     });
     const settingsOk = await output.finish();
     log.info(`run: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
-    if (s.counts.fail > 0 || s.emitted !== s.planned || !settingsOk) return EXIT.FAIL;
-    return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
+    if (!settingsOk) return EXIT.FAIL;
+    return exitCodeOf(ktapOutcome(s.counts, s.planned));
   },
 };
 

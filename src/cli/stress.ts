@@ -4,7 +4,7 @@ import { executeStress, plantsFromEnv, stressName, stressRequest, terminalProgre
 import { StressInputError } from "../stress/geometry.ts";
 import { MEMORY_NAMES } from "../harness/memory.ts";
 import { KtapWriter } from "../report/ktap.ts";
-import { EXIT } from "./exit.ts";
+import { EXIT, exitCodeOf } from "./exit.ts";
 import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
@@ -59,7 +59,7 @@ const stress: CommandDef<typeof args> = {
     ktap.result(name, { status: r.status, reason: r.reason, diagnostics: r.status === "fail" && r.reason ? [r.reason] : [] });
     ktap.totals();
     if (!(await output.finish())) return EXIT.FAIL;
-    return r.status === "pass" ? EXIT.OK : r.status === "skip" ? EXIT.NOTHING_RAN : EXIT.FAIL;
+    return exitCodeOf(ktap.outcome());
   },
 };
 

@@ -7,7 +7,8 @@ import { log } from "../log.ts";
 import { listCases } from "../unit/list.ts";
 import { allCases, planCases } from "../unit/plan.ts";
 import { defaultJobs, runUnit } from "../unit/runner.ts";
-import { EXIT } from "./exit.ts";
+import { ktapOutcome } from "../report/ktap.ts";
+import { EXIT, exitCodeOf } from "./exit.ts";
 import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
@@ -116,8 +117,8 @@ const unit: CommandDef<typeof args> = {
     const s = await runUnit({ filter: a.filter, mems, origin, timeoutS, setup: a.setup, isolate: a.isolate, jobs, write: out.write });
     const settingsOk = await out.finish();
     log.info(`unit: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
-    if (s.counts.fail > 0 || !settingsOk) return EXIT.FAIL;
-    return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
+    if (!settingsOk) return EXIT.FAIL;
+    return exitCodeOf(ktapOutcome(s.counts, s.planned));
   },
 };
 

@@ -5,7 +5,8 @@ import { log } from "../log.ts";
 import { plantedFromEnv } from "../unit/run-case.ts";
 import { caseName, planCases, runWpMremapAsync } from "../wp-mremap/run.ts";
 import { hugetlbSizes, thpSizes } from "../wp-mremap/sizes.ts";
-import { EXIT } from "./exit.ts";
+import { ktapOutcome } from "../report/ktap.ts";
+import { EXIT, exitCodeOf } from "./exit.ts";
 import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
@@ -49,8 +50,8 @@ const wpMremap: CommandDef<typeof args> = {
     });
     const settingsOk = await out.finish();
     log.info(`wp-mremap: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
-    if (s.counts.fail > 0 || !settingsOk) return EXIT.FAIL;
-    return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
+    if (!settingsOk) return EXIT.FAIL;
+    return exitCodeOf(ktapOutcome(s.counts, s.planned));
   },
 };
 

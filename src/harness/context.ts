@@ -31,6 +31,8 @@ export interface ContextOptions {
   /** Write the mutex/counter layout into the source (default true). */
   readonly initSource?: boolean;
   readonly pool?: WorkerPool;
+  /** Test only: handlers copy the wrong source page (ServeJob.wrongPage). */
+  readonly wrongPage?: boolean;
 }
 
 export interface HandlerOptions {
@@ -127,10 +129,16 @@ export class UffdTestContext {
   #handlers: Handlers | undefined;
   #stopArea: { addr: number; len: number; registered: boolean } | undefined;
   #disposed = false;
+  readonly #wrongPage: boolean;
   /** Toucher jobs not yet settled: their Workers may still be inside our memory. */
   readonly #inflight = new Set<Promise<unknown>>();
 
-  private constructor(mem: MemoryType, size: number, src: Area, dst: Area, uffd: Uffd, pool: WorkerPool, verify: Float64Array) {
+  private constructor(
+    mem: MemoryType, size: number,
+    parts: { src: Area; dst: Area; uffd: Uffd; pool: WorkerPool; verify: Float64Array; wrongPage: boolean },
+  ) {
+    const { src, dst, uffd, pool, verify } = parts;
+    this.#wrongPage = parts.wrongPage;
     this.mem = mem;
     this.pageSize = src.pageSize;
     this.size = size;
@@ -154,7 +162,7 @@ export class UffdTestContext {
       // The destination starts empty whatever happened while the source was written.
       dst.release();
       const uffd = Uffd.create({ ...opts.open, features: opts.features ?? [] });
-      return new UffdTestContext(mem, size, src, dst, uffd, opts.pool ?? workerPool(), verify);
+      return new UffdTestContext(mem, size, { src, dst, uffd, pool: opts.pool ?? workerPool(), verify, wrongPage: opts.wrongPage ?? false });
     } catch (e) {
       dst?.dispose();
       src.dispose();
@@ -214,6 +222,7 @@ export class UffdTestContext {
           minorCheck: opts.minorCheck,
           counters: counters.buffer,
           slot,
+          wrongPage: this.#wrongPage,
         }),
       };
       entry.done.then(() => (entry.finished = true), () => (entry.finished = true));

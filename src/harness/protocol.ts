@@ -40,6 +40,12 @@ export interface ServeJob {
   readonly onFork: "follow" | "close";
   readonly counters: SharedArrayBuffer;
   readonly slot: number;
+  /**
+   * Test only (UFFD_SUITE_PLANT=wrong-page): resolve each missing fault by
+   * copying the next page of the source, as a kernel that copied from the
+   * wrong offset would; every content check must then fail.
+   */
+  readonly wrongPage?: boolean;
 }
 
 export interface TouchJob {
@@ -84,7 +90,14 @@ export type TouchSyscallOp = "write-fd" | "munmap" | "mremap";
 export interface TouchResult {
   readonly touched: number;
   readonly mismatches: number;
-  readonly firstMismatch?: { readonly page: number; readonly offset: number; readonly got: number; readonly want: number };
+  readonly firstMismatch?: {
+    readonly page: number;
+    readonly offset: number;
+    readonly got: number;
+    readonly want: number;
+    /** Against a tagged source page (source.ts): `page N holds page M's data` when the tag is another's. */
+    readonly wrongPage?: string;
+  };
   /** The Worker's thread id, when the job asked (reportTid). */
   readonly tid?: number;
   /** Syscall ops: the last call's result (bytes written, or 0), or -errno of the first failing call. */

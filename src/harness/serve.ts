@@ -34,6 +34,9 @@ export function serve(job: ServeJob): ServeResult {
   const copyMode = job.applyWp ? COPY_MODE.WP : 0;
   const contMode = job.applyWp ? CONTINUE_MODE.WP : 0;
   const moveChunk = job.moveChunk ?? ps;
+  // Test only: copy from the next source page (see ServeJob.wrongPage).
+  const srcShift = job.wrongPage ? ps : 0;
+  const srcOf = (off: number) => job.src + (srcShift === 0 ? off : (off + srcShift) % job.size);
   let faults = 0;
   let running = true;
   // The span of the ranges REMOVE events made this handler unregister (empty: 0, 0).
@@ -83,7 +86,7 @@ export function serve(job: ServeJob): ServeResult {
     switch (job.strategy) {
       case "copy": {
         off -= off % ps;
-        const rc = uffd.tryCopy(dst + off, job.src + off, ps, copyMode);
+        const rc = uffd.tryCopy(dst + off, srcOf(off), ps, copyMode);
         if (rc < 0) {
           if (wokeAfterRemove(rc, dst + off, ps)) return;
           if (uffd.lastResult !== -Errno.EEXIST) {
@@ -125,7 +128,7 @@ export function serve(job: ServeJob): ServeResult {
         // test zeroes the source), even pages are poisoned.
         off -= off % ps;
         if ((off / ps) % 2 === 1) {
-          const rc = uffd.tryCopy(dst + off, job.src + off, ps, 0);
+          const rc = uffd.tryCopy(dst + off, srcOf(off), ps, 0);
           if (rc < 0) {
             if (uffd.lastResult !== -Errno.EEXIST) {
               throw new SysError("UFFDIO_COPY", -rc, `odd page at offset ${off}, result ${uffd.lastResult}`);

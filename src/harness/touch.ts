@@ -4,6 +4,7 @@ import { gettid } from "../sys/fd.ts";
 import { libc } from "../sys/libc.ts";
 import { toArrayBufferAt } from "../sys/mem.ts";
 import type { TouchJob, TouchResult } from "./protocol.ts";
+import { TAG_OFFSET, wrongPage } from "./source.ts";
 
 export function touch(job: TouchJob): TouchResult {
   const tid = job.reportTid ? gettid() : undefined;
@@ -46,12 +47,37 @@ function compare(job: TouchJob & { compareWith?: number }): TouchResult {
     if (got[i] !== w) {
       if (first === undefined) {
         const byte = i * 4;
-        first = { page: Math.floor(byte / job.pageSize), offset: byte % job.pageSize, got: got[i]!, want: w };
+        const page = Math.floor(byte / job.pageSize);
+        first = { page, offset: byte % job.pageSize, got: got[i]!, want: w, wrongPage: pageTagMismatch(got, want, x, page, job.pageSize) };
       }
       mismatches++;
     }
   }
   return first ? { touched: job.pages, mismatches, firstMismatch: first } : { touched: job.pages, mismatches };
+}
+
+/**
+ * Where the reference page carries a source tag (source.ts): whose data the
+ * page read holds instead, when that is what is wrong; undefined otherwise.
+ */
+function pageTagMismatch(got: Uint32Array, want: Uint32Array, x: number, page: number, pageSize: number): string | undefined {
+  if (pageSize < TAG_OFFSET + 8) return undefined;
+  const t = (page * pageSize + TAG_OFFSET) >>> 2;
+  const seed = want[t + 1]!;
+  if (seed === 0 || want[t] !== page) return undefined;
+  return wrongPage(page, (got[t]! ^ x) >>> 0, (got[t + 1]! ^ x) >>> 0, seed);
+}
+
+/**
+ * A compare's outcome in words, for a check's "seen": how many words differ
+ * and, first, the wrong page (`page 3 holds page 4's data`) or the first
+ * differing word.
+ */
+export function describeMismatch(r: TouchResult): string {
+  const m = r.firstMismatch;
+  if (!m) return `${r.mismatches} words differ`;
+  if (m.wrongPage) return `${r.mismatches} words differ: ${m.wrongPage}`;
+  return `${r.mismatches} words differ, first in page ${m.page} at offset ${m.offset}: 0x${m.got.toString(16)} instead of 0x${m.want.toString(16)}`;
 }
 
 /** The kernel-side ops (TouchSyscallOp): rc is the last result, or -errno of the first failure. */

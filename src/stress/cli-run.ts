@@ -2,8 +2,9 @@
 // run`: check the input, size the run, run it, and turn the outcome into one
 // KTAP result (diagnostics first, as `# ` lines).
 import type { MemoryType } from "../harness/memory.ts";
+import { plantNames } from "../plants.ts";
 import { defaultGroups, parseBounces, parseMemory, parseMiB, parseSeconds, type StressGeometry, stressGeometry } from "./geometry.ts";
-import { runStress, type StressOutcome, type StressPlant } from "./stress.ts";
+import { runStress, STRESS_PLANTS, type StressOutcome, type StressPlant } from "./stress.ts";
 
 export interface StressRequest {
   readonly mem: MemoryType;
@@ -43,10 +44,9 @@ export function stressName(r: { mem: MemoryType; mib: number; bounces: number })
 
 /** Test-only plants from UFFD_SUITE_PLANT (comma list); never in help. */
 export function plantsFromEnv(env: Record<string, string | undefined> = process.env): Set<StressPlant> {
-  const known: readonly StressPlant[] = ["counter", "write-first"];
   const out = new Set<StressPlant>();
-  for (const p of (env.UFFD_SUITE_PLANT ?? "").split(",")) {
-    if ((known as readonly string[]).includes(p)) out.add(p as StressPlant);
+  for (const p of plantNames(env)) {
+    if ((STRESS_PLANTS as readonly string[]).includes(p)) out.add(p as StressPlant);
   }
   return out;
 }

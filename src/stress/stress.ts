@@ -13,17 +13,20 @@ import { Area, type MemoryType } from "../harness/memory.ts";
 import { type PooledWorker, type WorkerPool, workerPool } from "../harness/pool.ts";
 import type { Job, ServeJob, ServeResult, TouchResult } from "../harness/protocol.ts";
 import type { SettingChange } from "../harness/restore.ts";
-import { COUNT_OFFSET, initSourcePages } from "../harness/source.ts";
+import { COUNT_OFFSET, initSourcePages, TAG_OFFSET } from "../harness/source.ts";
 import { close, pipe, writeByte } from "../sys/fd.ts";
 import { MADV, madvise, MAP, mmap, munmap, PAGE_SIZE, toArrayBufferAt } from "../sys/mem.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
 import type { FeatureName } from "../uffd/constants.ts";
 import { probeFeatures, Uffd } from "../uffd/uffd.ts";
 import type { StressGeometry } from "./geometry.ts";
+import { firstSequentialPage, verifyPages } from "./verify.ts";
 import { BOUNCE, bounceModeLabel, type CopyJob, type CopyResult, CTRL, CTRL_SLOTS, type LockJob, type LockResult } from "./protocol.ts";
 
 /** Test-only faults planted on purpose, to prove the checks can fail. */
-export type StressPlant = "counter" | "write-first";
+export type StressPlant = "counter" | "write-first" | "page-tag";
+/** Every stress plant: "page-tag" is seen by the verify pass alone (the locking loop reads only counters). */
+export const STRESS_PLANTS: readonly StressPlant[] = ["counter", "write-first", "page-tag"];
 
 export interface StressOptions {
   readonly mem: MemoryType;
@@ -80,18 +83,6 @@ function wpLacking(mem: MemoryType, kernel: FeatureSet): string | undefined {
   return missing.length > 0 ? `feature missing: ${missing.join(", ")}` : undefined;
 }
 
-/**
- * The first page a sequential locking loop takes: the C starts from
- * -bounces (an unsigned long, so 2^64 - bounces), adds the group's slice
- * unless faults race, and reduces modulo the page count after its first +1.
- */
-export function firstSequentialPage(bounce: number, group: number, pagesPerGroup: number, pages: number): number {
-  const wrap = 1n << 64n;
-  let p = (wrap - BigInt(bounce)) % wrap;
-  if (!(bounce & BOUNCE.racing)) p = (p + BigInt(group * pagesPerGroup)) % wrap;
-  p = (p + 1n) % wrap;
-  return Number(p % BigInt(pages));
-}
 
 /** Settle `p` or give up after `ms` (a Worker stuck in the kernel never replies). */
 async function within<T>(p: Promise<T>, ms: number): Promise<{ ok: true; value: T } | { ok: false; error: unknown } | undefined> {
@@ -258,6 +249,14 @@ async function stressAreas(
         words[(page * g.pageSize + COUNT_OFFSET) >>> 2]! += 1;
         opts.note(`planted a wrong counter in page ${page} (test hook)`);
       }
+      if (plant.has("page-tag") && !planted && bounce & BOUNCE.verify) {
+        // Test-only: one source page says it is the next one; only the verify pass reads tags.
+        planted = true;
+        const page = g.pages >>> 1;
+        const words = new Uint32Array(toArrayBufferAt(src.addr, bytes));
+        words[(page * g.pageSize + TAG_OFFSET) >>> 2] = page + 1;
+        opts.note(`planted page ${page + 1}'s tag in page ${page} (test hook)`);
+      }
 
       const pipes = poll ? Array.from({ length: g.groups }, () => pipe()) : [];
       const serving = workers.handlers.map((w, slot) =>
@@ -393,7 +392,7 @@ async function stressAreas(
       if (dst.alias !== dst.addr) u.unregister({ start: dst.alias, len: bytes });
 
       if (bounce & BOUNCE.verify) {
-        const bad = verifyCounters(dst.addr, g.pages, g.pageSize, verify);
+        const bad = verifyPages(dst.addr, g.pages, g.pageSize, verify);
         if (bad) return done("fail", `verify after bounce ${bounce} (${bounceModeLabel(bounce)}): ${bad}`);
       }
       [src, dst] = [dst, src];
@@ -456,20 +455,3 @@ async function stopHandlers(
   if (r.touched !== live) throw new StressFailure(`stop pages touched ${r.touched} of ${live}`);
 }
 
-/** Compare every page's counter with the verification array; the first mismatch, or undefined. */
-function verifyCounters(addr: number, pages: number, pageSize: number, verify: Float64Array): string | undefined {
-  const words = new Uint32Array(toArrayBufferAt(addr, pages * pageSize));
-  const stride = pageSize >>> 2;
-  const cw = COUNT_OFFSET >>> 2;
-  let bad = 0;
-  let first = "";
-  for (let p = 0; p < pages; p++) {
-    const w = p * stride + cw;
-    const count = words[w + 1]! * 4294967296 + words[w]!;
-    if (count !== verify[p]) {
-      if (bad === 0) first = `page ${p} counter ${count}, expected ${verify[p]}`;
-      bad++;
-    }
-  }
-  return bad === 0 ? undefined : `${first}${bad > 1 ? ` (${bad} pages wrong)` : ""}`;
-}

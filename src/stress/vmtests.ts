@@ -6,7 +6,7 @@
 import { hugepageState, reserveHugepages } from "../harness/hugetlb.ts";
 import { MEMORY, type MemoryName, pageSizeOf } from "../harness/memory.ts";
 import type { SettingChange } from "../harness/restore.ts";
-import { type KtapCounts, ktapDiagnostics, ktapResultLine, ktapTotals } from "../report/ktap.ts";
+import { type KtapCounts, ktapDiagnostics, ktapResultLine, KtapTally, ktapTotals } from "../report/ktap.ts";
 import { allCases, planCases as planUnit } from "../unit/plan.ts";
 import { runUnit } from "../unit/runner.ts";
 import { planCases as planWpMremap, runWpMremap } from "../wp-mremap/run.ts";
@@ -119,8 +119,12 @@ function sideLane(wp: boolean): Map<MemoryName, Promise<RowOutcome>> {
 
 export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> {
   const started = performance.now();
-  const out = opts.write;
-  const counts: KtapCounts = { pass: 0, fail: 0, skip: 0 };
+  // Totals and the outcome are counted from the result lines as written.
+  const tally = new KtapTally();
+  const out = (text: string) => {
+    tally.feed(text);
+    opts.write(text);
+  };
   let next = 1;
   const number = () => next++;
 
@@ -128,12 +132,6 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
   const wpPlanned = planWpMremap({ thp: thpSizes(), hugetlb: hugetlbSizes() }).length;
   const planned = unitPlanned + VMTESTS_STRESS.length + wpPlanned;
   out(`TAP version 13\n1..${planned}\n`);
-
-  const add = (c: KtapCounts) => {
-    counts.pass += c.pass;
-    counts.fail += c.fail;
-    counts.skip += c.skip;
-  };
 
   // With cases side by side, the stress rows that need no huge pages run
   // meanwhile, one after another, each in its own process.
@@ -143,14 +141,12 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
   out("# uffd-unit-tests\n");
   const unitSection = new KtapSection(out, number);
   try {
-    const s = await runUnit({ timeoutS: opts.unitTimeoutS, setup: opts.setup, isolate: true, jobs: opts.jobs, write: unitSection.write });
+    await runUnit({ timeoutS: opts.unitTimeoutS, setup: opts.setup, isolate: true, jobs: opts.jobs, write: unitSection.write });
     unitSection.flush();
-    add(s.counts);
   } catch (e) {
     unitSection.flush();
     out(`${ktapDiagnostics([`unit runner failed: ${(e as Error).message}`]).join("\n")}\n`);
     out(`${ktapResultLine(number(), "uffd-unit-tests", "fail", "runner failed")}\n`);
-    counts.fail++;
   }
 
   // 2. uffd-stress at run_vmtests' sizes
@@ -208,7 +204,6 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
       const reason = r ? r.reason : skip;
       if (status === "fail" && reason) out(`${ktapDiagnostics([reason]).join("\n")}\n`);
       out(`${ktapResultLine(number(), name, status, reason)}\n`);
-      counts[status]++;
       if (row.mem === "hugetlb-private") {
         huge?.change?.dispose();
         huge = huge && { ...huge, change: undefined };
@@ -222,18 +217,17 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
   out("# uffd-wp-mremap\n");
   const wpSection = new KtapSection(out, number);
   try {
-    const s = runWpMremap({ write: wpSection.write, setup: opts.setup });
+    runWpMremap({ write: wpSection.write, setup: opts.setup });
     wpSection.flush();
-    add(s.counts);
   } catch (e) {
     wpSection.flush();
     out(`${ktapDiagnostics([`wp-mremap runner failed: ${(e as Error).message}`]).join("\n")}\n`);
     out(`${ktapResultLine(number(), "uffd-wp-mremap", "fail", "runner failed")}\n`);
-    counts.fail++;
   }
 
   const emitted = next - 1;
   if (emitted !== planned) out(`# planned ${planned} results, wrote ${emitted}\n`);
+  const counts = { ...tally.counts };
   out(`${ktapTotals(counts)}\n`);
-  return { counts, planned, emitted, ms: Math.round(performance.now() - started) };
+  return { counts, planned, emitted: tally.emitted, ms: Math.round(performance.now() - started) };
 }

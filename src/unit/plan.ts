@@ -4,6 +4,7 @@ import { MEMORY, type MemoryName, type MemoryType } from "../harness/memory.ts";
 import type { UnitCase } from "./case.ts";
 import { UNIT_CASES } from "./catalogue.ts";
 import { testOnlyCases } from "./test-cases.ts";
+import { thrownCases } from "./thrown-cases.ts";
 
 export interface PlannedCase {
   readonly unit: UnitCase;
@@ -15,7 +16,7 @@ export interface PlannedCase {
 
 /** Cases that exist in this run: the catalogue, plus the test-only ones when UFFD_SUITE_TEST_CASES=1. */
 export function allCases(env: Record<string, string | undefined> = process.env): readonly UnitCase[] {
-  return env.UFFD_SUITE_TEST_CASES === "1" ? [...UNIT_CASES, ...testOnlyCases] : UNIT_CASES;
+  return env.UFFD_SUITE_TEST_CASES === "1" ? [...UNIT_CASES, ...testOnlyCases, ...thrownCases] : UNIT_CASES;
 }
 
 export function findCase(name: string, env: Record<string, string | undefined> = process.env): UnitCase | undefined {

@@ -3,14 +3,14 @@
 import { type ContextOptions, UffdTestContext } from "../harness/context.ts";
 import type { MemoryType } from "../harness/memory.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
+import { plantNames } from "../plants.ts";
 import { MissingFeatureError } from "../uffd/errors.ts";
 import { type CaseRun, CaseSkip, CheckFailure, type PlantedFaults, type UnitCase } from "./case.ts";
 import type { CaseResult } from "./result.ts";
 
 /** Planted faults named in UFFD_SUITE_PLANT (comma-separated); empty in normal runs. */
 export function plantedFromEnv(env: Record<string, string | undefined> = process.env): PlantedFaults {
-  const names = (env.UFFD_SUITE_PLANT ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  return { plant: new Set(names) };
+  return { plant: new Set(plantNames(env)) };
 }
 
 /** A value as a diagnostic shows it. */
@@ -54,7 +54,8 @@ export async function runCase(c: UnitCase, mem: MemoryType | undefined, opts: Ru
     },
     context(ctxOpts: ContextOptions = {}) {
       if (!mem) throw new Error(`case ${c.name} has no memory type to make a context on`);
-      const ctx = UffdTestContext.create(mem, { features: c.features, ...ctxOpts });
+      const wrongPage = t.planted.plant.has("wrong-page");
+      const ctx = UffdTestContext.create(mem, { features: c.features, wrongPage, ...ctxOpts });
       deferred.push(() => ctx.dispose());
       return ctx;
     },
@@ -84,12 +85,21 @@ export async function runCase(c: UnitCase, mem: MemoryType | undefined, opts: Ru
 }
 
 function errorText(e: unknown): string {
-  return e instanceof Error ? `${e.name === "Error" ? "" : `${e.name}: `}${e.message}` : String(e);
+  if (e instanceof CaseSkip) return `a skip without a reason`;
+  if (e instanceof Error) return `${e.name === "Error" ? "" : `${e.name}: `}${e.message}`;
+  return `thrown: ${show(e)}`;
 }
 
+/**
+ * The verdict on what a case threw. Only a declared "feature/resource
+ * missing" condition skips: an explicit skip with a reason, or
+ * MissingFeatureError naming a feature. Anything else is a failure naming it.
+ */
 function resultOfError(e: unknown, notes: string[]): Omit<CaseResult, "ms"> {
-  if (e instanceof CaseSkip) return { status: "skip", reason: oneLine(e.reason), diagnostics: notes };
-  if (e instanceof MissingFeatureError) return { status: "skip", reason: `feature missing: ${e.missing.join(", ")}`, diagnostics: notes };
+  if (e instanceof CaseSkip && oneLine(e.reason) !== "") return { status: "skip", reason: oneLine(e.reason), diagnostics: notes };
+  if (e instanceof MissingFeatureError && e.missing.length > 0) {
+    return { status: "skip", reason: `feature missing: ${e.missing.join(", ")}`, diagnostics: notes };
+  }
   if (e instanceof CheckFailure) {
     const lines = e.diagnostics.length > 0 ? e.diagnostics : [e.message];
     return { status: "fail", diagnostics: [...notes, ...lines.map(oneLine)] };

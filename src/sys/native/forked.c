@@ -19,18 +19,28 @@
 #define FORKED_GUP_OPEN_FAILED 11
 #define FORKED_PIN_FAILED 12
 #define FORKED_UNPIN_FAILED 13
+#define FORKED_WRONG_PAGE 14
 
 #define FORKED_MREMAP_MAYMOVE 1
 #define FORKED_MREMAP_FIXED 2
 
 
-/* Check one page's counter against the expected value, then write it back
- * (which raises the write-protect fault where there is one). */
-static int forked_count(unsigned char *area, u64 nr, u64 ps, u64 coff, const u64 *verify, u64 *seen) {
+/* Check one page's counter against the expected value (-1), then its tag
+ * (u32 page number, u32 seed; -2), then write the counter back (which raises
+ * the write-protect fault where there is one). */
+static int forked_count(unsigned char *area, u64 nr, u64 ps, u64 coff, const u64 *verify, u64 *seen, const u64 *tag) {
   volatile u64 *c = (volatile u64 *)(area + nr * ps + coff);
   u64 v = *c;
   *seen = v;
   if (v != verify[nr]) return -1;
+  if (tag[1] != 0) {
+    v = *(volatile u64 *)(area + nr * ps + tag[0]);
+    if (v != ((tag[1] << 32) | nr)) {
+      *seen = v;
+      return -2;
+    }
+    v = *c;
+  }
   *c = v;
   return 0;
 }
@@ -39,12 +49,14 @@ static int forked_count(unsigned char *area, u64 nr, u64 ps, u64 coff, const u64
  * events: [1] dst [2] where to mremap dst (the source area's address)
  *         [3] pages [4] page size [5] counter offset [6] expected counters
  *         [7] madvise advice that releases the pages (DONTNEED or REMOVE)
+ *         [8] offset of each page's tag [9] its seed (0: no tag check)
  * The first half of the pages is checked at dst, then dst is moved onto [2]
  * (MREMAP_FIXED), the second half is checked there, the pages are released,
  * and every byte must then read zero.
  * Report: [0] stage reached (1 first half, 2 mremap, 3 second half,
  * 4 release, 5 zero check, 6 done) [1] page [2] value seen [3] expected /
- * offset of the non-zero byte [4] errno.
+ * offset of the non-zero byte [4] errno. A page whose tag is not
+ * (seed << 32 | page number) exits FORKED_WRONG_PAGE with [2] the tag seen.
  */
 int forked_events(const u64 *a) {
   unsigned char *dst = (unsigned char *)(usize)a[1];
@@ -52,14 +64,17 @@ int forked_events(const u64 *a) {
   u64 pages = a[3], ps = a[4], coff = a[5];
   const u64 *verify = (const u64 *)(usize)a[6];
   int advice = (int)a[7], fd = (int)(s64)a[0];
-  u64 split = (pages + 1) / 2, nr, i, seen = 0, out[5];
+  u64 split = (pages + 1) / 2, nr, i, seen = 0, out[5], tag[2];
   unsigned char *moved;
+  int bad;
+  tag[0] = a[8];
+  tag[1] = a[9];
   native_zero(out, sizeof out);
   if (ps == 0 || pages == 0) return FORKED_BAD_ARGS;
 
   out[0] = 1;
   for (nr = 0; nr < split; nr++) {
-    if (forked_count(dst, nr, ps, coff, verify, &seen) != 0) goto mismatch;
+    if ((bad = forked_count(dst, nr, ps, coff, verify, &seen, tag)) != 0) goto mismatch;
   }
   out[0] = 2;
   moved = mremap(dst, pages * ps, pages * ps, FORKED_MREMAP_MAYMOVE | FORKED_MREMAP_FIXED, to);
@@ -70,7 +85,7 @@ int forked_events(const u64 *a) {
   }
   out[0] = 3;
   for (; nr < pages; nr++) {
-    if (forked_count(moved, nr, ps, coff, verify, &seen) != 0) goto mismatch;
+    if ((bad = forked_count(moved, nr, ps, coff, verify, &seen, tag)) != 0) goto mismatch;
   }
   out[0] = 4;
   if (madvise(moved, pages * ps, advice) != 0) {
@@ -97,9 +112,9 @@ int forked_events(const u64 *a) {
 mismatch:
   out[1] = nr;
   out[2] = seen;
-  out[3] = verify[nr];
+  out[3] = bad == -2 ? ((tag[1] << 32) | nr) : verify[nr];
   native_report(fd, out, 5);
-  return FORKED_MISMATCH;
+  return bad == -2 ? FORKED_WRONG_PAGE : FORKED_MISMATCH;
 }
 
 /* struct pin_longterm_test (mm/gup_test.h): addr, size, flags (+ padding). */

@@ -15,6 +15,7 @@ const unit = loadNative("forked", forkedSource, {
 const EXIT_TEXT: Readonly<Record<number, string>> = {
   9: "mremap failed", 10: "a released page is not zero", 11: "cannot open /sys/kernel/debug/gup_test",
   12: "PIN_LONGTERM_TEST_START failed", 13: "PIN_LONGTERM_TEST_STOP failed",
+  14: "a page holds another page's data",
 };
 
 /** What a forked routine's exit code means (child.c's codes plus ours). */
@@ -32,6 +33,8 @@ export interface EventsChildArgs {
   readonly expected: ArrayLike<number>;
   /** madvise advice that releases the moved pages. */
   readonly releaseAdvice: number;
+  /** Each page's tag (u32 page number, u32 seed) at `offset`; seed 0 or left out: not checked. */
+  readonly tag?: { readonly offset: number; readonly seed: number };
 }
 
 const STAGES = ["", "first half", "mremap", "second half", "release", "zero check", "done"] as const;
@@ -42,7 +45,7 @@ export interface EventsChildResult {
   readonly stage?: (typeof STAGES)[number];
   readonly page?: number;
   readonly seen?: bigint;
-  /** The expected counter (first/second half) or the offset of the non-zero byte (zero check). */
+  /** The expected counter or tag (first/second half) or the offset of the non-zero byte (zero check). */
   readonly expected?: bigint;
   readonly errno?: number;
 }
@@ -53,7 +56,9 @@ export async function runEventsChild(a: EventsChildArgs, opts?: RunOptions): Pro
   try {
     for (let i = 0; i < a.pages; i++) verify.view.setBigUint64(i * 8, BigInt(a.expected[i] ?? 0), true);
     const routine = nativeRoutine("events", unit().symbols.forked_events);
-    const run = await runChild(routine, [a.dst, a.remapTo, a.pages, a.pageSize, a.countOffset, verify.addr, a.releaseAdvice], opts);
+    const run = await runChild(routine, [
+      a.dst, a.remapTo, a.pages, a.pageSize, a.countOffset, verify.addr, a.releaseAdvice, a.tag?.offset ?? 0, a.tag?.seed ?? 0,
+    ], opts);
     const [stage, page, seen, expected, errno] = run.report;
     if (stage === undefined) return { status: run.status };
     return {

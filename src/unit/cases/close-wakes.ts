@@ -4,6 +4,7 @@
 // into the page cache through it while the thread waits: the woken thread
 // must read that byte; elsewhere it reads a zero page. Its progress counter
 // shows it asleep until the close and done after it.
+import { describeMismatch } from "../../harness/touch.ts";
 import type { UffdTestContext } from "../../harness/context.ts";
 import { Scratch } from "../../sys/mem.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
@@ -47,7 +48,7 @@ async function closeWakes(t: CaseRun): Promise<void> {
   t.equal("step the toucher saw when its access completed (1: after close)", Atomics.load(progress, 2), STEP.closed);
   t.check(r.mismatches === 0, "page the woken toucher read", {
     expected: viaAlias ? `the page cache page: 0x${MARK.value.toString(16)} at ${MARK.offset}, zeros elsewhere` : "a zero page",
-    seen: `${r.mismatches} words differ, first at offset ${r.firstMismatch?.offset}: 0x${r.firstMismatch?.got.toString(16)}`,
+    seen: describeMismatch(r),
   });
   // The range is ordinary memory now: another missing page faults in without a handler.
   const next = await ctx.touch({ start: ctx.dst.addr + 5 * ps, pages: 1, pageSize: ps, op: "read" }, { timeoutMs: TOUCH_MS });

@@ -4,6 +4,7 @@
 // counter (a SharedArrayBuffer) shows it still waiting after the COPY, and
 // records what the test's step counter held when its access completed: the
 // step after the WAKE was issued, never before.
+import { describeMismatch } from "../../harness/touch.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
 import { faultingReader, hex, KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, planted, showEvent, TOUCH_MS, until } from "./beyond-kit.ts";
 
@@ -44,7 +45,7 @@ async function copyDontwake(t: CaseRun): Promise<void> {
   t.check(seen === want, "step the toucher saw when its access completed", {
     expected: `${want} (${Object.keys(STEP)[want]})`, seen: `${seen} (${Object.keys(STEP)[seen] ?? "?"})`,
   });
-  t.check(r.mismatches === 0, "page read after the wake", { expected: "the source page", seen: `${r.mismatches} words differ` });
+  t.check(r.mismatches === 0, "page read after the wake", { expected: "the source page", seen: describeMismatch(r) });
   const more = await messagesWithin(ctx.uffd, 20);
   t.check(more.length === 0, "messages after the wake", { expected: "none (no second fault)", seen: more.map(showEvent).join("; ") });
 }

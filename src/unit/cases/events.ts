@@ -6,7 +6,7 @@
 // releases everything (EVENT_REMOVE: the handler unregisters the range) and
 // finds only zeros. Every page must have been one missing fault. With -wp the
 // copies are write-protected and writing each counter back is a wp fault.
-import { COUNT_OFFSET } from "../../harness/source.ts";
+import { COUNT_OFFSET, RUN_SEED, TAG_OFFSET, wrongPage } from "../../harness/source.ts";
 import { errnoName } from "../../sys/errno.ts";
 import { releaseAdvice } from "../../harness/memory.ts";
 import { describeStatus } from "../../sys/native.ts";
@@ -25,12 +25,14 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
   const expected = Float64Array.from(ctx.countVerify);
   if (t.planted.plant.has("counter")) expected[ctx.pages - 1] = expected[ctx.pages - 1]! + 1;
 
-  const handlers = await ctx.startHandlers({ onFork: "follow", applyWp: wp, forbidWriteMissing: true });
+  // Planted (tests only): copies left writable, so the writes raise no wp fault.
+  const applyWp = wp && !t.planted.plant.has("wp-count");
+  const handlers = await ctx.startHandlers({ onFork: "follow", applyWp, forbidWriteMissing: true });
   let child;
   try {
     child = await runEventsChild({
       dst: ctx.dst.addr, remapTo: ctx.src.addr, pages: ctx.pages, pageSize: ctx.pageSize,
-      countOffset: COUNT_OFFSET, expected, releaseAdvice: releaseAdvice(mem),
+      countOffset: COUNT_OFFSET, expected, releaseAdvice: releaseAdvice(mem), tag: { offset: TAG_OFFSET, seed: RUN_SEED },
     }, { timeoutMs: CHILD_MS });
   } finally {
     await ctx.stopHandlers();
@@ -48,6 +50,7 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
     let detail = "";
     if (s.kind === "exited" && s.code === 1) detail = `: page ${child.page} counter ${child.seen}, expected ${child.expected}`;
     else if (s.kind === "exited" && s.code === 10) detail = `: page ${child.page} byte ${child.expected} is ${child.seen}`;
+    else if (s.kind === "exited" && s.code === 14) detail = `: ${tagText(child.page ?? 0, child.seen ?? 0n)}`;
     else if (child.errno) detail = `: ${errnoName(child.errno)}`;
     t.check(false, "the faulting child", { expected: "exit 0", seen: `${why}${at}${detail}` });
   }
@@ -56,6 +59,11 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
   t.check(c.total("remove") >= 1, "remove events", { expected: ">= 1", seen: c.total("remove") });
   t.equal("missing faults (one per page)", c.total("missing"), ctx.pages);
   if (wp) t.equal("write-protect faults (one per page)", c.total("wp"), ctx.pages);
+}
+
+/** A tag the child found (seed << 32 | page number) in words. */
+function tagText(page: number, tag: bigint): string {
+  return wrongPage(page, Number(tag & 0xffffffffn), Number(tag >> 32n), RUN_SEED) ?? `page ${page} tag 0x${tag.toString(16)}`;
 }
 
 function row(name: string, wp: boolean): UnitCase {

@@ -7,6 +7,8 @@
 // have seen exactly one minor fault per page and no missing fault.
 // minor-collapse then folds the pages into huge pages with MADV_COLLAPSE and
 // smaps must show them PMD-mapped, with the contents unchanged.
+import { writePageTags } from "../../harness/source.ts";
+import { describeMismatch } from "../../harness/touch.ts";
 import type { UffdTestContext } from "../../harness/context.ts";
 import { pmdSize } from "../../harness/memory.ts";
 import { smapsField } from "../../harness/smaps.ts";
@@ -15,9 +17,14 @@ import { decodePagemap, Pagemap } from "../../sys/native/pagemap.ts";
 import { bytesAt, MADV, PAGE_SIZE, tryMadvise } from "../../sys/mem.ts";
 import type { CaseRun, UnitCase } from "../case.ts";
 
-/** Page p holds the byte p % 255 everywhere (the C pattern), in the source and, through the unregistered view, the destination. */
+/**
+ * Page p holds the byte p % 255 everywhere (the C pattern) but for its tag
+ * (source.ts, so a wrong page is named), in the source and, through the
+ * unregistered view, the destination.
+ */
 function fillPattern(t: CaseRun, ctx: UffdTestContext): void {
   for (let p = 0; p < ctx.pages; p++) bytesAt(ctx.src.addr + p * ctx.pageSize, ctx.pageSize).fill(p % 255);
+  writePageTags(ctx.src.addr, ctx.pages, ctx.pageSize);
   bytesAt(ctx.dst.addr, ctx.size).set(bytesAt(ctx.src.addr, ctx.size));
   // The source is what the alias must read back (flipped): corrupting it plants a content failure.
   if (t.planted.plant.has("content")) {
@@ -30,8 +37,7 @@ async function verifyAlias(t: CaseRun, ctx: UffdTestContext, when: string): Prom
   const r = await ctx.verifyDst({ view: "alias", xor: 0xff, timeoutMs: 30_000 });
   t.check(r.mismatches === 0, `bytes read through the registered view ${when}`, {
     expected: "every byte of page p equal to ~(p % 255)",
-    seen: `${r.mismatches} words differ, first in page ${r.firstMismatch?.page} at offset ${r.firstMismatch?.offset}: ` +
-      `0x${r.firstMismatch?.got.toString(16)} instead of 0x${r.firstMismatch?.want.toString(16)}`,
+    seen: describeMismatch(r),
   });
 }
 

@@ -4,6 +4,7 @@
 // must be split). The destination must read what the source held (each
 // page's counter as the source layout set it), the source must be empty
 // afterwards, and there must be one missing fault per chunk and no others.
+import { describeMismatch } from "../../harness/touch.ts";
 import type { UffdTestContext } from "../../harness/context.ts";
 import { pmdSize } from "../../harness/memory.ts";
 import { COUNT_OFFSET, initSourcePages } from "../../harness/source.ts";
@@ -67,8 +68,7 @@ async function moveTest(t: CaseRun, v: MoveVariant): Promise<void> {
 
   t.check(r.mismatches === 0, "destination after UFFDIO_MOVE", {
     expected: "the source's bytes",
-    seen: `${r.mismatches} words differ, first in page ${r.firstMismatch?.page} at offset ${r.firstMismatch?.offset}: ` +
-      `0x${r.firstMismatch?.got.toString(16)} instead of 0x${r.firstMismatch?.want.toString(16)}`,
+    seen: describeMismatch(r),
   });
   checkDestinationCounters(t, ctx);
   const left = firstNonZero(ctx);

@@ -2,6 +2,7 @@
 // zeros (result = page size) and a second one on the same page (through the
 // alias view where there is one) gives -EEXIST; where it is not offered
 // (hugetlb) the call fails with -EINVAL.
+import { describeMismatch } from "../../harness/touch.ts";
 import { pageSizeOf } from "../../harness/memory.ts";
 import { Errno, errnoName } from "../../sys/errno.ts";
 import { Scratch } from "../../sys/mem.ts";
@@ -51,7 +52,7 @@ export const zeropageCases: readonly UnitCase[] = [
         const r = await ctx.touch({ start: page.start, pages: 1, pageSize: ps, op: "read", compareWith: zeros.addr }, { timeoutMs: 10_000 });
         t.check(r.mismatches === 0, "page after UFFDIO_ZEROPAGE", {
           expected: "all zero bytes",
-          seen: `${r.mismatches} words differ, first at offset ${r.firstMismatch?.offset}: 0x${r.firstMismatch?.got.toString(16)} instead of 0x${r.firstMismatch?.want.toString(16)}`,
+          seen: describeMismatch(r),
         });
         const again = ctx.uffd.tryZeropage(alias.start, ps);
         const res2 = ctx.uffd.lastResult;
