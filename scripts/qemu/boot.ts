@@ -63,7 +63,7 @@ export function qemuCommand(spec: BootSpec): string[] {
     return [
       "qemu-system-x86_64", "-M", "q35", "-accel", kvm ? "kvm" : "tcg",
       "-cpu", spec.cpu ?? (kvm ? "host" : "max"),
-      ...common, "-append", `console=ttyS0 ${append}`,
+      ...common, "-append", `console=ttyS0 no_timer_check ${append}`,
     ];
   }
   if (spec.arch === "arm64") {

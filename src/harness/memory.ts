@@ -100,6 +100,12 @@ export class Area {
   readonly #reserveLen: number;
   /** hugetlb-private only: the memfd, kept for the hole-punch release older kernels need (see release()). */
   readonly #fd: number;
+  /**
+   * Ranges inside the reservation that a test unmapped (start → length). While
+   * a range is a hole, any thread of the process (Bun's allocator, a Worker)
+   * may map something of its own there; dispose() must not unmap that.
+   */
+  readonly #holes = new Map<number, number>();
   #disposed = false;
 
   private constructor(
@@ -186,6 +192,47 @@ export class Area {
     return "punch-hole";
   }
 
+  /** munmap [start, start+len) inside the area, remembering the hole (see #holes). */
+  unmap(start: number, len: number): void {
+    munmap(start, len);
+    this.holeAt(start, len);
+  }
+
+  /** Note that [start, start+len) was unmapped by other means (a Worker's munmap, a shrinking mremap). */
+  holeAt(start: number, len: number): void {
+    this.#holes.set(start, len);
+  }
+
+  /**
+   * Map fresh private anonymous memory into a hole without replacing
+   * anything (MAP_FIXED_NOREPLACE). false: another mapping of this process
+   * took (part of) the hole meanwhile; it stays a hole of ours, not that mapping.
+   */
+  refill(start: number, len: number, prot: number = PROT.READ | PROT.WRITE): boolean {
+    try {
+      mmap(len, { addr: start, prot, flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.FIXED_NOREPLACE });
+    } catch (e) {
+      if (e instanceof SysError && e.code === "EEXIST") return false;
+      throw e;
+    }
+    this.#holes.delete(start);
+    return true;
+  }
+
+  /** The parts of the reservation that are still ours: holes someone else mapped into are left out. */
+  #ownedRanges(): { start: number; len: number }[] {
+    const foreign = [...this.#holes].filter(([start, len]) => !this.refill(start, len, PROT.NONE)).sort((a, b) => a[0] - b[0]);
+    const ranges: { start: number; len: number }[] = [];
+    let at = this.#reserve;
+    for (const [start, len] of foreign) {
+      if (start > at) ranges.push({ start: at, len: start - at });
+      at = Math.max(at, start + len);
+    }
+    const end = this.#reserve + this.#reserveLen;
+    if (end > at) ranges.push({ start: at, len: end - at });
+    return ranges;
+  }
+
   get pages(): number {
     return this.size / this.pageSize;
   }
@@ -194,8 +241,8 @@ export class Area {
     if (this.#disposed) return;
     this.#disposed = true;
     if (this.#fd >= 0) close(this.#fd);
-    // The reservation spans the area, its alias and the guards.
-    munmap(this.#reserve, this.#reserveLen);
+    // The reservation spans the area, its alias and the guards (less what is no longer ours).
+    for (const r of this.#ownedRanges()) munmap(r.start, r.len);
   }
 
   [Symbol.dispose](): void {

@@ -63,8 +63,9 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
   else t.check(c.total("remove") >= 1, "remove events", { expected: ">= 1", seen: c.total("remove") });
   // Stopped before the move, the child touched only the first half.
   const touched = older?.stage === "mremap" ? Math.ceil(ctx.pages / 2) : ctx.pages;
-  t.equal("missing faults (one per page touched)", c.total("missing"), touched);
-  if (wp) t.equal("write-protect faults (one per page touched)", c.total("wp"), touched);
+  const per = older?.stage === "mremap" ? "one per page of the first half" : "one per page";
+  t.equal(`missing faults (${per})`, c.total("missing"), touched);
+  if (wp) t.equal(`write-protect faults (${per})`, c.total("wp"), touched);
 }
 
 /**

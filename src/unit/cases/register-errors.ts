@@ -18,7 +18,7 @@
 // (ENOMEM is returned only while the process is exiting: not testable.)
 import { Area, type MemoryType, pageSizeOf } from "../../harness/memory.ts";
 import { errnoName, SysError } from "../../sys/errno.ts";
-import { munmap, PAGE_SIZE, Scratch } from "../../sys/mem.ts";
+import { PAGE_SIZE, Scratch } from "../../sys/mem.ts";
 import type { FeatureSet } from "../../uffd/bits.ts";
 import { COPY_MODE, type FeatureName, REGISTER_MODE, WRITEPROTECT_MODE } from "../../uffd/constants.ts";
 import { Uffd } from "../../uffd/uffd.ts";
@@ -81,15 +81,15 @@ const ROWS: readonly Row[] = [
   { what: "REGISTER, mode 0", expect: "EINVAL", run: (f) => reg(f.u, f.page(0), f.ps, 0) },
   { what: "REGISTER, unknown mode bit 1<<3", expect: "EINVAL", run: (f) => reg(f.u, f.page(0), f.ps, M | 8) },
   { what: "REGISTER, unknown mode bit 1<<32", expect: "EINVAL", run: (f) => reg(f.u, f.page(0), f.ps, M + 2 ** 32) },
-  { what: "REGISTER where nothing is mapped", expect: "EINVAL", run: (f) => (munmap(f.page(2), f.ps), reg(f.u, f.page(2), f.ps)) },
+  { what: "REGISTER where nothing is mapped", expect: "EINVAL", run: (f) => (f.area.unmap(f.page(2), f.ps), reg(f.u, f.page(2), f.ps)) },
   { what: "REGISTER past the task size", expect: "EINVAL", run: (f) => reg(f.u, 2 ** 56, f.ps) },
   {
     what: "REGISTER across a hole (then COPY after the hole)", expect: "0",
-    run: (f) => (munmap(f.page(1), f.ps), reg(f.u, f.page(0), 3 * f.ps) || f.u.tryCopy(f.page(2), f.src, f.ps, 0)),
+    run: (f) => (f.area.unmap(f.page(1), f.ps), reg(f.u, f.page(0), 3 * f.ps) || f.u.tryCopy(f.page(2), f.src, f.ps, 0)),
   },
   {
     what: "REGISTER past the end of the mapping (then COPY into it)", expect: "0",
-    run: (f) => (munmap(f.page(2), 2 * f.ps), reg(f.u, f.page(1), 4 * f.ps) || f.u.tryCopy(f.page(1), f.src, f.ps, 0)),
+    run: (f) => (f.area.unmap(f.page(2), 2 * f.ps), reg(f.u, f.page(1), 4 * f.ps) || f.u.tryCopy(f.page(1), f.src, f.ps, 0)),
   },
   { what: "REGISTER of a range another uffd registered", expect: "EBUSY", run: (f) => (registered(f), reg(f.other(), f.page(0), f.ps)) },
   { what: "REGISTER of a range partly registered by another uffd", expect: "EBUSY", run: (f) => (registered(f), reg(f.other(), f.page(1), 2 * f.ps)) },
@@ -98,7 +98,7 @@ const ROWS: readonly Row[] = [
     older: { seen: "0", why: "allowed before the 2025 ABI change that made it EINVAL" },
     run: (f) => (registered(f), unreg(f.other(), f.page(0), f.ps)),
   },
-  { what: "UNREGISTER where nothing is mapped", expect: "EINVAL", run: (f) => (munmap(f.page(2), f.ps), unreg(f.u, f.page(2), f.ps)) },
+  { what: "UNREGISTER where nothing is mapped", expect: "EINVAL", run: (f) => (f.area.unmap(f.page(2), f.ps), unreg(f.u, f.page(2), f.ps)) },
   { what: "UNREGISTER of a range never registered", expect: "0", run: (f) => unreg(f.u, f.page(0), f.ps) },
   { what: "COPY into an unregistered range", expect: "ENOENT", result: "-ENOENT", run: (f) => f.u.tryCopy(f.page(0), f.src, f.ps, 0) },
   { what: "ZEROPAGE on an unregistered range", expect: "ENOENT", result: "-ENOENT", run: (f) => f.u.tryZeropage(f.page(0), f.ps) },
