@@ -3,7 +3,7 @@
 //
 //   bun scripts/qemu/run.ts --arch arm64 --kernel bookworm [--cache /work/cache]
 //       [--binary dist/uffd-suite-arm64] [--cpu max] [--mem-mib 3072] [--cpus 2]
-//       [--timeout S] [--command-timeout S] [--out DIR] [--kvm] [-- 'uffd-suite unit' ...]
+//       [--timeout S] [--command-timeout S] [--out DIR] [--kvm] [--file GUEST=HOST ...] [-- 'uffd-suite unit' ...]
 //
 // --kernel names a Debian suite (bullseye = 5.10, bookworm = 6.1,
 // bookworm-backports / trixie = 6.12); its current linux-image-<arch> is used.
@@ -50,6 +50,7 @@ function options() {
         out: { type: "string" },
         kvm: { type: "boolean", default: false },
         "dev-libc": { type: "boolean", default: false },
+        file: { type: "string", multiple: true },
       },
       allowPositionals: true,
       strict: true,
@@ -75,6 +76,11 @@ function options() {
     kvm: v.kvm!,
     devLibc: v["dev-libc"]!,
     commands: parsed.positionals.length > 0 ? parsed.positionals : DEFAULT_COMMANDS,
+    files: Object.fromEntries((v.file ?? []).map((f) => {
+      const eq = f.indexOf("=");
+      if (eq <= 0) usage(`--file wants GUEST_PATH=HOST_PATH, not '${f}'`);
+      return [f.slice(0, eq).replace(/^\/+/, ""), resolve(f.slice(eq + 1))];
+    })),
   };
 }
 
@@ -108,7 +114,7 @@ async function main(): Promise<void> {
   const initramfs = buildInitramfs({
     cache: o.cache,
     arch: o.arch,
-    files: { "bin/uffd-suite": o.binary },
+    files: { "bin/uffd-suite": o.binary, ...o.files },
     commands: o.commands,
     commandTimeoutS: o.commandTimeoutS,
     out: join(o.out, "initramfs.cpio"),

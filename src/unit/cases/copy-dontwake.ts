@@ -5,7 +5,7 @@
 // records what the test's step counter held when its access completed: the
 // step after the WAKE was issued, never before.
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { faultingReader, hex, KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, planted, showEvent, TOUCH_MS, until } from "./beyond-kit.ts";
+import { faultingReader, hex, KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, planted, showEvent, touchMs, until } from "./beyond-kit.ts";
 
 /** How long a thread that must stay asleep is watched. */
 const ASLEEP_MS = 150;
