@@ -49,7 +49,6 @@ function options() {
         "command-timeout": { type: "string" },
         out: { type: "string" },
         kvm: { type: "boolean", default: false },
-        "dev-libc": { type: "boolean", default: false },
         file: { type: "string", multiple: true },
       },
       allowPositionals: true,
@@ -74,7 +73,6 @@ function options() {
     commandTimeoutS: positiveInt("command-timeout", v["command-timeout"], 1800),
     out: resolve(v.out ?? join(v.cache!, "runs", `${arch}-${v.kernel}${v.cpu ? `-${v.cpu}` : ""}-${stamp}`)),
     kvm: v.kvm!,
-    devLibc: v["dev-libc"]!,
     commands: parsed.positionals.length > 0 ? parsed.positionals : DEFAULT_COMMANDS,
     files: Object.fromEntries((v.file ?? []).map((f) => {
       const eq = f.indexOf("=");
@@ -118,7 +116,6 @@ async function main(): Promise<void> {
     commands: o.commands,
     commandTimeoutS: o.commandTimeoutS,
     out: join(o.out, "initramfs.cpio"),
-    extraPackages: o.devLibc ? ["libc6-dev"] : [],
   });
   process.stderr.write(`booting (${o.arch}, ${o.memMiB} MiB, ${o.cpus} cpus); console log in ${join(o.out, "console.log")}\n`);
   const r = await boot({

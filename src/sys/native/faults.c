@@ -11,8 +11,6 @@
  * system call failed (details in out[]).
  */
 
-extern int ioctl(int fd, unsigned long req, ...);
-
 #define FAULTS_E_SIGACTION -1
 #define FAULTS_E_COPY -2
 #define FAULTS_E_WAKE -3

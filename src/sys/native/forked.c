@@ -7,9 +7,6 @@
  * Exit codes 0..8 mean what child.c's do; the ones below are added here.
  */
 
-extern int ioctl(int fd, unsigned long req, ...);
-extern void *mremap(void *old, usize old_len, usize new_len, int flags, ...);
-
 #define FORKED_OK 0
 #define FORKED_MISMATCH 1
 #define FORKED_BAD_ARGS 2

@@ -2,7 +2,7 @@
  * Prepended by loadNative() to every C source in this folder. The sources are
  * compiled at run time by TinyCC inside Bun, on machines that may have no
  * /usr/include: so no #include anywhere, only the few libc entry points the
- * sources call, declared here, and numeric constants for Linux.
+ * sources call (see below) and numeric constants for Linux.
  */
 #if !defined(__x86_64__) && !defined(__aarch64__)
 #error "uffd-suite native helpers know x86_64 and aarch64 only"
@@ -11,24 +11,10 @@
 typedef unsigned long long u64;
 typedef long long s64;
 typedef unsigned int u32;
-typedef unsigned long usize;
-typedef long ssize;
-
-extern long syscall(long nr, ...);
-extern int open(const char *path, int flags, ...);
-extern int close(int fd);
-extern ssize read(int fd, void *buf, usize len);
-extern ssize write(int fd, const void *buf, usize len);
-extern ssize pread(int fd, void *buf, usize len, long off);
-extern int madvise(void *addr, usize len, int advice);
-extern int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
-extern int nanosleep(const void *req, void *rem);
-extern int sigaction(int sig, const void *act, void *old);
-extern int sigprocmask(int how, const void *set, void *old);
-extern int __sigsetjmp(void *env, int savemask); /* glibc's sigsetjmp is a macro over this */
-extern void siglongjmp(void *env, int val);
-extern int *__errno_location(void);
-extern void _exit(int code);
+/* usize, ssize and the libc calls (syscall, open, read, write, ioctl, mremap,
+ * sigaction, __sigsetjmp, _exit, ...) come from the block load.ts puts in
+ * front of this file (libc-entries.ts): a table of pointers into the libc
+ * already loaded, since the sources link against no library. */
 
 /* Syscall numbers that differ between the two architectures. */
 #if defined(__x86_64__)
