@@ -17,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), "ffi-regs-"));
 writeFileSync(join(dir, "f.c"), "long long twice(long long x) { double d = (double)x * 0.5; return (long long)(d * 4.0); }\n");
 let compiled = null;
 try {
-  compiled = cc({ source: join(dir, "f.c"), symbols: { twice: { args: ["i64"], returns: "i64" } } });
+  compiled = cc({ source: join(dir, "f.c"), flags: ["-nostdlib"], symbols: { twice: { args: ["i64"], returns: "i64" } } });
 } catch (e) {
   console.log(`# cc() unavailable here: ${e.message.split("\n")[0]}`);
 }
