@@ -12,7 +12,7 @@ import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
 import { UsageError } from "./usage-error.ts";
-import { setCaseTimeout } from "../unit/limits.ts";
+import { setCaseTimeout } from "../harness/limits.ts";
 
 const args = {
   list: { type: "boolean", alias: "l", description: "List the cases (name, memory types, what each checks) and exit" },

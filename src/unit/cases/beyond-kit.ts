@@ -9,7 +9,7 @@ import type { FeatureName } from "../../uffd/constants.ts";
 import type { UffdEvent } from "../../uffd/events.ts";
 import type { Uffd } from "../../uffd/uffd.ts";
 import type { CaseRun } from "../case.ts";
-import { caseLimitMs } from "../limits.ts";
+import { caseLimitMs } from "../../harness/limits.ts";
 
 /** Pages per area in these cases (small: they look at single faults). */
 export const KIT_PAGES = 8;

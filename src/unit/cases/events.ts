@@ -16,7 +16,7 @@ import { describeStatus } from "../../sys/native.ts";
 import { type EventsChildResult, forkedExitMeaning, runEventsChild } from "../../sys/native/forked.ts";
 import type { FeatureName } from "../../uffd/constants.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { caseLimitMs } from "../limits.ts";
+import { caseLimitMs } from "../../harness/limits.ts";
 
 // Below the runner's default case limit (60 s), so a stuck child is reported with its stage.
 const CHILD_MS = 45_000;

@@ -14,7 +14,7 @@ import { Errno, errnoName } from "../../sys/errno.ts";
 import { decodePagemap, Pagemap } from "../../sys/native/pagemap.ts";
 import { bytesAt, MADV, PAGE_SIZE, tryMadvise } from "../../sys/mem.ts";
 import type { CaseRun, UnitCase } from "../case.ts";
-import { caseLimitMs } from "../limits.ts";
+import { caseLimitMs } from "../../harness/limits.ts";
 
 /** Page p holds the byte p % 255 everywhere (the C pattern), in the source and, through the unregistered view, the destination. */
 function fillPattern(t: CaseRun, ctx: UffdTestContext): void {

@@ -11,7 +11,7 @@ import { Errno, errnoName } from "../../sys/errno.ts";
 import { MADV } from "../../sys/mem.ts";
 import type { Uffd } from "../../uffd/uffd.ts";
 import type { CaseRun, UnitCase } from "../case.ts";
-import { caseLimitMs } from "../limits.ts";
+import { caseLimitMs } from "../../harness/limits.ts";
 
 function result(r: number): string {
   return r < 0 ? `-${errnoName(-r)}` : String(r);

@@ -4,7 +4,7 @@
 import { runFaultJob } from "../../harness/native-fault.ts";
 import { bytesAt } from "../../sys/mem.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { caseLimitMs } from "../limits.ts";
+import { caseLimitMs } from "../../harness/limits.ts";
 
 const JOB_MS = 60_000;
 

@@ -11,7 +11,7 @@ import { childCountSigbus } from "../../sys/native.ts";
 import type { FeatureName } from "../../uffd/constants.ts";
 import { IOCTL } from "../../uffd/structs.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { caseLimitMs } from "../limits.ts";
+import { caseLimitMs } from "../../harness/limits.ts";
 
 const JOB_MS = 60_000;
 const CHILD_MS = 30_000;

@@ -13,7 +13,7 @@ import { forkedExitMeaning, runPinPagemapChild } from "../../sys/native/forked.t
 import { decodePagemap, Pagemap } from "../../sys/native/pagemap.ts";
 import type { FeatureName } from "../../uffd/constants.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { caseLimitMs } from "../limits.ts";
+import { caseLimitMs } from "../../harness/limits.ts";
 
 const WP: readonly FeatureName[] = ["PAGEFAULT_FLAG_WP", "WP_HUGETLBFS_SHMEM"];
 const CHILD_MS = 10_000;

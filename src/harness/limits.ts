@@ -1,8 +1,8 @@
-// Time limits inside a case (a forked child, a touch, a fault job) are written
-// for the default case limit of 60 s. A longer --timeout (a slow machine, an
-// emulator such as QEMU without KVM) stretches them in proportion, so an inner
-// limit never fires long before the case's own. The case processes inherit the
-// setting through the environment.
+// Time limits inside a unit case (a forked child, a touch, a fault job, the
+// handlers stopping) are written for the default case limit of 60 s. A longer
+// `unit --timeout` (a slow machine, an emulator such as QEMU without KVM)
+// stretches them in proportion, so an inner limit never fires long before the
+// case's own. The case processes inherit the setting through the environment.
 const ENV = "UFFD_SUITE_CASE_TIMEOUT_S";
 const DEFAULT_CASE_S = 60;
 
