@@ -9,13 +9,16 @@ import type { FeatureName } from "../../uffd/constants.ts";
 import type { UffdEvent } from "../../uffd/events.ts";
 import type { Uffd } from "../../uffd/uffd.ts";
 import type { CaseRun } from "../case.ts";
+import { caseLimitMs } from "../../harness/limits.ts";
 
 /** Pages per area in these cases (small: they look at single faults). */
 export const KIT_PAGES = 8;
 /** Huge pages a hugetlb run needs: source and destination of KIT_PAGES each. */
 export const KIT_HUGEPAGES = 2 * KIT_PAGES;
-/** Time limit of a toucher access that is expected to complete. */
-export const TOUCH_MS = 10_000;
+/** Time limit of a toucher access that is expected to complete (10 s, stretched with --timeout). */
+export function touchMs(): number {
+  return caseLimitMs(10_000);
+}
 
 /**
  * `extra` plus what the case's memory type needs to be registered for
@@ -131,9 +134,9 @@ export async function faultingReader(
 ): Promise<Pending<TouchResult>> {
   const reader = pending(ctx.touch(
     { start: at, pages: 1, pageSize: ctx.pageSize, op: "read", compareWith, progress: progress.buffer as SharedArrayBuffer },
-    { timeoutMs: TOUCH_MS },
+    { timeoutMs: touchMs() },
   ));
-  const msgs = await readMessages(ctx.uffd, 1, TOUCH_MS);
+  const msgs = await readMessages(ctx.uffd, 1, touchMs());
   t.check(msgs.length === 1 && msgs[0]?.type === "pagefault" && msgs[0].address === at, "the toucher's fault", {
     expected: `one pagefault at ${hex(at)}`, seen: msgs.map(showEvent).join("; ") || "none",
   });

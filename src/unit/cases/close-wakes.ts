@@ -8,7 +8,7 @@ import { describeMismatch } from "../../harness/touch.ts";
 import type { UffdTestContext } from "../../harness/context.ts";
 import { Scratch } from "../../sys/mem.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { faultingReader, KIT_HUGEPAGES, kitContext, needFeatures, planted, TOUCH_MS, until } from "./beyond-kit.ts";
+import { faultingReader, KIT_HUGEPAGES, kitContext, needFeatures, planted, touchMs, until } from "./beyond-kit.ts";
 
 const ASLEEP_MS = 100;
 const MARK = { offset: 100, value: 0x5a } as const;
@@ -37,7 +37,7 @@ async function closeWakes(t: CaseRun): Promise<void> {
   const reader = await faultingReader(t, ctx, at, ref.addr, progress);
   if (viaAlias) {
     // Fill the page cache through the unregistered view (from another Worker).
-    await ctx.touch({ start: ctx.dst.aliasOf(at), pages: 1, pageSize: ps, op: "write", offset: MARK.offset, value: MARK.value }, { timeoutMs: TOUCH_MS });
+    await ctx.touch({ start: ctx.dst.aliasOf(at), pages: 1, pageSize: ps, op: "write", offset: MARK.offset, value: MARK.value }, { timeoutMs: touchMs() });
   }
   const early = await until(() => Atomics.load(progress, 0) > 0, ASLEEP_MS);
   t.check(!early, "toucher before the uffd is closed", { expected: "asleep in the fault", seen: "its access completed" });
@@ -51,7 +51,7 @@ async function closeWakes(t: CaseRun): Promise<void> {
     seen: describeMismatch(r),
   });
   // The range is ordinary memory now: another missing page faults in without a handler.
-  const next = await ctx.touch({ start: ctx.dst.addr + 5 * ps, pages: 1, pageSize: ps, op: "read" }, { timeoutMs: TOUCH_MS });
+  const next = await ctx.touch({ start: ctx.dst.addr + 5 * ps, pages: 1, pageSize: ps, op: "read" }, { timeoutMs: touchMs() });
   t.equal("pages read after close without a handler", next.touched, 1);
 }
 

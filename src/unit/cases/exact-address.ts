@@ -6,14 +6,14 @@ import type { UffdTestContext } from "../../harness/context.ts";
 import { PAGE_SIZE } from "../../sys/mem.ts";
 import { Uffd } from "../../uffd/uffd.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { hex, KIT_HUGEPAGES, kitContext, needFeatures, pending, planted, readMessages, showEvent, TOUCH_MS } from "./beyond-kit.ts";
+import { hex, KIT_HUGEPAGES, kitContext, needFeatures, pending, planted, readMessages, showEvent, touchMs } from "./beyond-kit.ts";
 
 /** Touch page `page` at `offset` from a Worker; serve the fault through `u`; the address the message reported. */
 async function faultAddress(ctx: UffdTestContext, u: Uffd, page: number, offset: number): Promise<{ seen: string; address?: number }> {
   const ps = ctx.pageSize;
   const at = ctx.dst.addr + page * ps;
-  const job = pending(ctx.touch({ start: at, pages: 1, pageSize: ps, op: "read", offset }, { timeoutMs: TOUCH_MS }));
-  const msgs = await readMessages(u, 1, TOUCH_MS);
+  const job = pending(ctx.touch({ start: at, pages: 1, pageSize: ps, op: "read", offset }, { timeoutMs: touchMs() }));
+  const msgs = await readMessages(u, 1, touchMs());
   const m = msgs[0];
   if (msgs.length !== 1 || m?.type !== "pagefault") return { seen: msgs.map(showEvent).join("; ") || "no message" };
   u.copy(at, ctx.src.addr + page * ps, ps);

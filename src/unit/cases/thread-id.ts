@@ -9,15 +9,15 @@ import type { FeatureName } from "../../uffd/constants.ts";
 import type { UffdEvent } from "../../uffd/events.ts";
 import { Uffd } from "../../uffd/uffd.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { hex, KIT_HUGEPAGES, kitContext, needFeatures, pending, planted, readMessages, showEvent, TOUCH_MS } from "./beyond-kit.ts";
+import { hex, KIT_HUGEPAGES, kitContext, needFeatures, pending, planted, readMessages, showEvent, touchMs } from "./beyond-kit.ts";
 
 /** Fault `pages` of the destination from one Worker each, serve them with COPY through `u`; the messages and each Worker's tid. */
 async function faultFromWorkers(ctx: UffdTestContext, u: Uffd, pages: readonly number[]): Promise<{ msgs: UffdEvent[]; tids: number[] }> {
   const ps = ctx.pageSize;
   const jobs = pages.map((p) =>
-    pending(ctx.touch({ start: ctx.dst.addr + p * ps, pages: 1, pageSize: ps, op: "read", reportTid: true }, { timeoutMs: TOUCH_MS })),
+    pending(ctx.touch({ start: ctx.dst.addr + p * ps, pages: 1, pageSize: ps, op: "read", reportTid: true }, { timeoutMs: touchMs() })),
   );
-  const msgs = await readMessages(u, pages.length, TOUCH_MS);
+  const msgs = await readMessages(u, pages.length, touchMs());
   for (const m of msgs) {
     if (m.type !== "pagefault") continue;
     const off = m.address - ctx.dst.addr - ((m.address - ctx.dst.addr) % ps);

@@ -14,7 +14,7 @@ import { UffdPermissionError } from "../../uffd/errors.ts";
 import type { UffdEvent } from "../../uffd/events.ts";
 import { Uffd } from "../../uffd/uffd.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { hex, KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, pending, planted, readMessages, showEvent, TOUCH_MS, until } from "./beyond-kit.ts";
+import { hex, KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, pending, planted, readMessages, showEvent, touchMs, until } from "./beyond-kit.ts";
 
 const N = 64;
 
@@ -32,12 +32,12 @@ function drain(fd: number, buf: Scratch): { n: number; errno: number } {
 async function kernelRead(ctx: UffdTestContext, u: Uffd, page: number, wfd: number): Promise<{ rc?: number; msgs: UffdEvent[] }> {
   const ps = ctx.pageSize;
   const at = ctx.dst.addr + page * ps;
-  const call = pending(ctx.touch({ start: at, pages: 1, pageSize: ps, op: "write-fd", fd: wfd, len: N }, { timeoutMs: TOUCH_MS }));
+  const call = pending(ctx.touch({ start: at, pages: 1, pageSize: ps, op: "write-fd", fd: wfd, len: N }, { timeoutMs: touchMs() }));
   const msgs: UffdEvent[] = [];
   await until(() => {
     msgs.push(...u.readEvents());
     return msgs.length > 0 || call.settled();
-  }, TOUCH_MS);
+  }, touchMs());
   if (msgs[0]?.type === "pagefault") u.copy(at, ctx.src.addr + page * ps, ps);
   const r = await call.done;
   msgs.push(...(await messagesWithin(u, 20)));
@@ -66,8 +66,8 @@ async function userModeOnly(t: CaseRun): Promise<void> {
   const left = drain(rfd, buf);
   t.check(left.errno === Errno.EAGAIN, "pipe after the failed write", { expected: "empty", seen: left.errno ? errnoName(left.errno) : `${left.n} bytes` });
   // A user-mode read of that page still faults.
-  const user = pending(ctx.touch({ start: ctx.dst.addr + ps, pages: 1, pageSize: ps, op: "read" }, { timeoutMs: TOUCH_MS }));
-  const msgs = await readMessages(ctx.uffd, 1, TOUCH_MS);
+  const user = pending(ctx.touch({ start: ctx.dst.addr + ps, pages: 1, pageSize: ps, op: "read" }, { timeoutMs: touchMs() }));
+  const msgs = await readMessages(ctx.uffd, 1, touchMs());
   t.check(msgs[0]?.type === "pagefault" && msgs[0].address === ctx.dst.addr + ps, "a user-mode read of the same page", {
     expected: `pagefault at ${hex(ctx.dst.addr + ps)}`, seen: msgs.map(showEvent).join("; ") || "none",
   });

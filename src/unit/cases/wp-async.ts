@@ -9,7 +9,7 @@ import { MADV, madvise } from "../../sys/mem.ts";
 import { decodePagemap, Pagemap } from "../../sys/native/pagemap.ts";
 import { PAGE_IS, PagemapScanner, PM_SCAN, regionPages } from "../../sys/native/pagemap-scan.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, planted, showEvent, TOUCH_MS } from "./beyond-kit.ts";
+import { KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, planted, showEvent, touchMs } from "./beyond-kit.ts";
 
 const list = (pages: readonly number[]) => `[${pages.join(", ")}]`;
 
@@ -17,7 +17,7 @@ const list = (pages: readonly number[]) => `[${pages.join(", ")}]`;
 async function writePages(t: CaseRun, ctx: UffdTestContext, pages: readonly number[]): Promise<void> {
   const ps = ctx.pageSize;
   for (const p of pages) {
-    await ctx.touch({ start: ctx.dst.addr + p * ps, pages: 1, pageSize: ps, op: "write", offset: 64, value: 0x5a }, { timeoutMs: TOUCH_MS });
+    await ctx.touch({ start: ctx.dst.addr + p * ps, pages: 1, pageSize: ps, op: "write", offset: 64, value: 0x5a }, { timeoutMs: touchMs() });
   }
   const msgs = await messagesWithin(ctx.uffd, 20);
   t.check(msgs.length === 0, `messages for writes to write-protected pages ${list(pages)}`, {
