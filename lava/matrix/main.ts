@@ -1,0 +1,176 @@
+// npm run matrix [-- --kernel 6.12 --arch x86_64 [--cache DIR] -- unit -f move]
+// Runs uffd-suite under the real LAVA dispatcher (lava-run) on QEMU for each
+// target (Debian 6.1 and 6.12 on x86_64, Debian 6.1 on arm64) and prints one
+// table: target, pass/skip/fail, wall time, the failing cases with their
+// first diagnostic, known kernel bugs apart. Exit code 1 on any other
+// failure, 2 on bad usage. Needs root (apt-get install, lava-run).
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ensureHostPackages, PrivateApt } from "./apt.ts";
+import { jobDefinition, deviceConfig } from "./job.ts";
+import { prepareBoot } from "./ramdisk.ts";
+import { LavaLogReader } from "./results.ts";
+import { MatrixError, run, sh } from "./run.ts";
+import { pickTargets, type Target } from "./targets.ts";
+import { formatTable, type Row } from "./table.ts";
+import { judge } from "./verdict.ts";
+
+const REPO = resolve(import.meta.dir, "../..");
+const HOST_PACKAGES = ["lava-dispatcher", "qemu-system-x86", "qemu-system-arm", "busybox-static", "cpio", "git"];
+
+interface Options {
+  readonly kernel?: string;
+  readonly arch?: string;
+  readonly cache: string;
+  readonly command: string;
+  readonly testMinutes: number;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`matrix: ${msg}\nusage: npm run matrix -- [--kernel 6.1|6.12] [--arch x86_64|arm64] [--cache DIR] [--minutes N] [-- COMMAND...]\n`);
+  process.exit(2);
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  let kernel: string | undefined;
+  let arch: string | undefined;
+  let cache = process.env.UFFD_SUITE_CACHE ?? (existsSync("/work/cache") ? "/work/cache" : join(process.env.HOME ?? "/root", ".cache/uffd-suite"));
+  let minutes = 45;
+  let command = "unit";
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => argv[++i] ?? usage(`${a} needs a value`);
+    if (a === "--") {
+      command = argv.slice(i + 1).join(" ");
+      if (!command.trim()) usage("an empty command after --");
+      break;
+    } else if (a === "--kernel") kernel = value();
+    else if (a === "--arch") arch = value();
+    else if (a === "--cache") cache = resolve(value());
+    else if (a === "--minutes") {
+      minutes = Number(value());
+      if (!Number.isInteger(minutes) || minutes < 1 || minutes > 600) usage(`--minutes: a whole number from 1 to 600, not ${argv[i]}`);
+    } else usage(`unknown option ${a}`);
+  }
+  if (/['\n]/.test(command)) usage("the command may not hold a quote or a newline");
+  return { kernel, arch, cache, command, testMinutes: minutes };
+}
+
+/** The binary for a bun build target, built from this working tree. */
+function buildBinary(target: string, dir: string): string {
+  const out = join(dir, `uffd-suite-${target}`);
+  run([process.execPath, join(REPO, "build.ts"), "--target", target, "--outfile", out], { cwd: REPO, nice: true });
+  return out;
+}
+
+/** A tar holding usr/local/bin/uffd-suite. */
+function binaryTar(binary: string, dir: string): string {
+  const stage = join(dir, "stage");
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(join(stage, "usr/local/bin"), { recursive: true });
+  cpSync(binary, join(stage, "usr/local/bin/uffd-suite"));
+  run(["chmod", "755", join(stage, "usr/local/bin/uffd-suite")]);
+  const tar = `${binary}.tar`;
+  run(["tar", "-C", stage, "--owner=0", "--group=0", "-cf", tar, "usr"]);
+  rmSync(stage, { recursive: true, force: true });
+  return tar;
+}
+
+/** A git repository holding this tree's lava/ folder (LAVA clones test definitions from git). */
+function definitionsRepo(dir: string): string {
+  const repo = join(dir, "definitions");
+  rmSync(repo, { recursive: true, force: true });
+  mkdirSync(repo, { recursive: true });
+  cpSync(join(REPO, "lava/uffd-suite.yaml"), join(repo, "lava/uffd-suite.yaml"));
+  cpSync(join(REPO, "lava/uffd-suite.sh"), join(repo, "lava/uffd-suite.sh"));
+  const git = ["-c", "user.name=uffd-suite matrix", "-c", "user.email=matrix@localhost", "-c", "init.defaultBranch=main"];
+  run(["git", ...git, "init", "-q"], { cwd: repo });
+  run(["git", ...git, "add", "lava"], { cwd: repo });
+  run(["git", ...git, "commit", "-q", "-m", "uffd-suite test definition"], { cwd: repo });
+  return repo;
+}
+
+async function runJob(target: Target, jobFile: string, deviceFile: string, outDir: string, jobId: number): Promise<{ log: ReturnType<LavaLogReader["result"]>; wallS: number }> {
+  const started = performance.now();
+  const logFile = Bun.file(join(outDir, "lava-run.log")).writer();
+  const reader = new LavaLogReader();
+  const proc = Bun.spawn(["nice", "-n", "5", "lava-run", "--device", deviceFile, "--job-id", String(jobId), "--output-dir", join(outDir, "lava"), jobFile], {
+    stdout: "pipe", stderr: "pipe",
+  });
+  let seen = 0;
+  let failed = 0;
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    let buf = "";
+    for await (const chunk of stream) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        logFile.write(`${line}\n`);
+        const c = reader.line(line);
+        if (!c) continue;
+        if (c.definition !== "lava") seen++;
+        if (c.result === "fail") {
+          failed++;
+          process.stderr.write(`  ${target.id}: fail ${c.definition === "lava" ? "lava " : ""}${c.name}${c.notes[0] ? `: ${c.notes[0]}` : ""}\n`);
+        }
+        if (seen > 0 && seen % 25 === 0 && c.definition !== "lava") process.stderr.write(`  ${target.id}: ${seen} cases (${failed} failed)\n`);
+      }
+    }
+  };
+  await Promise.all([pump(proc.stdout), pump(proc.stderr), proc.exited]);
+  await logFile.end();
+  return { log: reader.result(), wallS: (performance.now() - started) / 1000 };
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions(process.argv.slice(2));
+  const targets = pickTargets(opts.kernel, opts.arch);
+  if (targets.length === 0) usage(`no target for${opts.kernel ? ` --kernel ${opts.kernel}` : ""}${opts.arch ? ` --arch ${opts.arch}` : ""} (there are: 6.1-x86_64, 6.12-x86_64, 6.1-arm64)`);
+  const t0 = performance.now();
+  ensureHostPackages(HOST_PACKAGES);
+  mkdirSync(opts.cache, { recursive: true });
+  const apt = new PrivateApt(join(opts.cache, "apt"));
+  apt.update();
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const resultsDir = join(opts.cache, "matrix", stamp);
+  const work = join(resultsDir, "work");
+  mkdirSync(work, { recursive: true });
+  const definitions = definitionsRepo(work);
+  const tars = new Map<string, string>();
+  const rows: Row[] = [];
+  for (const [i, target] of targets.entries()) {
+    const outDir = join(resultsDir, target.id);
+    mkdirSync(outDir, { recursive: true });
+    process.stderr.write(`matrix: ${target.id}: preparing\n`);
+    let tar = tars.get(target.buildTarget);
+    if (!tar) {
+      tar = binaryTar(buildBinary(target.buildTarget, work), work);
+      tars.set(target.buildTarget, tar);
+    }
+    const boot = prepareBoot(apt, target, opts.cache);
+    const deviceFile = join(outDir, "device.yaml");
+    const jobFile = join(outDir, "job.yaml");
+    writeFileSync(deviceFile, `${JSON.stringify(deviceConfig(target), null, 1)}\n`);
+    writeFileSync(jobFile, `${JSON.stringify(jobDefinition({ target, boot, binaryTar: tar, definitions, command: opts.command, testMinutes: opts.testMinutes }), null, 1)}\n`);
+    process.stderr.write(`matrix: ${target.id}: lava-run (${boot.kernelVersion}), log in ${join(outDir, "lava-run.log")}\n`);
+    const { log, wallS } = await runJob(target, jobFile, deviceFile, outDir, Date.now() % 1_000_000_000 + i);
+    rows.push({ target: target.id, kernel: boot.kernelVersion, wallS, verdict: judge(log, opts.command) });
+  }
+  const totalS = (performance.now() - t0) / 1000;
+  process.stdout.write(formatTable(rows, { command: opts.command, totalS, resultsDir }));
+  return rows.some((r) => r.verdict.unknown.length > 0) ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    if (e instanceof MatrixError) {
+      process.stderr.write(`matrix: ${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  },
+);
