@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { judge } from "../lava/matrix/verdict.ts";
 import { readLavaLog } from "../lava/matrix/results.ts";
-import { allCases, planCases } from "../src/unit/plan.ts";
+import { allCases, findCase, planCases } from "../src/unit/plan.ts";
+import { withKnownBug } from "../src/unit/known-bugs.ts";
 import { childEnv, fromSource, REPO } from "./support/binary.ts";
 import { underKselftestRunner, type ProgramRun } from "./support/kselftest-runner.ts";
 import { parseKtapResult } from "../src/report/collect.ts";
@@ -306,5 +307,27 @@ describe("npm run matrix: the cases of a job come from lava-run's log", () => {
       ["lava: job", "boot timed out"],
       ["no test case came back", "boot timed out"],
     ]);
+  });
+});
+
+describe("known kernel bugs in the case table", () => {
+  const wpFork = findCase("wp-fork", {})!;
+  const seen = "child's uffd-wp bit in a present pte (without EVENT_FORK): expected clear (dropped), seen set (entry 0x828000000000ba00)";
+
+  test("wp-fork on hugetlb-private failing its present-pte check names the upstream fix first, and stays a failure", () => {
+    const r = withKnownBug({ status: "fail", diagnostics: [seen] }, wpFork, "hugetlb-private");
+    expect(r.status).toBe("fail");
+    expect(r.diagnostics).toEqual([
+      'known kernel bug: fixed upstream by 5a2f8d22ace4 ("mm/hugetlb: fix uffd-wp during fork()", v6.4); seen on Debian 6.1.0-57 (6.1.192) x86_64',
+      seen,
+    ]);
+  });
+
+  test("another memory type, another check, a pass or a skip get no such line", () => {
+    expect(withKnownBug({ status: "fail", diagnostics: [seen] }, wpFork, "anon").diagnostics).toEqual([seen]);
+    const other = ["uffd-wp bit after UFFDIO_WRITEPROTECT: expected set, seen clear"];
+    expect(withKnownBug({ status: "fail", diagnostics: other }, wpFork, "hugetlb-private").diagnostics).toEqual(other);
+    expect(withKnownBug({ status: "pass", diagnostics: [seen] }, wpFork, "hugetlb-private").diagnostics).toEqual([seen]);
+    expect(withKnownBug({ status: "skip", reason: "x", diagnostics: [] }, findCase("wp-fork-with-event", {})!, "hugetlb-private").diagnostics).toEqual([]);
   });
 });

@@ -22,9 +22,15 @@ export interface Verdict {
 
 const isSuite = (c: LavaCase) => c.definition !== "lava";
 
+/** The note that says what went wrong: the first naming an expectation, a crash, a time limit or an exit code, else the first. */
+function firstDiagnostic(notes: readonly string[]): string {
+  const own = notes.filter((n) => !n.startsWith(KNOWN_BUG));
+  return own.find((n) => /expected|seen|crashed|TIMEOUT|exit code|Error/.test(n)) ?? own[0] ?? "";
+}
+
 function failure(c: LavaCase): Failure {
   const known = c.notes.find((n) => n.startsWith(KNOWN_BUG));
-  const diagnostic = c.notes.find((n) => !n.startsWith(KNOWN_BUG)) ?? "";
+  const diagnostic = firstDiagnostic(c.notes);
   return { name: c.name, diagnostic, ...(known ? { known } : {}) };
 }
 

@@ -27,6 +27,8 @@ export interface UnitCase {
 /** A kernel bug a case catches, like LTP's `linux-git` tags: the upstream commit that fixed it. */
 export interface KnownKernelBug {
   readonly memory: readonly MemoryName[];
+  /** Text of the failing check's diagnostic: a failure of another check is not this bug. */
+  readonly check: string;
   /** Abbreviated commit id in torvalds/linux. */
   readonly commit: string;
   /** Its subject line. */

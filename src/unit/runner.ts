@@ -6,9 +6,9 @@ import { log } from "../log.ts";
 import { KtapWriter, type KtapCounts } from "../report/ktap.ts";
 import { FeatureSet } from "../uffd/bits.ts";
 import { probeFeatures } from "../uffd/uffd.ts";
-import { knownBugNote } from "./case.ts";
 import { hugepagesFor, type KernelView, skipReason, staticSkipReason } from "./gate.ts";
 import { CaseProcesses } from "./isolate.ts";
+import { withKnownBug } from "./known-bugs.ts";
 import { allCases, type PlannedCase, planCases, type PlanOptions } from "./plan.ts";
 import type { CaseResult } from "./result.ts";
 import { plantedFromEnv, runCase } from "./run-case.ts";
@@ -44,13 +44,6 @@ export function kernelView(): KernelView {
 /** The features to hand a case (none where no userfaultfd opens: only the API checks run then). */
 export function featuresOf(kernel: KernelView): FeatureSet {
   return "features" in kernel ? kernel.features : new FeatureSet(0n);
-}
-
-/** A failure of a case on a memory type where it catches a known kernel bug: the fix named first. */
-function withKnownBug(r: CaseResult, entry: PlannedCase): CaseResult {
-  if (r.status !== "fail" || !entry.mem) return r;
-  const bugs = (entry.unit.knownBugs ?? []).filter((b) => b.memory.includes(entry.mem!.name));
-  return bugs.length === 0 ? r : { ...r, diagnostics: [...bugs.map(knownBugNote), ...r.diagnostics] };
 }
 
 function timeoutLabel(s: number): string {
@@ -102,7 +95,7 @@ export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
         ? await procs.run(entry, { next: runnable.includes(true, i + 1) })
         : await inProcess(entry, kernel, opts.timeoutS);
       log.debug(`${entry.name}: ${r.status} in ${r.ms ?? "?"} ms`);
-      ktap.result(entry.name, withKnownBug(r, entry));
+      ktap.result(entry.name, withKnownBug(r, entry.unit, entry.mem?.name));
     }
     ktap.totals();
   } finally {

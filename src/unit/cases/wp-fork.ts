@@ -139,6 +139,7 @@ async function wpForkPin(t: CaseRun, withEvent: boolean): Promise<void> {
 // (the C suite: "Detected stall uffd-wp bit in child in present pte").
 const HUGETLB_FORK_FIX: KnownKernelBug = {
   memory: ["hugetlb-private"],
+  check: "uffd-wp bit in a present pte",
   commit: "5a2f8d22ace4",
   subject: "mm/hugetlb: fix uffd-wp during fork()",
   release: "v6.4",
