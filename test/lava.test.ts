@@ -14,6 +14,7 @@ import { judge } from "../lava/matrix/verdict.ts";
 import { readLavaLog } from "../lava/matrix/results.ts";
 import { allCases, findCase, planCases } from "../src/unit/plan.ts";
 import { withKnownBug } from "../src/unit/known-bugs.ts";
+import { CASE_LIMIT_ENV, childLimitMs } from "../src/unit/limits.ts";
 import { childEnv, fromSource, REPO } from "./support/binary.ts";
 import { underKselftestRunner, type ProgramRun } from "./support/kselftest-runner.ts";
 import { parseKtapResult } from "../src/report/collect.ts";
@@ -329,5 +330,15 @@ describe("known kernel bugs in the case table", () => {
     expect(withKnownBug({ status: "fail", diagnostics: other }, wpFork, "hugetlb-private").diagnostics).toEqual(other);
     expect(withKnownBug({ status: "pass", diagnostics: [seen] }, wpFork, "hugetlb-private").diagnostics).toEqual([seen]);
     expect(withKnownBug({ status: "skip", reason: "x", diagnostics: [] }, findCase("wp-fork-with-event", {})!, "hugetlb-private").diagnostics).toEqual([]);
+  });
+});
+
+describe("slow machines: waits for forked children follow the case limit", () => {
+  test("a share of unit --timeout, never below the wait the default limit gives", () => {
+    expect(childLimitMs(0.75, 45_000, {})).toBe(45_000);
+    expect(childLimitMs(0.75, 45_000, { [CASE_LIMIT_ENV]: "60000" })).toBe(45_000);
+    expect(childLimitMs(0.75, 45_000, { [CASE_LIMIT_ENV]: "240000" })).toBe(180_000);
+    expect(childLimitMs(0.75, 45_000, { [CASE_LIMIT_ENV]: "2000" })).toBe(45_000);
+    expect(childLimitMs(0.75, 45_000, { [CASE_LIMIT_ENV]: "junk" })).toBe(45_000);
   });
 });
