@@ -14,7 +14,6 @@ import { judge } from "../lava/matrix/verdict.ts";
 import { readLavaLog } from "../lava/matrix/results.ts";
 import { allCases, findCase, planCases } from "../src/unit/plan.ts";
 import { withKnownBug } from "../src/unit/known-bugs.ts";
-import { CASE_LIMIT_ENV, childLimitMs } from "../src/unit/limits.ts";
 import { childEnv, fromSource, REPO } from "./support/binary.ts";
 import { underKselftestRunner, type ProgramRun } from "./support/kselftest-runner.ts";
 import { parseKtapResult } from "../src/report/collect.ts";
@@ -333,12 +332,3 @@ describe("known kernel bugs in the case table", () => {
   });
 });
 
-describe("slow machines: waits for forked children follow the case limit", () => {
-  test("a share of unit --timeout, never below the wait the default limit gives", () => {
-    expect(childLimitMs(0.75, 45_000, {})).toBe(45_000);
-    expect(childLimitMs(0.75, 45_000, { [CASE_LIMIT_ENV]: "60000" })).toBe(45_000);
-    expect(childLimitMs(0.75, 45_000, { [CASE_LIMIT_ENV]: "240000" })).toBe(180_000);
-    expect(childLimitMs(0.75, 45_000, { [CASE_LIMIT_ENV]: "2000" })).toBe(45_000);
-    expect(childLimitMs(0.75, 45_000, { [CASE_LIMIT_ENV]: "junk" })).toBe(45_000);
-  });
-});

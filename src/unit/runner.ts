@@ -9,7 +9,6 @@ import { probeFeatures } from "../uffd/uffd.ts";
 import { hugepagesFor, type KernelView, skipReason, staticSkipReason } from "./gate.ts";
 import { CaseProcesses } from "./isolate.ts";
 import { withKnownBug } from "./known-bugs.ts";
-import { CASE_LIMIT_ENV } from "./limits.ts";
 import { allCases, type PlannedCase, planCases, type PlanOptions } from "./plan.ts";
 import type { CaseResult } from "./result.ts";
 import { plantedFromEnv, runCase } from "./run-case.ts";
@@ -69,8 +68,6 @@ async function inProcess(entry: PlannedCase, kernel: KernelView, timeoutS: numbe
 
 export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
   const started = performance.now();
-  // Cases size their waits for forked children from it (limits.ts); case processes inherit it.
-  process.env[CASE_LIMIT_ENV] = String(Math.round(opts.timeoutS * 1000));
   const plan = planCases(allCases(), opts);
   const kernel = kernelView();
   if ("openError" in kernel) log.warn(`userfaultfd unavailable: ${kernel.openError}`);

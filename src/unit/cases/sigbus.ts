@@ -11,10 +11,9 @@ import { childCountSigbus } from "../../sys/native.ts";
 import type { FeatureName } from "../../uffd/constants.ts";
 import { IOCTL } from "../../uffd/structs.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { childLimitMs } from "../limits.ts";
 
 const JOB_MS = 60_000;
-const childMs = () => childLimitMs(0.5, 30_000);
+const CHILD_MS = 30_000;
 
 async function sigbus(t: CaseRun, wp: boolean): Promise<void> {
   const ctx = t.context();
@@ -46,7 +45,7 @@ async function sigbus(t: CaseRun, wp: boolean): Promise<void> {
   try {
     child = await childCountSigbus(
       { addr: ctx.dst.addr, len: split * ctx.pageSize, step: ctx.pageSize, offset: COUNT_OFFSET, access: "read" },
-      { timeoutMs: childMs() },
+      { timeoutMs: CHILD_MS },
     );
   } finally {
     served = await ctx.stopHandlers();
