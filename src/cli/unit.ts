@@ -12,6 +12,7 @@ import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
 import { UsageError } from "./usage-error.ts";
+import { setCaseTimeout } from "../unit/limits.ts";
 
 const args = {
   list: { type: "boolean", alias: "l", description: "List the cases (name, memory types, what each checks) and exit" },
@@ -74,6 +75,7 @@ const unit: CommandDef<typeof args> = {
     if (a.filter !== undefined && a.filter === "") throw new UsageError("-f wants a non-empty part of a case name");
     const mems = parseMems(a.mem);
     const timeoutS = parseTimeout(a.timeout);
+    setCaseTimeout(timeoutS);
     const origin = parseOrigin(a.origin);
     const report = reportOptions(a);
     const cases = allCases().filter((c) => (a.filter === undefined || c.name.includes(a.filter)) && (!origin || c.origin === origin));

@@ -2,6 +2,7 @@
 // addresses: each area reserves one PROT_NONE region and maps its views inside
 // it, so neighbouring areas (and an area and its alias) never merge.
 import { readFileSync } from "node:fs";
+import { SysError } from "../sys/errno.ts";
 import { close, fallocate, ftruncate, memfdCreate } from "../sys/fd.ts";
 import { FALLOC, MADV, madvise, MAP, MFD, mmap, munmap, PAGE_SIZE, PROT } from "../sys/mem.ts";
 import type { FeatureName } from "../uffd/constants.ts";
@@ -97,9 +98,20 @@ export class Area {
   alias: number;
   readonly #reserve: number;
   readonly #reserveLen: number;
+  /** hugetlb-private only: the memfd, kept for the hole-punch release older kernels need (see release()). */
+  readonly #fd: number;
+  /**
+   * Ranges inside the reservation that a test unmapped (start → length). While
+   * a range is a hole, any thread of the process (Bun's allocator, a Worker)
+   * may map something of its own there; dispose() must not unmap that.
+   */
+  readonly #holes = new Map<number, number>();
   #disposed = false;
 
-  private constructor(mem: MemoryType, size: number, pageSize: number, addr: number, alias: number, reserve: number, reserveLen: number) {
+  private constructor(
+    mem: MemoryType, size: number, pageSize: number, addr: number, alias: number, reserve: number, reserveLen: number, fd = -1,
+  ) {
+    this.#fd = fd;
     this.mem = mem;
     this.size = size;
     this.pageSize = pageSize;
@@ -129,6 +141,7 @@ export class Area {
         return new Area(mem, size, pageSize, addr, addr, reserve, reserveLen);
       }
       const fd = memfdCreate(`uffd-suite-${mem.name}`, MFD.CLOEXEC | (mem.hugetlb ? MFD.HUGETLB : 0));
+      const keepFd = mem.hugetlb && !mem.shared;
       try {
         ftruncate(fd, size);
         // Start from a file with no pages in it.
@@ -143,9 +156,12 @@ export class Area {
         if (mem.hasAlias) {
           alias = mmap(size, { addr: base + size + align, prot: rw, flags: MAP.SHARED | MAP.FIXED | noReserve, fd });
         }
-        return new Area(mem, size, pageSize, addr, alias, reserve, reserveLen);
+        return new Area(mem, size, pageSize, addr, alias, reserve, reserveLen, keepFd ? fd : -1);
+      } catch (e) {
+        if (keepFd) close(fd);
+        throw e;
       } finally {
-        close(fd);
+        if (!keepFd) close(fd);
       }
     } catch (e) {
       munmap(reserve, reserveLen);
@@ -158,9 +174,63 @@ export class Area {
     return this.alias + (addr - this.addr);
   }
 
-  /** Drop the pages (see releaseAdvice). */
-  release(): void {
-    madvise(this.addr, this.size, releaseAdvice(this.mem));
+  /**
+   * Drop the pages (see releaseAdvice). MADV_DONTNEED on hugetlb came in
+   * Linux 5.18; before it the kernel says EINVAL and the pages of a private
+   * hugetlb mapping are dropped by punching the hole in its file (which zaps
+   * every mapping of the range, private copies too), as the C suite of that
+   * era did. Returns how it was done.
+   */
+  release(): "madvise" | "punch-hole" {
+    try {
+      madvise(this.addr, this.size, releaseAdvice(this.mem));
+      return "madvise";
+    } catch (e) {
+      if (!(e instanceof SysError && e.code === "EINVAL" && this.#fd >= 0)) throw e;
+    }
+    fallocate(this.#fd, FALLOC.PUNCH_HOLE | FALLOC.KEEP_SIZE, 0, this.size);
+    return "punch-hole";
+  }
+
+  /** munmap [start, start+len) inside the area, remembering the hole (see #holes). */
+  unmap(start: number, len: number): void {
+    munmap(start, len);
+    this.holeAt(start, len);
+  }
+
+  /** Note that [start, start+len) was unmapped by other means (a Worker's munmap, a shrinking mremap). */
+  holeAt(start: number, len: number): void {
+    this.#holes.set(start, len);
+  }
+
+  /**
+   * Map fresh private anonymous memory into a hole without replacing
+   * anything (MAP_FIXED_NOREPLACE). false: another mapping of this process
+   * took (part of) the hole meanwhile; it stays a hole of ours, not that mapping.
+   */
+  refill(start: number, len: number, prot: number = PROT.READ | PROT.WRITE): boolean {
+    try {
+      mmap(len, { addr: start, prot, flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.FIXED_NOREPLACE });
+    } catch (e) {
+      if (e instanceof SysError && e.code === "EEXIST") return false;
+      throw e;
+    }
+    this.#holes.delete(start);
+    return true;
+  }
+
+  /** The parts of the reservation that are still ours: holes someone else mapped into are left out. */
+  #ownedRanges(): { start: number; len: number }[] {
+    const foreign = [...this.#holes].filter(([start, len]) => !this.refill(start, len, PROT.NONE)).sort((a, b) => a[0] - b[0]);
+    const ranges: { start: number; len: number }[] = [];
+    let at = this.#reserve;
+    for (const [start, len] of foreign) {
+      if (start > at) ranges.push({ start: at, len: start - at });
+      at = Math.max(at, start + len);
+    }
+    const end = this.#reserve + this.#reserveLen;
+    if (end > at) ranges.push({ start: at, len: end - at });
+    return ranges;
   }
 
   get pages(): number {
@@ -170,8 +240,9 @@ export class Area {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    // The reservation spans the area, its alias and the guards.
-    munmap(this.#reserve, this.#reserveLen);
+    if (this.#fd >= 0) close(this.#fd);
+    // The reservation spans the area, its alias and the guards (less what is no longer ours).
+    for (const r of this.#ownedRanges()) munmap(r.start, r.len);
   }
 
   [Symbol.dispose](): void {

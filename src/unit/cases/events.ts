@@ -6,13 +6,17 @@
 // releases everything (EVENT_REMOVE: the handler unregisters the range) and
 // finds only zeros. Every page must have been one missing fault. With -wp the
 // copies are write-protected and writing each counter back is a wp fault.
+// Kernels before hugetlb mremap (Linux 5.16) refuse the move with EINVAL, and
+// before MADV_DONTNEED on hugetlb (5.18) the private release: there the C suite
+// of the time left those steps out for hugetlb, and so do we (with a note).
 import { COUNT_OFFSET } from "../../harness/source.ts";
-import { errnoName } from "../../sys/errno.ts";
-import { releaseAdvice } from "../../harness/memory.ts";
+import { Errno, errnoName } from "../../sys/errno.ts";
+import { type MemoryType, releaseAdvice } from "../../harness/memory.ts";
 import { describeStatus } from "../../sys/native.ts";
-import { forkedExitMeaning, runEventsChild } from "../../sys/native/forked.ts";
+import { type EventsChildResult, forkedExitMeaning, runEventsChild } from "../../sys/native/forked.ts";
 import type { FeatureName } from "../../uffd/constants.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
+import { caseLimitMs } from "../limits.ts";
 
 // Below the runner's default case limit (60 s), so a stuck child is reported with its stage.
 const CHILD_MS = 45_000;
@@ -31,7 +35,7 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
     child = await runEventsChild({
       dst: ctx.dst.addr, remapTo: ctx.src.addr, pages: ctx.pages, pageSize: ctx.pageSize,
       countOffset: COUNT_OFFSET, expected, releaseAdvice: releaseAdvice(mem),
-    }, { timeoutMs: CHILD_MS });
+    }, { timeoutMs: caseLimitMs(CHILD_MS) });
   } finally {
     await ctx.stopHandlers();
   }
@@ -42,7 +46,9 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
       (late > 0 ? `; ${late} fault(s) read after the REMOVE's UFFDIO_UNREGISTER (resolve gave ENOENT; woken with UFFDIO_WAKE)` : ""),
   );
   const s = child.status;
-  if (s.kind !== "exited" || s.code !== 0) {
+  const older = olderKernelStop(mem, child);
+  if (older) t.note(older.note);
+  if (!older && (s.kind !== "exited" || s.code !== 0)) {
     const why = s.kind === "exited" ? forkedExitMeaning(s.code) : describeStatus(s);
     const at = child.stage ? ` at stage "${child.stage}"` : "";
     let detail = "";
@@ -52,10 +58,30 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
     t.check(false, "the faulting child", { expected: "exit 0", seen: `${why}${at}${detail}` });
   }
   t.equal("fork events", c.total("fork"), 1);
-  t.equal("remap events", c.total("remap"), 1);
-  t.check(c.total("remove") >= 1, "remove events", { expected: ">= 1", seen: c.total("remove") });
-  t.equal("missing faults (one per page)", c.total("missing"), ctx.pages);
-  if (wp) t.equal("write-protect faults (one per page)", c.total("wp"), ctx.pages);
+  t.equal("remap events", c.total("remap"), older?.stage === "mremap" ? 0 : 1);
+  if (older) t.equal("remove events (no release on this kernel)", c.total("remove"), 0);
+  else t.check(c.total("remove") >= 1, "remove events", { expected: ">= 1", seen: c.total("remove") });
+  // Stopped before the move, the child touched only the first half.
+  const touched = older?.stage === "mremap" ? Math.ceil(ctx.pages / 2) : ctx.pages;
+  const per = older?.stage === "mremap" ? "one per page of the first half" : "one per page";
+  t.equal(`missing faults (${per})`, c.total("missing"), touched);
+  if (wp) t.equal(`write-protect faults (${per})`, c.total("wp"), touched);
+}
+
+/**
+ * The child stopped where a kernel older than the step documents EINVAL:
+ * mremap of hugetlb (before 5.16), MADV_DONTNEED on private hugetlb (before 5.18).
+ */
+function olderKernelStop(mem: MemoryType, child: EventsChildResult): { stage: "mremap" | "release"; note: string } | undefined {
+  const s = child.status;
+  if (!mem.hugetlb || s.kind !== "exited" || s.code === 0 || child.errno !== Errno.EINVAL) return undefined;
+  if (child.stage === "mremap") {
+    return { stage: "mremap", note: "mremap of hugetlb: EINVAL (hugetlb mremap came in Linux 5.16): remap and release left out, as the C suite of that time did" };
+  }
+  if (child.stage === "release" && !mem.shared) {
+    return { stage: "release", note: "MADV_DONTNEED on hugetlb: EINVAL (came in Linux 5.18): release left out, as the C suite of that time did" };
+  }
+  return undefined;
 }
 
 function row(name: string, wp: boolean): UnitCase {

@@ -14,6 +14,7 @@ import { Errno, errnoName } from "../../sys/errno.ts";
 import { decodePagemap, Pagemap } from "../../sys/native/pagemap.ts";
 import { bytesAt, MADV, PAGE_SIZE, tryMadvise } from "../../sys/mem.ts";
 import type { CaseRun, UnitCase } from "../case.ts";
+import { caseLimitMs } from "../limits.ts";
 
 /** Page p holds the byte p % 255 everywhere (the C pattern), in the source and, through the unregistered view, the destination. */
 function fillPattern(t: CaseRun, ctx: UffdTestContext): void {
@@ -27,7 +28,7 @@ function fillPattern(t: CaseRun, ctx: UffdTestContext): void {
 }
 
 async function verifyAlias(t: CaseRun, ctx: UffdTestContext, when: string): Promise<void> {
-  const r = await ctx.verifyDst({ view: "alias", xor: 0xff, timeoutMs: 30_000 });
+  const r = await ctx.verifyDst({ view: "alias", xor: 0xff, timeoutMs: caseLimitMs(30_000) });
   t.check(r.mismatches === 0, `bytes read through the registered view ${when}`, {
     expected: "every byte of page p equal to ~(p % 255)",
     seen: `${r.mismatches} words differ, first in page ${r.firstMismatch?.page} at offset ${r.firstMismatch?.offset}: ` +

@@ -11,6 +11,7 @@ import { Errno, errnoName } from "../../sys/errno.ts";
 import { MADV } from "../../sys/mem.ts";
 import type { Uffd } from "../../uffd/uffd.ts";
 import type { CaseRun, UnitCase } from "../case.ts";
+import { caseLimitMs } from "../limits.ts";
 
 function result(r: number): string {
   return r < 0 ? `-${errnoName(-r)}` : String(r);
@@ -29,7 +30,7 @@ export const mmapChangingCases: readonly UnitCase[] = [
       ctx.register({ missing: true });
       // Page 0 is removed; the ioctls aim at page 1.
       const madv = await madviseInWorker(ctx.pool, { addr: ctx.dst.addr, len: ps }, MADV.REMOVE);
-      const queued = await waitReadable(ctx.uffd.fd, { timeoutMs: 10_000, giveUp: madv.settled });
+      const queued = await waitReadable(ctx.uffd.fd, { timeoutMs: caseLimitMs(10_000), giveUp: madv.settled });
       if (!queued) {
         const early = madv.settled() ? `madvise returned (errno ${await madv.done}) without waiting` : "nothing queued after 10 s";
         t.check(false, "REMOVE event from MADV_REMOVE on a registered page", { expected: "queued on the uffd, madvise waiting", seen: early });

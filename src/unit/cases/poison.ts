@@ -4,6 +4,7 @@
 import { runFaultJob } from "../../harness/native-fault.ts";
 import { bytesAt } from "../../sys/mem.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
+import { caseLimitMs } from "../limits.ts";
 
 const JOB_MS = 60_000;
 
@@ -22,7 +23,7 @@ async function poison(t: CaseRun): Promise<void> {
   const handlers = await ctx.startHandlers({ strategy: "poison" });
   let r;
   try {
-    r = await runFaultJob(ctx, "poison-scan", { dst: ctx.dst.addr, pages: ctx.pages, pageSize: ctx.pageSize }, { timeoutMs: JOB_MS });
+    r = await runFaultJob(ctx, "poison-scan", { dst: ctx.dst.addr, pages: ctx.pages, pageSize: ctx.pageSize }, { timeoutMs: caseLimitMs(JOB_MS) });
   } finally {
     await ctx.stopHandlers();
   }

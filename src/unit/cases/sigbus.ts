@@ -11,6 +11,7 @@ import { childCountSigbus } from "../../sys/native.ts";
 import type { FeatureName } from "../../uffd/constants.ts";
 import { IOCTL } from "../../uffd/structs.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
+import { caseLimitMs } from "../limits.ts";
 
 const JOB_MS = 60_000;
 const CHILD_MS = 30_000;
@@ -27,7 +28,7 @@ async function sigbus(t: CaseRun, wp: boolean): Promise<void> {
     uffd: ctx.uffd.fd, dst: ctx.dst.addr, src: ctx.src.addr, pages: split, pageSize: ctx.pageSize,
     countOffset: COUNT_OFFSET, expected, wp,
     ioctls: { copy: IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WRITEPROTECT },
-  }, { timeoutMs: JOB_MS });
+  }, { timeoutMs: caseLimitMs(JOB_MS) });
   t.note(`in-process: ${r.sigbus} SIGBUS taken, ${r.copied} of ${split} pages copied in by the signal path`);
   if (r.error) throw new Error(r.error);
   t.check(r.verdict !== "repeated", "a missing page signalled again right after it was copied in", {
@@ -45,7 +46,7 @@ async function sigbus(t: CaseRun, wp: boolean): Promise<void> {
   try {
     child = await childCountSigbus(
       { addr: ctx.dst.addr, len: split * ctx.pageSize, step: ctx.pageSize, offset: COUNT_OFFSET, access: "read" },
-      { timeoutMs: CHILD_MS },
+      { timeoutMs: caseLimitMs(CHILD_MS) },
     );
   } finally {
     served = await ctx.stopHandlers();

@@ -13,6 +13,7 @@ import { forkedExitMeaning, runPinPagemapChild } from "../../sys/native/forked.t
 import { decodePagemap, Pagemap } from "../../sys/native/pagemap.ts";
 import type { FeatureName } from "../../uffd/constants.ts";
 import { ALL_MEMORY, type CaseRun, type KnownKernelBug, type UnitCase } from "../case.ts";
+import { caseLimitMs } from "../limits.ts";
 
 const WP: readonly FeatureName[] = ["PAGEFAULT_FLAG_WP", "WP_HUGETLBFS_SHMEM"];
 const CHILD_MS = 10_000;
@@ -47,7 +48,7 @@ async function forkAndCheck(
     if (opts.pinInChild) {
       const r = await runPinPagemapChild(
         { addr, len: ctx.pageSize, ioctls: { start: PIN_LONGTERM_TEST.START, stop: PIN_LONGTERM_TEST.STOP } },
-        { timeoutMs: CHILD_MS },
+        { timeoutMs: caseLimitMs(CHILD_MS) },
       );
       if (r.status.kind !== "exited" || r.status.code !== 0 || r.entry === undefined) {
         const why = r.status.kind === "exited" ? forkedExitMeaning(r.status.code) : describeStatus(r.status);
@@ -55,7 +56,7 @@ async function forkAndCheck(
       }
       entry = r.entry;
     } else {
-      entry = await childPagemap(addr, { timeoutMs: CHILD_MS });
+      entry = await childPagemap(addr, { timeoutMs: caseLimitMs(CHILD_MS) });
     }
   } finally {
     if (handlers) await ctx.stopHandlers();
@@ -70,7 +71,7 @@ async function forkAndCheck(
 
 /** Write one byte into the first destination page from a toucher Worker. */
 async function writeFirstPage(ctx: UffdTestContext, value: number): Promise<void> {
-  await ctx.touch({ start: ctx.dst.addr, pages: 1, pageSize: ctx.pageSize, op: "write", value }, { timeoutMs: CHILD_MS });
+  await ctx.touch({ start: ctx.dst.addr, pages: 1, pageSize: ctx.pageSize, op: "write", value }, { timeoutMs: caseLimitMs(CHILD_MS) });
 }
 
 async function wpFork(t: CaseRun, withEvent: boolean): Promise<void> {
