@@ -6,17 +6,20 @@
 // failure, 2 on bad usage. Needs root (apt-get install, lava-run).
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ensureHostPackages, PrivateApt } from "./apt.ts";
+import { ensureTools, run } from "../../scripts/qemu/proc.ts";
 import { jobDefinition, deviceConfig } from "./job.ts";
 import { prepareBoot } from "./ramdisk.ts";
 import { LavaLogReader } from "./results.ts";
-import { MatrixError, run, sh } from "./run.ts";
 import { pickTargets, type Target } from "./targets.ts";
 import { formatTable, type Row } from "./table.ts";
 import { judge } from "./verdict.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
-const HOST_PACKAGES = ["lava-dispatcher", "qemu-system-x86", "qemu-system-arm", "busybox-static", "cpio", "git"];
+/** Host tools and the Debian packages that bring them. */
+const HOST_TOOLS: Record<string, string> = {
+  "lava-run": "lava-dispatcher", "qemu-system-x86_64": "qemu-system-x86", "qemu-system-aarch64": "qemu-system-arm",
+  busybox: "busybox-static", cpio: "cpio", git: "git",
+};
 
 interface Options {
   readonly kernel?: string;
@@ -42,8 +45,9 @@ function parseOptions(argv: readonly string[]): Options {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => argv[++i] ?? usage(`${a} needs a value`);
-    if (a === "--") {
-      command = argv.slice(i + 1).join(" ");
+    // The command follows "--" (Bun itself takes a "--" that comes first) or the options.
+    if (a === "--" || !a.startsWith("-")) {
+      command = argv.slice(a === "--" ? i + 1 : i).join(" ");
       if (!command.trim()) usage("an empty command after --");
       break;
     } else if (a === "--kernel") kernel = value();
@@ -61,7 +65,7 @@ function parseOptions(argv: readonly string[]): Options {
 /** The binary for a bun build target, built from this working tree. */
 function buildBinary(target: string, dir: string): string {
   const out = join(dir, `uffd-suite-${target}`);
-  run([process.execPath, join(REPO, "build.ts"), "--target", target, "--outfile", out], { cwd: REPO, nice: true });
+  run(["nice", "-n", "5", process.execPath, join(REPO, "build.ts"), "--target", target, "--outfile", out], { what: `build for ${target}`, cwd: REPO });
   return out;
 }
 
@@ -71,9 +75,9 @@ function binaryTar(binary: string, dir: string): string {
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(join(stage, "usr/local/bin"), { recursive: true });
   cpSync(binary, join(stage, "usr/local/bin/uffd-suite"));
-  run(["chmod", "755", join(stage, "usr/local/bin/uffd-suite")]);
+  run(["chmod", "755", join(stage, "usr/local/bin/uffd-suite")], { what: "chmod" });
   const tar = `${binary}.tar`;
-  run(["tar", "-C", stage, "--owner=0", "--group=0", "-cf", tar, "usr"]);
+  run(["tar", "-C", stage, "--owner=0", "--group=0", "-cf", tar, "usr"], { what: "tar of the binary" });
   rmSync(stage, { recursive: true, force: true });
   return tar;
 }
@@ -86,9 +90,9 @@ function definitionsRepo(dir: string): string {
   cpSync(join(REPO, "lava/uffd-suite.yaml"), join(repo, "lava/uffd-suite.yaml"));
   cpSync(join(REPO, "lava/uffd-suite.sh"), join(repo, "lava/uffd-suite.sh"));
   const git = ["-c", "user.name=uffd-suite matrix", "-c", "user.email=matrix@localhost", "-c", "init.defaultBranch=main"];
-  run(["git", ...git, "init", "-q"], { cwd: repo });
-  run(["git", ...git, "add", "lava"], { cwd: repo });
-  run(["git", ...git, "commit", "-q", "-m", "uffd-suite test definition"], { cwd: repo });
+  for (const args of [["init", "-q"], ["add", "lava"], ["commit", "-q", "-m", "uffd-suite test definition"]]) {
+    run(["git", ...git, ...args], { what: `git ${args[0]} (test definition repository)`, cwd: repo });
+  }
   return repo;
 }
 
@@ -132,10 +136,8 @@ async function main(): Promise<number> {
   const targets = pickTargets(opts.kernel, opts.arch);
   if (targets.length === 0) usage(`no target for${opts.kernel ? ` --kernel ${opts.kernel}` : ""}${opts.arch ? ` --arch ${opts.arch}` : ""} (there are: 6.1-x86_64, 6.12-x86_64, 6.1-arm64)`);
   const t0 = performance.now();
-  ensureHostPackages(HOST_PACKAGES);
+  ensureTools(HOST_TOOLS);
   mkdirSync(opts.cache, { recursive: true });
-  const apt = new PrivateApt(join(opts.cache, "apt"));
-  apt.update();
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const resultsDir = join(opts.cache, "matrix", stamp);
   const work = join(resultsDir, "work");
@@ -153,7 +155,7 @@ async function main(): Promise<number> {
         tar = binaryTar(buildBinary(target.buildTarget, work), work);
         tars.set(target.buildTarget, tar);
       }
-      const boot = prepareBoot(apt, target, opts.cache);
+      const boot = prepareBoot(target, opts.cache);
       const deviceFile = join(outDir, "device.yaml");
       const jobFile = join(outDir, "job.yaml");
       writeFileSync(deviceFile, `${JSON.stringify(deviceConfig(target), null, 1)}\n`);
@@ -174,10 +176,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e) => {
-    if (e instanceof MatrixError) {
-      process.stderr.write(`matrix: ${e.message}\n`);
-      process.exit(1);
-    }
-    throw e;
+    // A tool or download that failed: one line, no stack trace.
+    process.stderr.write(`matrix: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
   },
 );

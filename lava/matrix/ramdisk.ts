@@ -2,11 +2,13 @@
 // ramdisk of busybox (static) and glibc for the target's architecture with an
 // /init that mounts the usual file systems and leaves a shell on the console
 // for LAVA. The binary and LAVA's test overlay are added by LAVA itself.
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import type { PrivateApt } from "./apt.ts";
-import { kernelPackage } from "./apt.ts";
-import { MatrixError, run, sh } from "./run.ts";
+// Debian's packages come through the private apt set-up of scripts/qemu.
+import { chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { aptRoot, download } from "../../scripts/qemu/apt.ts";
+import { USERLAND_SUITE } from "../../scripts/qemu/initramfs.ts";
+import { debianKernel } from "../../scripts/qemu/kernel.ts";
+import { run } from "../../scripts/qemu/proc.ts";
 import type { Target } from "./targets.ts";
 
 export const PROMPT = "uffd-ramdisk# ";
@@ -35,39 +37,23 @@ export interface Boot {
   readonly ramdisk: string;
 }
 
-/** The kernel image of a target's series, extracted once. */
-function kernelImage(apt: PrivateApt, target: Target, dir: string): { path: string; version: string } {
-  const pkg = kernelPackage(apt, target.kernel, target.debArch);
-  const out = join(dir, `${pkg.name}_${pkg.version}`);
-  const image = join(out, "vmlinuz");
-  if (!existsSync(image)) {
-    const deb = apt.download(pkg.name, target.debArch, pkg.version);
-    mkdirSync(out, { recursive: true });
-    sh(`dpkg-deb --fsys-tarfile '${deb}' | tar -x -C '${out}' --wildcards './boot/vmlinuz-*'`);
-    const found = readdirSync(join(out, "boot")).find((f) => f.startsWith("vmlinuz-"));
-    if (!found) throw new MatrixError(`${deb}: no /boot/vmlinuz-*`);
-    run(["mv", join(out, "boot", found), image]);
-    rmSync(join(out, "boot"), { recursive: true, force: true });
-  }
-  return { path: image, version: `${pkg.name} ${pkg.version}` };
-}
-
 /** busybox + glibc for one architecture as a gzipped newc cpio, built once per package versions. */
-function ramdisk(apt: PrivateApt, target: Target, dir: string): string {
-  const busybox = apt.download("busybox-static", target.debArch);
-  const libc = apt.download("libc6", target.debArch);
-  const key = [busybox, libc].map((p) => p.split("/").pop()!.replace(/\.deb$/, "").replace(/%3a/g, "-")).join("+");
+function ramdisk(cache: string, target: Target, dir: string): string {
+  const apt = aptRoot(cache, USERLAND_SUITE, target.debArch);
+  const busybox = download(apt, "busybox-static", cache);
+  const libc = download(apt, "libc6", cache);
+  const key = [busybox, libc].map((p) => basename(p, ".deb").replace(/%3a/g, "-")).join("+");
   const out = join(dir, `ramdisk-${target.debArch}-${key}.cpio.gz`);
   if (existsSync(out)) return out;
   const root = join(dir, `root-${target.debArch}`);
   rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
-  for (const deb of [busybox, libc]) run(["dpkg-deb", "-x", deb, root]);
+  for (const deb of [busybox, libc]) run(["dpkg-deb", "-x", deb, root], { what: `unpack ${basename(deb)}` });
   rmSync(join(root, "usr/share"), { recursive: true, force: true });
   for (const gconv of ["usr/lib/x86_64-linux-gnu/gconv", "usr/lib/aarch64-linux-gnu/gconv"]) rmSync(join(root, gconv), { recursive: true, force: true });
   // Every applet as a link to busybox (the list is the same for every
   // architecture of one Debian version: the host's busybox gives it).
-  const applets = run(["busybox", "--list-full"]).split("\n").filter((a) => a && a !== "bin/busybox");
+  const applets = run(["busybox", "--list-full"], { what: "busybox --list-full" }).split("\n").filter((a) => a && a !== "bin/busybox");
   for (const applet of applets) {
     const path = join(root, applet);
     if (existsSync(path)) continue;
@@ -79,14 +65,14 @@ function ramdisk(apt: PrivateApt, target: Target, dir: string): string {
   chmodSync(join(root, "init"), 0o755);
   writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
   writeFileSync(join(root, "etc/group"), "root:x:0:\nnogroup:x:65534:\n");
-  sh(`cd '${root}' && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1 > '${out}.part' && mv '${out}.part' '${out}'`);
+  run(["sh", "-c", 'cd "$1" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1 > "$2.part" && mv "$2.part" "$2"', "sh", root, out], { what: "ramdisk cpio" });
   rmSync(root, { recursive: true, force: true });
   return out;
 }
 
-export function prepareBoot(apt: PrivateApt, target: Target, cache: string): Boot {
+export function prepareBoot(target: Target, cache: string): Boot {
   const dir = join(cache, "boot");
   mkdirSync(dir, { recursive: true });
-  const k = kernelImage(apt, target, dir);
-  return { kernel: k.path, kernelVersion: k.version, ramdisk: ramdisk(apt, target, dir) };
+  const k = debianKernel(cache, target.suite, target.debArch);
+  return { kernel: k.vmlinuz, kernelVersion: basename(k.deb, ".deb"), ramdisk: ramdisk(cache, target, dir) };
 }

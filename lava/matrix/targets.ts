@@ -7,6 +7,8 @@ export interface Target {
   readonly id: string;
   /** Debian kernel series: "6.1" (bookworm) or "6.12" (bookworm-backports). */
   readonly kernel: string;
+  /** The Debian suite whose generic kernel it boots (scripts/qemu/apt.ts names). */
+  readonly suite: string;
   readonly arch: Arch;
   /** Debian's name for the architecture. */
   readonly debArch: "amd64" | "arm64";
@@ -23,13 +25,15 @@ export interface Target {
 // 7.2 and Bun 1.4.4's baseline build: qemu64 SIGILL, Nehalem "CPU lacks AVX
 // support", SandyBridge abort; Haswell and max run). So the device names
 // -cpu max, as a lab's device dictionary or job context (extra_options) must.
+const SUITE: Record<string, string> = { "6.1": "bookworm", "6.12": "bookworm-backports" };
+
 const x86_64 = (kernel: string): Target => ({
-  id: `${kernel}-x86_64`, kernel, arch: "x86_64", debArch: "amd64", buildTarget: "bun-linux-x64-baseline",
+  id: `${kernel}-x86_64`, kernel, suite: SUITE[kernel]!, arch: "x86_64", debArch: "amd64", buildTarget: "bun-linux-x64-baseline",
   qemu: "qemu-system-x86_64", qemuOptions: ["-cpu max"], console: "ttyS0,115200",
 });
 
 const arm64 = (kernel: string): Target => ({
-  id: `${kernel}-arm64`, kernel, arch: "arm64", debArch: "arm64", buildTarget: "bun-linux-arm64",
+  id: `${kernel}-arm64`, kernel, suite: SUITE[kernel]!, arch: "arm64", debArch: "arm64", buildTarget: "bun-linux-arm64",
   // pauth-impdef: QEMU's own pointer-auth hash, far quicker under TCG than the architected one.
   qemu: "qemu-system-aarch64", qemuOptions: ["-machine virt", "-cpu max,pauth-impdef=on"], console: "ttyAMA0",
 });
