@@ -11,6 +11,7 @@ import { Area, type MemoryType, pageSizeOf } from "./memory.ts";
 import { type PooledWorker, type WorkerPool, workerPool } from "./pool.ts";
 import type { FaultStrategy, ServeResult, TouchJob, TouchResult } from "./protocol.ts";
 import { initSourcePages } from "./source.ts";
+import { caseLimitMs } from "../unit/limits.ts";
 
 /** The C unit tests' area size: max(32 MiB, 2 pages). */
 export function defaultAreaSize(mem: MemoryType): number {
@@ -245,7 +246,7 @@ export class UffdTestContext {
     opts: { timeoutMs?: number; raceHandlers?: boolean } = {},
   ): Promise<TouchResult> {
     const w = await this.pool.acquire("toucher");
-    const { result: run, finished } = w.runTracked<TouchResult>({ type: "touch", ...job }, { timeoutMs: opts.timeoutMs ?? 30_000 });
+    const { result: run, finished } = w.runTracked<TouchResult>({ type: "touch", ...job }, { timeoutMs: opts.timeoutMs ?? caseLimitMs(30_000) });
     this.#inflight.add(finished);
     finished.then(() => this.#inflight.delete(finished));
     try {

@@ -4,6 +4,7 @@
 import { poisonScan, type PoisonScanResult, sigbusResolve, type SigbusResolveArgs, type SigbusResolveResult } from "../sys/native/faults.ts";
 import type { UffdTestContext } from "./context.ts";
 import type { PooledWorker } from "./pool.ts";
+import { caseLimitMs } from "../unit/limits.ts";
 
 export type NativeFaultJob =
   | { readonly type: "native-fault"; readonly routine: "sigbus-resolve"; readonly args: SigbusResolveArgs }
@@ -38,7 +39,7 @@ export async function runFaultJob<R extends NativeFaultJob["routine"]>(
 ): Promise<NativeFaultResults[R]> {
   const w: PooledWorker = await ctx.pool.acquire("toucher");
   const job = { type: "native-fault", routine, args } as NativeFaultJob;
-  const { result, finished } = w.runTracked<NativeFaultResults[R]>(job, { timeoutMs: opts.timeoutMs ?? 30_000 });
+  const { result, finished } = w.runTracked<NativeFaultResults[R]>(job, { timeoutMs: opts.timeoutMs ?? caseLimitMs(30_000) });
   result.then(() => ctx.pool.release(w), () => ctx.pool.release(w));
   const h = ctx.handlers;
   try {
