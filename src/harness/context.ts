@@ -85,7 +85,7 @@ export class Handlers {
 
   /** Stop every handler and return what each served; throws the first handler error. */
   stop(opts: { timeoutMs?: number } = {}): Promise<ServeResult[]> {
-    this.#stopped ??= this.#stop(opts.timeoutMs ?? 30_000);
+    this.#stopped ??= this.#stop(opts.timeoutMs ?? caseLimitMs(30_000));
     return this.#stopped;
   }
 
