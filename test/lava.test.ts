@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { judge } from "../lava/matrix/verdict.ts";
 import { readLavaLog } from "../lava/matrix/results.ts";
+import { readRun } from "../lava/matrix/report.ts";
 import { allCases, findCase, planCases } from "../src/unit/plan.ts";
 import { withKnownBug } from "../src/unit/known-bugs.ts";
 import { childEnv, fromSource, REPO } from "./support/binary.ts";
@@ -306,6 +307,25 @@ describe("npm run matrix: the cases of a job come from lava-run's log", () => {
     expect(judge(broken, "unit").unknown.map((f) => [f.name, f.diagnostic])).toEqual([
       ["lava: job", "boot timed out"],
       ["no test case came back", "boot timed out"],
+    ]);
+  });
+});
+
+describe("npm run matrix -- --report: an earlier run's folder read back", () => {
+  test("one row per target folder: its kernel, counts and wall time from the log", () => {
+    const dir = join(tmp, "matrix-run", "6.1-x86_64");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "job.yaml"), JSON.stringify({ actions: [
+      { deploy: { images: { kernel: { url: "file:///c/kernels/linux-image-6.1.0-57-amd64_6.1.192-3_amd64/vmlinuz" } } } },
+      { test: { definitions: [{ parameters: { COMMAND: "unit --timeout 240" } }] } },
+    ] }));
+    const log = lavaLog([{ id: "zeropage_on_anon", result: "pass" }, { id: "events_on_anon", result: "fail", notes: ["expected 1, seen 2"] }, { id: "uffd-suite_unit", result: "fail", notes: ["exit code 1"] }])
+      .replace('"dt": "2026-01-01T00:00:00"', '"dt": "2026-01-01T00:00:00.000"').replace(/"dt": "2026-01-01T00:00:00"(?![^]*"dt": "2026-01-01T00:00:00")/, '"dt": "2026-01-01T00:01:40"');
+    writeFileSync(join(dir, "lava-run.log"), log);
+    const { rows, command } = readRun([dir]);
+    expect(command).toBe("unit --timeout 240");
+    expect(rows.map((r) => [r.target, r.kernel, r.verdict.pass, r.verdict.unknown.map((f) => f.name), Math.round(r.wallS)])).toEqual([
+      ["6.1-x86_64", "linux-image-6.1.0-57-amd64_6.1.192-3_amd64", 1, ["events_on_anon", "uffd-suite_unit"], 100],
     ]);
   });
 });

@@ -5,10 +5,11 @@
 // first diagnostic, known kernel bugs apart. Exit code 1 on any other
 // failure, 2 on bad usage. Needs root (apt-get install, lava-run).
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ensureTools, run } from "../../scripts/qemu/proc.ts";
 import { jobDefinition, deviceConfig } from "./job.ts";
 import { prepareBoot } from "./ramdisk.ts";
+import { readRun } from "./report.ts";
 import { LavaLogReader } from "./results.ts";
 import { pickTargets, type Target } from "./targets.ts";
 import { formatTable, type Row } from "./table.ts";
@@ -22,6 +23,8 @@ const HOST_TOOLS: Record<string, string> = {
 };
 
 interface Options {
+  /** Print the table of earlier runs' target folders instead of running. */
+  readonly report?: readonly string[];
   readonly kernel?: string;
   readonly arch?: string;
   readonly cache: string;
@@ -30,7 +33,7 @@ interface Options {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`matrix: ${msg}\nusage: npm run matrix -- [--kernel 6.1|6.12] [--arch x86_64|arm64] [--cache DIR] [--minutes N] [-- COMMAND...]\n`);
+  process.stderr.write(`matrix: ${msg}\nusage: npm run matrix -- [--kernel 6.1|6.12] [--arch x86_64|arm64] [--cache DIR] [--minutes N] [-- COMMAND...] | --report TARGET_DIR...\n`);
   process.exit(2);
 }
 
@@ -39,6 +42,7 @@ function parseOptions(argv: readonly string[]): Options {
   let arch: string | undefined;
   let cache = process.env.UFFD_SUITE_CACHE ?? (existsSync("/work/cache") ? "/work/cache" : join(process.env.HOME ?? "/root", ".cache/uffd-suite"));
   let minutes = 45;
+  const report: string[] = [];
   // QEMU without KVM, on a shared machine, is tens of times slower than
   // hardware: each case gets 4 minutes instead of 1 (children: 3 of them).
   let command = "unit --timeout 240";
@@ -53,13 +57,15 @@ function parseOptions(argv: readonly string[]): Options {
     } else if (a === "--kernel") kernel = value();
     else if (a === "--arch") arch = value();
     else if (a === "--cache") cache = resolve(value());
+    else if (a === "--report") report.push(resolve(value()));
     else if (a === "--minutes") {
       minutes = Number(value());
       if (!Number.isInteger(minutes) || minutes < 1 || minutes > 600) usage(`--minutes: a whole number from 1 to 600, not ${argv[i]}`);
     } else usage(`unknown option ${a}`);
   }
   if (/['\n]/.test(command)) usage("the command may not hold a quote or a newline");
-  return { kernel, arch, cache, command, testMinutes: minutes };
+  for (const dir of report) if (!existsSync(join(dir, "lava-run.log"))) usage(`--report ${dir}: no lava-run.log there (give a target folder of an earlier run)`);
+  return { ...(report.length ? { report } : {}), kernel, arch, cache, command, testMinutes: minutes };
 }
 
 /** The binary for a bun build target, built from this working tree. */
@@ -133,6 +139,12 @@ async function runJob(target: Target, jobFile: string, deviceFile: string, outDi
 
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
+  if (opts.report) {
+    const { rows, command } = readRun(opts.report);
+    const totalS = rows.reduce((n, r) => n + r.wallS, 0);
+    process.stdout.write(formatTable(rows, { command, totalS, resultsDir: opts.report.map((d) => dirname(d)).filter((d, i, a) => a.indexOf(d) === i).join(", ") }));
+    return rows.some((r) => r.verdict.unknown.length > 0) ? 1 : 0;
+  }
   const targets = pickTargets(opts.kernel, opts.arch);
   if (targets.length === 0) usage(`no target for${opts.kernel ? ` --kernel ${opts.kernel}` : ""}${opts.arch ? ` --arch ${opts.arch}` : ""} (there are: 6.1-x86_64, 6.12-x86_64, 6.1-arm64)`);
   const t0 = performance.now();
