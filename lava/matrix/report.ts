@@ -19,15 +19,16 @@ function wallSeconds(log: string): number {
 /** One row per target folder holding a lava-run log; the command the jobs ran. */
 export function readRun(targetDirs: readonly string[]): { rows: Row[]; command: string } {
   const rows: Row[] = [];
-  let command = "";
+  const commands: string[] = [];
   for (const dir of targetDirs) {
     const logFile = join(dir, "lava-run.log");
     if (!existsSync(logFile)) continue;
     const job = JSON.parse(readFileSync(join(dir, "job.yaml"), "utf8")) as JobFile;
-    command = job.actions.find((a) => a.test)?.test?.definitions[0]?.parameters.COMMAND ?? command;
+    const command = job.actions.find((a) => a.test)?.test?.definitions[0]?.parameters.COMMAND ?? "";
+    if (!commands.includes(command)) commands.push(command);
     const kernelUrl = job.actions.find((a) => a.deploy)?.deploy?.images.kernel.url ?? "";
     const text = readFileSync(logFile, "utf8");
     rows.push({ target: basename(dir), kernel: basename(dirname(kernelUrl)), wallS: wallSeconds(text), verdict: judge(readLavaLog(text), command) });
   }
-  return { rows, command };
+  return { rows, command: commands.join(" / ") };
 }
