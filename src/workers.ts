@@ -8,6 +8,7 @@ export const WORKER_ENTRIES = {
   syscall: "./harness/syscall.worker.ts",
   "bench-faulter": "./bench/faulter.worker.ts",
   stress: "./stress/stress.worker.ts",
+  "explore-toucher": "./explore/toucher.worker.ts",
 } as const;
 
 export type WorkerName = keyof typeof WORKER_ENTRIES;

@@ -17,9 +17,11 @@ const TABLE: ReadonlyArray<readonly [readonly string[], string]> = [
   [["--frob"], "unknown option --frob"],
   [["unit", "--frob"], "unknown option --frob"],
   [["unit", "--timeout"], "option --timeout needs a value"],
-  [["unit", "--timeout", "soon"], "--timeout wants a number of seconds > 0, not 'soon'"],
+  [["unit", "--timeout", "soon"], "--timeout wants a decimal number of seconds (at least 1), not 'soon'"],
   [["unit", "--timeout", "-5"], "not '-5'"],
-  [["unit", "--timeout", "0"], "not '0'"],
+  [["unit", "--timeout", "0"], "--timeout 0 is too short (at least 1 s)"],
+  [["unit", "--timeout", "1e-9"], "--timeout wants a decimal number of seconds (at least 1), not '1e-9'"],
+  [["unit", "--timeout", "0.001"], "--timeout 0.001 is too short (at least 1 s)"],
   [["unit", "--timeout", "1e400"], "not '1e400'"],
   [["unit", "--timeout", "99999999999"], "--timeout 99999999999 is too long (at most 86400 s)"],
   [["unit", "--mem", "swap"], "unknown memory type 'swap' in --mem"],
@@ -52,9 +54,21 @@ const TABLE: ReadonlyArray<readonly [readonly string[], string]> = [
   [["stress", "anon", "20", "16", "--format", "tap"], "--format wants ktap, json, junit, not 'tap'"],
   [["wp-mremap", "-f", "nothing-matches"], "no wp-mremap case name contains 'nothing-matches'"],
   [["wp-mremap", "--output", "/sys/kernel/mm/transparent_hugepage/enabled"], "will not write a report under /proc, /sys, /dev"],
-  [["run", "--timeout", "abc"], "--timeout wants a number of seconds > 0, not 'abc'"],
+  [["run", "--timeout", "abc"], "--timeout wants a decimal number of seconds (at least 1), not 'abc'"],
   [["run", "--format", "junit", "--output", "/nonexistent/x.xml"], "no such directory /nonexistent"],
   [["features", "--json", "extra"], "unexpected argument 'extra'"],
+  // An option that takes one value, given twice: an error, not "the last one wins".
+  [["unit", "-f", "wp", "-f", "move"], "option -f given more than once (it takes one value)"],
+  [["unit", "-f", "wp", "--filter", "move"], "option --filter given more than once"],
+  [["unit", "--format", "json", "--format", "junit"], "option --format given more than once"],
+  [["stress", "anon", "20", "16", "--format=json", "--format", "ktap"], "option --format given more than once"],
+  [["unit", "--origin", "kernel", "--origin=suite"], "option --origin given more than once"],
+  // A list option given twice is one list: the unknown type in the first --mem is still found.
+  [["unit", "--mem", "swap", "--mem", "anon"], "unknown memory type 'swap' in --mem"],
+  [["unit", "--mem=anon", "--mem", "swap"], "unknown memory type 'swap' in --mem"],
+  // --version takes no argument: the extra one is named, not --version.
+  [["--version", "extra"], "unexpected argument 'extra' after --version (it takes none)"],
+  [["-v", "unit"], "unexpected argument 'unit' after -v"],
 ];
 
 function expectUsage(r: { code: number | null; out: string; err: string }, names: string): void {
@@ -87,6 +101,30 @@ describe("bad input: one line naming the problem, exit 2, nothing changed", () =
       expect(changes(before, snapshot())).toEqual([]);
     });
   }
+
+  test("a long argument is cut in the message, not echoed whole", () => {
+    const long = "x".repeat(120_000);
+    const r = run([...fromSource(), "unit", "--mem", long]);
+    expectUsage(r, `unknown memory type '${"x".repeat(60)}…(120000 characters)' in --mem`);
+    expect(r.err.length).toBeLessThan(300);
+  });
+
+  test("a repeated list option is one list: --mem anon --mem shmem runs both (and nothing else)", () => {
+    const r = run([...fromSource(), "unit", "-f", "zeropage", "--mem", "anon", "--mem", "shmem", "--no-setup"]);
+    expect(r.code).toBe(0);
+    expect(r.out.match(/^ok \d+ .*$/gm)).toEqual(["ok 1 zeropage on anon", "ok 2 zeropage on shmem"]);
+  });
+
+  test("CONSOLA_LEVEL that is not a number: ignored with one warning (not 'log everything'), and case processes do not repeat it", () => {
+    const r = run([...fromSource(), "unit", "-f", "zeropage", "--mem", "anon,shmem", "--no-setup"], { CONSOLA_LEVEL: "abc" });
+    expect(r.code).toBe(0);
+    const warnings = r.err.split("\n").filter((l) => l.includes("CONSOLA_LEVEL"));
+    expect(warnings).toEqual(["uffd-suite: CONSOLA_LEVEL 'abc' is not a whole number (0 errors only … 3 info … 5 trace); using 3"]);
+    expect(r.err).not.toContain("[debug]");
+    expect(r.err).toContain("[info] unit: 2 pass");
+    // A valid level still works: 5 (trace) shows the debug lines.
+    expect(run([...fromSource(), "unit", "-f", "zeropage", "--mem", "anon", "--no-setup"], { CONSOLA_LEVEL: "5" }).err).toContain("[debug]");
+  });
 
   test("a bad --output leaves no file behind, and a good one with a bad option is not created either", () => {
     const out = join(tmp, "never.json");

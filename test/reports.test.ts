@@ -40,7 +40,8 @@ function junitCases(doc: string): { suite: any; cases: any[] } {
 
 // One real run with every kind of result: a crash, a hang past its limit, a
 // failed check, a pass, a skip (test-only cases), kept for several tests below.
-const selftest = cli(["unit", "-f", "selftest", "--timeout", "2", "--no-setup", "--format", "json", "-o", join(tmp, "selftest.json")], { UFFD_SUITE_TEST_CASES: "1" });
+// One case at a time: a case's duration (time since the previous result) is then its own run time.
+const selftest = cli(["unit", "-f", "selftest", "--timeout", "2", "--no-setup", "--jobs", "1", "--format", "json", "-o", join(tmp, "selftest.json")], { UFFD_SUITE_TEST_CASES: "1" });
 
 describe("KTAP read into the result model", () => {
   test("records, reasons, diagnostics, durations (fake clock), lines split across writes", () => {

@@ -3,12 +3,12 @@
 // cannot change settings while the first holds them. Settings here are temp
 // files (any path works) except for one real nr_hugepages round trip.
 import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hugepageState } from "../src/harness/hugetlb.ts";
 import { SettingChange } from "../src/harness/restore.ts";
-import { claimSettings, releaseSettings, SettingsBusyError } from "../src/harness/settings-journal.ts";
+import { claimKnobs, releaseKnobs, SettingsBusyError } from "../src/harness/settings-journal.ts";
 import { childEnv, REPO } from "./support/binary.ts";
 import { Live } from "./support/live.ts";
 
@@ -26,7 +26,7 @@ beforeEach(() => {
   process.env.UFFD_SUITE_STATE_DIR = stateDir;
 });
 afterEach(() => {
-  releaseSettings();
+  releaseKnobs();
   if (savedEnv === undefined) delete process.env.UFFD_SUITE_STATE_DIR;
   else process.env.UFFD_SUITE_STATE_DIR = savedEnv;
 });
@@ -49,7 +49,7 @@ function knob(name: string, value: string): string {
 }
 
 const read = (p: string) => readFileSync(p, "utf8").trim();
-const journal = () => join(stateDir, "settings.json");
+const journal = () => join(stateDir, "runs.json");
 
 describe("settings journal", () => {
   test("a run killed with SIGKILL: its change is on record, and the next run puts it back and says so", async () => {
@@ -58,7 +58,7 @@ describe("settings journal", () => {
     const end = await killed.finish();
     expect(end.signal).toBe("SIGKILL");
     expect(read(k)).toBe("never");
-    const rec = JSON.parse(readFileSync(journal(), "utf8"));
+    const [rec] = JSON.parse(readFileSync(journal(), "utf8")).runs;
     expect(rec.pid).toBe(killed.pid);
     expect(rec.changes).toEqual([{ path: k, original: "madvise", written: "never" }]);
 
@@ -90,7 +90,7 @@ describe("settings journal", () => {
       expect(read(a)).toBe("2");
       let busy: unknown;
       try {
-        claimSettings(200);
+        claimKnobs(200);
       } catch (e) {
         busy = e;
       }
@@ -107,7 +107,7 @@ describe("settings journal", () => {
     expect(existsSync(journal())).toBe(false);
     using change = SettingChange.set(b, "3");
     expect(read(b)).toBe("3");
-    expect(JSON.parse(readFileSync(journal(), "utf8")).changes).toEqual([{ path: b, original: "1", written: "3" }]);
+    expect(JSON.parse(readFileSync(journal(), "utf8")).runs.map((r: { changes: unknown }) => r.changes)).toEqual([[{ path: b, original: "1", written: "3" }]]);
     change.dispose();
     expect(read(b)).toBe("1");
     expect(existsSync(journal())).toBe(false);
@@ -127,6 +127,42 @@ describe("settings journal", () => {
     }
     await holder.finish();
     expect(read(b)).toBe("1");
+  });
+
+  test("what an older version left (settings.json, one run's set values) is put back by the next run", async () => {
+    const k = knob("knob", "never");
+    mkdirSync(stateDir, { mode: 0o700 });
+    const legacy = join(stateDir, "settings.json");
+    writeFileSync(legacy, JSON.stringify({ pid: 4242, command: "uffd-suite wp-mremap", changes: [{ path: k, original: "madvise", written: "never" }] }), { mode: 0o600 });
+    const next = await child("recover").finish();
+    expect(next.code).toBe(0);
+    expect(read(k)).toBe("madvise");
+    expect(existsSync(legacy)).toBe(false);
+    expect(next.err).toContain(`put ${k} back to madvise (an unfinished run, pid 4242: uffd-suite wp-mremap, left it at never)`);
+  });
+
+  test("shares: two runs raise a count by their own shares, one is SIGKILLed, the next run takes exactly its share off", async () => {
+    const k = knob("count", "5");
+    const holder = child("hold-share", k, "3");
+    try {
+      await holder.waitFor(/^held$/m, 15_000);
+      expect(read(k)).toBe("8");
+      const killer = child("kill-share", k, "10");
+      const killed = await killer.finish();
+      expect(killed.signal).toBe("SIGKILL");
+      expect(read(k)).toBe("18");
+      const next = await child("recover").finish();
+      expect(read(k)).toBe("8");
+      expect(next.err).toContain(`put ${k} back to 8 (an unfinished run, pid ${killer.pid}`);
+      expect(next.err).toContain("its share of 10");
+      // The live run's share is still on record.
+      expect(JSON.parse(readFileSync(journal(), "utf8")).runs.map((r: { pid: number; changes: unknown }) => [r.pid, r.changes])).toEqual([[holder.pid, [{ path: k, share: 3 }]]]);
+    } finally {
+      holder.kill("SIGTERM");
+    }
+    await holder.finish();
+    expect(read(k)).toBe("5");
+    expect(existsSync(journal())).toBe(false);
   });
 
   // Needs root and a hugetlb page size (otherwise skipped, by that name).

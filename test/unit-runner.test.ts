@@ -201,7 +201,7 @@ describe("isolation", () => {
   for (const signal of ["SIGTERM", "SIGKILL"] as const) {
     test(`the runner killed by ${signal} while a case hangs: the case process and the spare go too`, async () => {
       // selftest-hang, then selftest-hugetlb-shortage: a spare case process waits while the first hangs.
-      const p = Bun.spawn([process.execPath, MAIN, "unit", "-f", "selftest-h", "--no-setup"], {
+      const p = Bun.spawn([process.execPath, MAIN, "unit", "-f", "selftest-h", "--no-setup", "--jobs", "1"], {
         cwd: REPO, env: plainEnv({ UFFD_SUITE_TEST_CASES: "1" }), stdout: "pipe", stderr: "pipe",
       });
       const t0 = performance.now();

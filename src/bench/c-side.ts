@@ -1,7 +1,10 @@
 // The C reference: bench/fault-bench.c, embedded as text, written to a temp
 // folder and built with the machine's `cc` when the bench runs (a compiled
 // binary holds no file a compiler could read: /$bunfs paths are not files).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// The folder goes when the build is disposed, at exit and on a signal; one
+// left by a bench killed with SIGKILL (its name holds the pid) is removed by
+// the next bench.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import source from "../../bench/fault-bench.c" with { type: "text" };
@@ -41,16 +44,42 @@ let hooked = false;
 function hookInterrupt(): void {
   if (hooked) return;
   hooked = true;
-  onInterrupt(() => {
-    for (const p of liveProcs) p.kill("SIGKILL");
+  const removeAll = () => {
     for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
     liveDirs.clear();
+  };
+  onInterrupt(() => {
+    for (const p of liveProcs) p.kill("SIGKILL");
+    removeAll();
   });
+  process.on("exit", removeAll);
+}
+
+const PREFIX = "uffd-suite-bench-";
+
+/** Remove build folders of benches that died without removing them (their pid no longer runs). */
+function sweepAbandoned(): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const pid = Number(/^uffd-suite-bench-(\d+)-/.exec(n)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ESRCH") rmSync(join(tmpdir(), n), { recursive: true, force: true });
+    }
+  }
 }
 
 export function buildC(cc: string): CBuild {
   hookInterrupt();
-  const dir = mkdtempSync(join(tmpdir(), "uffd-suite-bench-"));
+  sweepAbandoned();
+  const dir = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
   liveDirs.add(dir);
   const dispose = () => {
     rmSync(dir, { recursive: true, force: true });

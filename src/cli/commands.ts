@@ -14,6 +14,8 @@ export const COMMANDS = {
   stress: () => import("./stress.ts").then((m) => m.default),
   run: () => import("./run.ts").then((m) => m.default),
   "wp-mremap": () => import("./wp-mremap.ts").then((m) => m.default),
+  explore: () => import("./explore.ts").then((m) => m.default),
+  "explore-mem": () => import("./explore-mem.ts").then((m) => m.default),
 } satisfies Record<string, Lazy>;
 
 /** What `uffd-suite` with no command runs, once that command exists. */

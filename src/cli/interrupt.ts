@@ -10,6 +10,8 @@
 import { handleSignals, signalExitCode } from "../harness/restore.ts";
 import { recoverAbandonedSettings } from "../harness/settings-journal.ts";
 import type { ReportOutput } from "./report-output.ts";
+import { watchStdoutReader } from "./stdout-guard.ts";
+import { checkTmpdir } from "./tmpdir-check.ts";
 
 /** Past this, exit even if stdout has not taken the last lines (a reader that stopped reading). */
 const FLUSH_LIMIT_MS = 3000;
@@ -19,7 +21,11 @@ const FLUSH_LIMIT_MS = 3000;
  * (killed) run left, then bail out on signals as above.
  */
 export function startTestRun(output: ReportOutput): void {
-  recoverAbandonedSettings();
+  // No usable state folder (as root): said once here; each change then refuses and its cases skip naming it.
+  const unsafe = recoverAbandonedSettings();
+  if (unsafe) process.stderr.write(`uffd-suite: ${unsafe}; the cases that need a change skip\n`);
+  checkTmpdir();
+  watchStdoutReader();
   handleSignals((signal, stopped) => {
     const code = signalExitCode(signal);
     process.exitCode = code;

@@ -7,9 +7,11 @@
 // runner writes after that is dropped.
 import { closeSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { hostname, machine, release } from "node:os";
+import { checkSettings, restoreAll, type SettingMismatch } from "../harness/restore.ts";
 import { KtapCollector } from "../report/collect.ts";
 import { renderJson } from "../report/json.ts";
 import { renderJunit } from "../report/junit.ts";
+import { ktapDiagnostics, ktapResultLine } from "../report/ktap.ts";
 import type { RunReport } from "../report/model.ts";
 import type { ReportOptions } from "./report-options.ts";
 import { UsageError } from "./usage-error.ts";
@@ -81,9 +83,38 @@ export class ReportOutput {
     return undefined;
   }
 
-  /** Write the JSON/JUnit document (if that is the format) and close the file. Returns when stdout has taken it all. */
-  async finish(): Promise<void> {
+  /**
+   * Check the machine (#checkEnvironment), write the JSON/JUnit document
+   * (if that is the format) and close the file. Returns, once stdout has
+   * taken it all, whether every changed setting reads as it was found.
+   */
+  async finish(): Promise<boolean> {
+    const ok = this.#checkEnvironment();
     await this.#end(null);
+    return ok;
+  }
+
+  /**
+   * Put back whatever is still changed, then read every setting this run
+   * changed: one that does not read as it was found (a shared count: plus
+   * the shares of runs still going) is a failed result named `environment`,
+   * after the others, saying which setting, what it should read and what it
+   * reads. Returns whether all is as found.
+   */
+  #checkEnvironment(): boolean {
+    restoreAll();
+    let bad: SettingMismatch[];
+    try {
+      bad = checkSettings();
+    } catch (e) {
+      bad = [{ path: "machine settings", expected: "to be read back", seen: `not read (${(e as Error).message})` }];
+    }
+    if (bad.length === 0) return true;
+    const lines = bad.map((m) => `environment: ${m.path} should read ${m.expected} again, reads ${m.seen}`);
+    const [first] = bad;
+    const directive = `${first!.path} expected ${first!.expected}, seen ${first!.seen}`;
+    this.write(`${ktapDiagnostics(lines).join("\n")}\n${ktapResultLine(this.#collector.records.length + 1, "environment", "fail", directive)}\n`);
+    return false;
   }
 
   /** End the output early after a signal: `Bail out!` on every KTAP stream, the document so far otherwise. */

@@ -2,7 +2,7 @@
 // wrong argument) prints one line on stderr and exits 2, never a stack trace
 // nor the whole usage; --help on every command; --version at the top.
 import { type ArgsDef, type CommandDef, runCommand, type SubCommandsDef } from "citty";
-import { interrupted, signalExitCode } from "../harness/restore.ts";
+import { stopExitCode } from "../harness/restore.ts";
 import { checkArgs } from "./check-args.ts";
 import { EXIT } from "./exit.ts";
 import { helpText, stripAnsi } from "./help.ts";
@@ -69,8 +69,15 @@ async function resolve(root: AnyCommand, argv: string[]): Promise<Resolved> {
   }
 }
 
+/** Past this many characters a word (an argument echoed back) is cut in a message. */
+const LONGEST_WORD = 100;
+
 function oneLine(s: string): string {
-  return stripAnsi(s).split("\n").map((l) => l.trim()).filter(Boolean).join("; ");
+  const line = stripAnsi(s).split("\n").map((l) => l.trim()).filter(Boolean).join("; ");
+  const cut = (w: string) => `${w.slice(0, 60)}…(${w.length} characters)`;
+  return line
+    .replace(new RegExp(`'([^']{${LONGEST_WORD + 1},})'`, "g"), (_, w: string) => `'${cut(w)}'`)
+    .replace(new RegExp(`[^\\s']{${LONGEST_WORD + 1},}`, "g"), cut);
 }
 
 function lowerFirst(s: string): string {
@@ -99,7 +106,8 @@ export async function runCli(root: AnyCommand, argv: string[]): Promise<number> 
   const prog = (await nameOf(root)) || "uffd-suite";
   let path = prog;
   try {
-    if (argv.length === 1 && VERSION_FLAGS.includes(argv[0]!)) {
+    if (VERSION_FLAGS.includes(argv[0]!)) {
+      if (argv.length > 1) throw new UsageError(`unexpected argument '${argv[1]}' after ${argv[0]} (it takes none)`);
       process.stdout.write(`${VERSION}\n`);
       return EXIT.OK;
     }
@@ -115,15 +123,15 @@ export async function runCli(root: AnyCommand, argv: string[]): Promise<number> 
       process.stderr.write(`${await helpText(r.cmd, r.parent)}\n`);
       return EXIT.USAGE;
     }
-    checkArgs((await value(r.cmd.args)) ?? ({} as ArgsDef), r.rest);
-    const { result } = await runCommand(r.cmd, { rawArgs: r.rest });
-    const sig = interrupted();
-    if (sig) return signalExitCode(sig);
+    const rawArgs = checkArgs((await value(r.cmd.args)) ?? ({} as ArgsDef), r.rest);
+    const { result } = await runCommand(r.cmd, { rawArgs });
+    const stopped = stopExitCode();
+    if (stopped !== undefined) return stopped;
     return typeof result === "number" ? result : EXIT.OK;
   } catch (e) {
     // Interrupted: the signal handler reports it and ends the process.
-    const sig = interrupted();
-    if (sig) return signalExitCode(sig);
+    const stopped = stopExitCode();
+    if (stopped !== undefined) return stopped;
     return report(prog, e, path);
   }
 }

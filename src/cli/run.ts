@@ -9,7 +9,7 @@ import { EXIT } from "./exit.ts";
 import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { ReportOutput } from "./report-output.ts";
-import { parseTimeout } from "./unit.ts";
+import { parseJobs, parseTimeout } from "./unit.ts";
 
 const args = {
   setup: {
@@ -24,7 +24,13 @@ const args = {
     description: "Stress write-protect as well in the stress runs (on by default)",
     negativeDescription: "Stress runs without write-protect (as the upstream C since 6.17)",
   },
-  timeout: { type: "string", valueHint: "S", description: "Seconds each unit case may run before it is killed (default 60)" },
+  timeout: { type: "string", valueHint: "S", description: "Seconds each unit case may run before it is killed (default 60, at least 1)" },
+  jobs: {
+    type: "string",
+    alias: "j",
+    valueHint: "N",
+    description: "Unit cases run side by side, and the stress runs without huge pages beside them (default: the CPUs this process may use; 1: all one after another)",
+  },
   ...reportArgs,
 } as const;
 
@@ -36,6 +42,7 @@ const run: CommandDef<typeof args> = {
   args,
   async run({ args: a }) {
     const unitTimeoutS = parseTimeout(a.timeout);
+    const jobs = parseJobs(a.jobs);
     const output = ReportOutput.open(reportOptions(a), "run");
     startTestRun(output);
     const s = await runVmtests({
@@ -43,11 +50,12 @@ const run: CommandDef<typeof args> = {
       setup: a.setup,
       wp: a.wp,
       unitTimeoutS,
+      jobs,
       progress: process.stderr.isTTY ? (label) => terminalProgress(process.stderr, label) : undefined,
     });
-    await output.finish();
+    const settingsOk = await output.finish();
     log.info(`run: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
-    if (s.counts.fail > 0 || s.emitted !== s.planned) return EXIT.FAIL;
+    if (s.counts.fail > 0 || s.emitted !== s.planned || !settingsOk) return EXIT.FAIL;
     return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
   },
 };

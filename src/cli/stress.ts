@@ -58,7 +58,7 @@ const stress: CommandDef<typeof args> = {
     tty?.clear();
     ktap.result(name, { status: r.status, reason: r.reason, diagnostics: r.status === "fail" && r.reason ? [r.reason] : [] });
     ktap.totals();
-    await output.finish();
+    if (!(await output.finish())) return EXIT.FAIL;
     return r.status === "pass" ? EXIT.OK : r.status === "skip" ? EXIT.NOTHING_RAN : EXIT.FAIL;
   },
 };

@@ -1,12 +1,12 @@
 // `uffd-suite unit [-l] [-f SUBSTR] [--mem anon,shmem,...] [--origin kernel|suite|all] [--timeout S]
-//  [--no-setup] [--no-isolate] [--format ktap|json|junit] [-o FILE]`:
+//  [--no-setup] [--no-isolate] [--jobs N] [--format ktap|json|junit] [-o FILE]`:
 // the kernel's uffd-unit-tests, KTAP on stdout.
 import type { CommandDef } from "citty";
 import { MEMORY_NAMES, type MemoryName } from "../harness/memory.ts";
 import { log } from "../log.ts";
 import { listCases } from "../unit/list.ts";
 import { allCases, planCases } from "../unit/plan.ts";
-import { runUnit } from "../unit/runner.ts";
+import { defaultJobs, runUnit } from "../unit/runner.ts";
 import { EXIT } from "./exit.ts";
 import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
@@ -23,7 +23,7 @@ const args = {
     valueHint: "kernel|suite|all",
     description: "Which cases: the C suite's (kernel: its 67 on a full kernel), ours alone (suite), or all (default)",
   },
-  timeout: { type: "string", valueHint: "S", description: "Seconds each case may run before it is killed (default 60)" },
+  timeout: { type: "string", valueHint: "S", description: "Seconds each case may run before it is killed (default 60, at least 1)" },
   setup: {
     type: "boolean",
     default: true,
@@ -35,6 +35,12 @@ const args = {
     default: true,
     description: "Run each case in its own process, so a crash or hang fails only that case",
     negativeDescription: "Run every case inside this process (faster; a crash ends the run)",
+  },
+  jobs: {
+    type: "string",
+    alias: "j",
+    valueHint: "N",
+    description: "Cases run side by side, each in its own process (default: the CPUs this process may use; 1: one after another)",
   },
   ...reportArgs,
 } as const;
@@ -58,12 +64,28 @@ export function parseOrigin(s: string | undefined): "kernel" | "suite" | undefin
 
 /** Longest --timeout: a day (setTimeout cannot wait past 2^31 ms; beyond it would fire at once). */
 export const MAX_TIMEOUT_S = 86_400;
+/** Shortest --timeout: below a second a case would be killed before its process has got going. */
+export const MIN_TIMEOUT_S = 1;
+
+/** Most cases side by side. */
+export const MAX_JOBS = 1024;
+
+/** --jobs: a whole number 1..MAX_JOBS; default the CPUs we may use (1 without isolation). */
+export function parseJobs(s: string | undefined, isolate = true): number {
+  if (s === undefined) return isolate ? defaultJobs() : 1;
+  const v = /^[0-9]+$/.test(s) ? Number(s) : Number.NaN;
+  if (!(v >= 1)) throw new UsageError(`--jobs wants a whole number of cases >= 1, not '${s}'`);
+  if (v > MAX_JOBS) throw new UsageError(`--jobs ${s} is too many (at most ${MAX_JOBS})`);
+  if (v > 1 && !isolate) throw new UsageError("--jobs above 1 needs each case in its own process (leave out --no-isolate)");
+  return v;
+}
 
 export function parseTimeout(s: string | undefined): number {
   if (s === undefined) return 60;
   // Decimal only: Number() would also take "0x10", "1e1" and " 5".
   const v = /^[0-9]+(\.[0-9]+)?$/.test(s) ? Number(s) : Number.NaN;
-  if (!(v > 0)) throw new UsageError(`--timeout wants a number of seconds > 0, not '${s}'`);
+  if (Number.isNaN(v)) throw new UsageError(`--timeout wants a decimal number of seconds (at least ${MIN_TIMEOUT_S}), not '${s}'`);
+  if (v < MIN_TIMEOUT_S) throw new UsageError(`--timeout ${s} is too short (at least ${MIN_TIMEOUT_S} s)`);
   if (v > MAX_TIMEOUT_S) throw new UsageError(`--timeout ${s} is too long (at most ${MAX_TIMEOUT_S} s)`);
   return v;
 }
@@ -77,6 +99,7 @@ const unit: CommandDef<typeof args> = {
     const timeoutS = parseTimeout(a.timeout);
     setCaseTimeout(timeoutS);
     const origin = parseOrigin(a.origin);
+    const jobs = parseJobs(a.jobs, a.isolate);
     const report = reportOptions(a);
     const cases = allCases().filter((c) => (a.filter === undefined || c.name.includes(a.filter)) && (!origin || c.origin === origin));
     if (cases.length === 0) {
@@ -92,10 +115,10 @@ const unit: CommandDef<typeof args> = {
     }
     const out = ReportOutput.open(report, "unit");
     startTestRun(out);
-    const s = await runUnit({ filter: a.filter, mems, origin, timeoutS, setup: a.setup, isolate: a.isolate, write: out.write });
-    await out.finish();
+    const s = await runUnit({ filter: a.filter, mems, origin, timeoutS, setup: a.setup, isolate: a.isolate, jobs, write: out.write });
+    const settingsOk = await out.finish();
     log.info(`unit: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
-    if (s.counts.fail > 0) return EXIT.FAIL;
+    if (s.counts.fail > 0 || !settingsOk) return EXIT.FAIL;
     return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
   },
 };

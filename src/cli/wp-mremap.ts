@@ -47,9 +47,9 @@ const wpMremap: CommandDef<typeof args> = {
       // Tests only: a pause between cases, to interrupt the run in the middle.
       pauseMs: Number(process.env.UFFD_SUITE_TEST_PAUSE_MS) || undefined,
     });
-    await out.finish();
+    const settingsOk = await out.finish();
     log.info(`wp-mremap: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
-    if (s.counts.fail > 0) return EXIT.FAIL;
+    if (s.counts.fail > 0 || !settingsOk) return EXIT.FAIL;
     return s.counts.pass === 0 ? EXIT.NOTHING_RAN : EXIT.OK;
   },
 };

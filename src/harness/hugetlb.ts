@@ -9,12 +9,13 @@ export interface HugepageState {
   /** Default huge page size in bytes (0: none). */
   readonly size: number;
   readonly total: number;
+  /** Free and not promised to a mapping: what a new mapping can still reserve (HugePages_Free - HugePages_Rsvd). */
   readonly free: number;
 }
 
 export function hugepageState(): HugepageState {
   const n = (k: string) => meminfoKb(k) ?? 0;
-  return { size: defaultHugePageSize(), total: n("HugePages_Total"), free: n("HugePages_Free") };
+  return { size: defaultHugePageSize(), total: n("HugePages_Total"), free: Math.max(0, n("HugePages_Free") - n("HugePages_Rsvd")) };
 }
 
 /** The skip reason when fewer than `need` huge pages are free, else undefined. */
@@ -25,19 +26,25 @@ export function hugepageShortage(need: number): string | undefined {
 }
 
 /**
- * Make sure at least `need` huge pages are free, raising nr_hugepages if
- * needed (root only). Dispose puts the old value back. Returns undefined
- * (nothing changed) when enough are already free.
+ * This run's own `need` huge pages (root): nr_hugepages is raised by `need`
+ * on top of whatever it is, under the settings lock, whatever is free (free
+ * pages may be another run's); dispose takes exactly that share off again.
+ * Anyone else may only use what is free: undefined when enough is, else
+ * an error. Throws when the kernel grants fewer (giving back what it did),
+ * or the settings lock is not had (SettingsBusyError).
  */
 export function reserveHugepages(need: number): SettingChange | undefined {
-  const st = hugepageState();
-  if (st.free >= need) return undefined;
-  const target = st.total + (need - st.free);
-  const change = SettingChange.set(NR_HUGEPAGES, String(target));
-  const after = hugepageState();
-  if (after.free < need) {
+  if (need <= 0) return undefined;
+  if (process.getuid?.() !== 0) {
+    const short = hugepageShortage(need);
+    if (short) throw new Error(`${short}; raising nr_hugepages needs root`);
+    return undefined;
+  }
+  const change = SettingChange.add(NR_HUGEPAGES, need);
+  const got = change.share ?? 0;
+  if (got < need) {
     change.dispose();
-    throw new Error(`could only get ${after.free} free huge pages of ${need} asked (nr_hugepages=${after.total})`);
+    throw new Error(`could only get ${got} free huge pages of ${need} asked (nr_hugepages ${change.original} + ${got}, given back)`);
   }
   return change;
 }

@@ -8,7 +8,7 @@
 // once per run and get one job per bounce; during a bounce they are steered
 // through Atomics on a SharedArrayBuffer.
 import { HandlerCounters, statsLine } from "../harness/counters.ts";
-import { hugepageShortage, hugepageState, reserveHugepages } from "../harness/hugetlb.ts";
+import { hugepageShortage, reserveHugepages } from "../harness/hugetlb.ts";
 import { Area, type MemoryType } from "../harness/memory.ts";
 import { type PooledWorker, type WorkerPool, workerPool } from "../harness/pool.ts";
 import type { Job, ServeJob, ServeResult, TouchResult } from "../harness/protocol.ts";
@@ -160,7 +160,7 @@ export async function runStress(opts: StressOptions): Promise<StressOutcome> {
   }
   try {
     if (reservation) {
-      opts.note(`nr_hugepages raised from ${reservation.original} to ${hugepageState().total} for this run (put back after it)`);
+      opts.note(`nr_hugepages raised from ${reservation.original} by this run's ${reservation.share} (taken off after it)`);
     }
     opts.note(
       `${g.pages} pages of ${g.pageSize} bytes, ${g.pagesPerGroup} per group, ${g.groups} groups, ` +

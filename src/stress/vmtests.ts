@@ -13,6 +13,7 @@ import { planCases as planWpMremap, runWpMremap } from "../wp-mremap/run.ts";
 import { hugetlbSizes, thpSizes } from "../wp-mremap/sizes.ts";
 import { executeStress, stressName, type StressRequest } from "./cli-run.ts";
 import { defaultGroups, StressInputError, stressGeometry } from "./geometry.ts";
+import { type RowOutcome, stressInChild } from "./side-run.ts";
 import type { StressOutcome } from "./stress.ts";
 
 /** run_vmtests.sh: `uffd-stress anon 20 16`, `hugetlb H 32`, `hugetlb-private H 32`, `shmem 20 16`, `shmem-private 20 16`. */
@@ -33,6 +34,8 @@ export interface VmtestsOptions {
   readonly wp: boolean;
   /** Seconds one unit case may run. */
   readonly unitTimeoutS: number;
+  /** Unit cases side by side (default 1). */
+  readonly jobs?: number;
   readonly progress?: (label: string) => { update(done: number, total: number, line: string): void; clear(): void };
 }
 
@@ -88,16 +91,30 @@ function hugetlbStressSize(setup: boolean, groups: number): { mib: number; chang
   if (setup && process.getuid?.() === 0) {
     try {
       const change = reserveHugepages(need);
-      const note = change ? `nr_hugepages ${change.original} -> ${hugepageState().total} for the hugetlb stress runs` : undefined;
+      const note = change ? `nr_hugepages ${change.original} + ${change.share} for the hugetlb stress runs` : undefined;
       return { mib: target, change, note };
     } catch (e) {
-      const free = hugepageState().free;
-      const mib = Math.floor(free / 2) * hpsMiB;
-      return { mib, note: `could not reserve ${need} huge pages (${(e as Error).message}); using the ${free} free` };
+      // Pages found free may be another run's: without a share of its own, the hugetlb stress skips.
+      return { mib: 0, skip: `not enough HugeTLB pages (need ${need}; could not reserve them for this run: ${(e as Error).message})` };
     }
   }
   const free = hugepageState().free;
   return { mib: Math.min(target, Math.floor(free / 2) * hpsMiB) };
+}
+
+/** The stress rows of fixed size, one after another, each in a child process; by memory type. */
+function sideLane(wp: boolean): Map<MemoryName, Promise<RowOutcome>> {
+  const lane = new Map<MemoryName, Promise<RowOutcome>>();
+  let prev: Promise<unknown> = Promise.resolve();
+  for (const row of VMTESTS_STRESS) {
+    if (row.mib === "H") continue;
+    const args = [row.mem, String(row.mib), String(row.bounces), "--eexist-interval", "10", ...(wp ? [] : ["--no-wp"])];
+    const p = prev.then(() => stressInChild(args, stressName({ mem: MEMORY[row.mem], mib: row.mib as number, bounces: row.bounces })));
+    lane.set(row.mem, p);
+    // Handled here (a rejection is read where the row is reported); the next row starts after this one either way.
+    prev = p.catch(() => undefined);
+  }
+  return lane;
 }
 
 export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> {
@@ -118,11 +135,15 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
     counts.skip += c.skip;
   };
 
+  // With cases side by side, the stress rows that need no huge pages run
+  // meanwhile, one after another, each in its own process.
+  const lane = (opts.jobs ?? 1) > 1 ? sideLane(opts.wp) : new Map<MemoryName, Promise<RowOutcome>>();
+
   // 1. uffd-unit-tests
   out("# uffd-unit-tests\n");
   const unitSection = new KtapSection(out, number);
   try {
-    const s = await runUnit({ timeoutS: opts.unitTimeoutS, setup: opts.setup, isolate: true, write: unitSection.write });
+    const s = await runUnit({ timeoutS: opts.unitTimeoutS, setup: opts.setup, isolate: true, jobs: opts.jobs, write: unitSection.write });
     unitSection.flush();
     add(s.counts);
   } catch (e) {
@@ -153,8 +174,13 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
       }
       const name = stressName({ mem, mib, bounces: row.bounces });
       out(`# ${name}\n`);
-      let r: StressOutcome | undefined;
-      if (!skip) {
+      let r: Pick<StressOutcome, "status" | "reason"> | undefined;
+      const beside = lane.get(row.mem);
+      if (beside) {
+        const o = await beside;
+        if (o.notes.length > 0) out(`${ktapDiagnostics(o.notes).join("\n")}\n`);
+        r = o;
+      } else if (!skip) {
         let req: StressRequest | undefined;
         try {
           const geometry = stressGeometry(mem, mib, groups);

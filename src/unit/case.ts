@@ -17,6 +17,14 @@ export interface UnitCase {
   readonly features: readonly FeatureName[];
   /** Huge pages a hugetlb run needs free (the runner reserves them when it may). */
   readonly hugepages?: number;
+  /**
+   * Takes transparent huge pages from the page allocator (THP areas,
+   * MADV_COLLAPSE): run side by side with another such case, or while
+   * nr_hugepages changes, it could get small pages and a false verdict.
+   */
+  readonly thp?: true;
+  /** Why it must run with nothing else of the run beside it (machine-wide state); absent: it may share. */
+  readonly alone?: string;
   /** "kernel": the C suite has it; "suite": ours alone. */
   readonly origin: "kernel" | "suite";
   /** Kernel bugs this case is known to catch: a failure on these memory types names the upstream fix. */

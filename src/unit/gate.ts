@@ -38,10 +38,15 @@ export function staticSkipReason(c: UnitCase, mem: MemoryType | undefined, kerne
   return undefined;
 }
 
-/** The reason to skip now, checking free huge pages last. */
-export function skipReason(c: UnitCase, mem: MemoryType | undefined, kernel: KernelView): string | undefined {
+/**
+ * The reason to skip now, checking huge pages last. `refused`: why this
+ * run's own share of huge pages could not be reserved; then the case skips
+ * naming that, rather than use pages it finds free (another run's).
+ */
+export function skipReason(c: UnitCase, mem: MemoryType | undefined, kernel: KernelView, refused?: string): string | undefined {
   const fixed = staticSkipReason(c, mem, kernel);
   if (fixed) return fixed;
   const need = hugepagesFor(c, mem);
-  return need > 0 ? hugepageShortage(need) : undefined;
+  if (need === 0) return undefined;
+  return refused ? `not enough HugeTLB pages (need ${need}; could not reserve them for this run: ${refused})` : hugepageShortage(need);
 }

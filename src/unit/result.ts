@@ -22,6 +22,11 @@ export function parseResultLine(line: string): CaseResult | undefined {
   } catch {
     return undefined;
   }
+  return resultOf(v);
+}
+
+/** A parsed JSON value as a CaseResult, if it is one. */
+export function resultOf(v: unknown): CaseResult | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   const r = v as Record<string, unknown>;
   if (r.status !== "pass" && r.status !== "fail" && r.status !== "skip") return undefined;

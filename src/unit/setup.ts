@@ -1,9 +1,13 @@
-// System set-up for a unit run: huge pages for the hugetlb cases, reserved
-// (as root) before the first case, topped up before each hugetlb case if
-// something else on the machine took them back, and put back after the last.
+// System set-up for a unit run: huge pages for the hugetlb cases. As root the
+// run adds its own share on top of nr_hugepages before the first case (what
+// is free may be another run's), adds more before a hugetlb case if
+// something else on the machine took them, and takes exactly its share off
+// after the last; where its share cannot be had, its hugetlb cases skip
+// naming why (refusal()). Anyone else, and --no-setup, uses what is free.
 import { hugepageState, reserveHugepages } from "../harness/hugetlb.ts";
 import { meminfoKb } from "../harness/memory.ts";
 import type { SettingChange } from "../harness/restore.ts";
+import { SettingsBusyError, SettingsUnsafeError } from "../harness/settings-journal.ts";
 import { log } from "../log.ts";
 
 /** Unknown: 0 (reserve nothing). */
@@ -14,7 +18,9 @@ function memAvailableBytes(): number {
 export class HugepageSetup {
   readonly #allowed: boolean;
   readonly #changes: SettingChange[] = [];
-  #refused = new Set<number>();
+  #refused = new Map<number, string>();
+  /** Another run held the settings lock past the wait once (said then; later tries do not wait again). */
+  #busy = false;
 
   /** `allowed`: --setup was given (the default); nothing is changed unless we are root. */
   constructor(opts: { allowed: boolean }) {
@@ -22,29 +28,50 @@ export class HugepageSetup {
     if (opts.allowed && !this.#allowed) log.info(`not root: using the ${hugepageState().free} free huge pages as they are`);
   }
 
-  /** Make sure `need` huge pages are free, if we may; failures are logged and the case then skips with the reason. */
+  /** Huge pages this run holds as its own. */
+  get #held(): number {
+    return this.#changes.reduce((n, c) => n + (c.share ?? 0), 0);
+  }
+
+  /**
+   * Make sure `need` huge pages are there for this run, if we may; failures
+   * are logged and the case then skips with the reason (refusal()).
+   */
   ensure(need: number): void {
     if (!this.#allowed || need <= 0 || this.#refused.has(need)) return;
+    // The first time: this run's whole share on top; later, only what something else took.
+    const free = hugepageState().free;
+    const more = this.#held === 0 ? need : need - free;
+    if (more <= 0) return;
     const st = hugepageState();
-    if (st.free >= need) return;
     const avail = memAvailableBytes();
-    if ((need - st.free) * st.size > avail / 2) {
-      this.#refused.add(need);
-      log.warn(`not reserving ${need} huge pages: that is more than half of the ${Math.round(avail / 2 ** 20)} MiB available`);
+    if (more * st.size > avail / 2) {
+      this.#refused.set(need, `not reserving ${more} huge pages: that is more than half of the ${Math.round(avail / 2 ** 20)} MiB available`);
+      log.warn(this.#refused.get(need)!);
       return;
     }
     try {
-      const change = reserveHugepages(need);
+      const change = reserveHugepages(more);
       if (!change) return;
       this.#changes.push(change);
-      log.info(`nr_hugepages ${change.original} -> ${hugepageState().total} for the hugetlb cases (restored afterwards)`);
+      log.info(`nr_hugepages ${change.original} -> ${Number(change.original) + more} (this run's ${more} for the hugetlb cases, taken off afterwards)`);
     } catch (e) {
-      this.#refused.add(need);
-      log.warn(`cannot reserve ${need} huge pages: ${(e as Error).message}`);
+      const why = (e as Error).message;
+      this.#refused.set(need, why);
+      // An unusable state folder was said once at the start of the run, a busy lock the first time.
+      const said = e instanceof SettingsUnsafeError || (e instanceof SettingsBusyError && this.#busy);
+      if (e instanceof SettingsBusyError) this.#busy = true;
+      if (said) log.debug(why);
+      else log.warn(`cannot reserve ${more} huge pages: ${why}`);
     }
   }
 
-  /** Put nr_hugepages back as it was before the first change. */
+  /** Why `need` huge pages could not be had (for the skip reason), if they were refused. */
+  refusal(need: number): string | undefined {
+    return this.#refused.get(need);
+  }
+
+  /** Take this run's share off nr_hugepages again. */
   restore(): void {
     for (const c of this.#changes.splice(0).reverse()) c.dispose();
   }

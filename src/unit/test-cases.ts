@@ -1,9 +1,25 @@
 // Cases for testing the runner itself, present only with
 // UFFD_SUITE_TEST_CASES=1 (never listed or run otherwise): one that crashes,
 // one that hangs in an unserved fault, one that fails a check, one that passes, one that
-// always lacks huge pages.
+// always lacks huge pages; for the scheduler and the verdict checks, one that
+// sleeps, one that skips, and two that must run alone.
 import { u64At } from "../sys/mem.ts";
 import type { UnitCase } from "./case.ts";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Test only: a case that must run with nothing beside it, and takes a while. */
+function aloneCase(name: string): UnitCase {
+  return {
+    name,
+    description: "test only: must run alone (nothing else of the run beside it); sleeps 150 ms, passes",
+    memory: "none",
+    features: [],
+    alone: "test only: proves the scheduler runs it alone",
+    origin: "suite",
+    run: () => sleep(150),
+  };
+}
 
 export const testOnlyCases: readonly UnitCase[] = [
   {
@@ -56,4 +72,22 @@ export const testOnlyCases: readonly UnitCase[] = [
     origin: "suite",
     run: (t) => t.check(false, "selftest-hugetlb-shortage ran", { expected: "a skip for want of huge pages", seen: "it ran" }),
   },
+  {
+    name: "testonly-sleep",
+    description: "test only: sleeps 300 ms, passes",
+    memory: "none",
+    features: [],
+    origin: "suite",
+    run: () => sleep(300),
+  },
+  {
+    name: "testonly-skip",
+    description: "test only: skips",
+    memory: "none",
+    features: [],
+    origin: "suite",
+    run: (t) => t.skip("test only: skips on purpose"),
+  },
+  aloneCase("testonly-alone-a"),
+  aloneCase("testonly-alone-b"),
 ];

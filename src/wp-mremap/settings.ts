@@ -59,19 +59,21 @@ export function freeHugetlbShortage(size: number): string | undefined {
 }
 
 /**
- * Make sure one hugetlb page of `size` is free, raising that size's
- * nr_hugepages if needed. Returns the skip reason when it cannot be had.
+ * One hugetlb page of `size` for this run: that size's nr_hugepages is
+ * raised by one on top of whatever it is (a free page may be another
+ * run's), and lowered by one afterwards. Where the kernel grants none (a
+ * size it cannot allocate now, like 1 GiB pages set aside at boot), a page
+ * already free will do. Returns the skip reason when none can be had.
  */
 export function reserveOneHugetlbPage(size: number, into: Changes): string | undefined {
   const dir = hugetlbDir(size);
-  const free = () => readCount(join(dir, "free_hugepages"));
-  const have = free();
-  if (have >= 1) return undefined;
-  const nr = join(dir, "nr_hugepages");
+  const free = () => readCount(join(dir, "free_hugepages")) - readCount(join(dir, "resv_hugepages"));
   try {
-    into.add(SettingChange.set(nr, String(readCount(nr) + 1 - have)));
+    const c = SettingChange.add(join(dir, "nr_hugepages"), 1);
+    if (c.share === 0) c.dispose();
+    else into.add(c);
   } catch (e) {
-    return `not enough HugeTLB pages (need 1 of ${size / 1024} KiB, free ${have}; raising nr_hugepages: ${(e as Error).message})`;
+    return `not enough HugeTLB pages (need 1 of ${size / 1024} KiB; could not reserve one for this run: ${(e as Error).message})`;
   }
   const after = free();
   return after >= 1 ? undefined : `not enough HugeTLB pages (need 1 of ${size / 1024} KiB, free ${after})`;

@@ -3,6 +3,8 @@
 // back what an earlier run left. The state dir comes from UFFD_SUITE_STATE_DIR.
 //   hold PATH VALUE   set, print "held", wait for a signal (which restores)
 //   kill PATH VALUE   set, print "set", SIGKILL itself
+//   hold-share PATH N add N to the count at PATH as this run's share, print "held", wait for a signal
+//   kill-share PATH N add N as this run's share, print "set", SIGKILL itself
 //   kill-hugepages    raise nr_hugepages by one, print "set", SIGKILL itself
 //   recover           put back what an unfinished run left
 import { hugepageState, reserveHugepages } from "../../src/harness/hugetlb.ts";
@@ -19,6 +21,17 @@ switch (mode) {
     break;
   case "kill":
     SettingChange.set(path!, value!);
+    process.stdout.write("set\n");
+    process.kill(process.pid, "SIGKILL");
+    break;
+  case "hold-share":
+    handleSignals();
+    SettingChange.add(path!, Number(value));
+    process.stdout.write("held\n");
+    setInterval(() => {}, 1000);
+    break;
+  case "kill-share":
+    SettingChange.add(path!, Number(value));
     process.stdout.write("set\n");
     process.kill(process.pid, "SIGKILL");
     break;

@@ -107,6 +107,7 @@ export const minorCases: readonly UnitCase[] = [
     description: "minor test, then MADV_COLLAPSE: smaps ShmemPmdMapped shows the whole area PMD-mapped, contents unchanged",
     memory: ["shmem"],
     features: ["MINOR_SHMEM"],
+    thp: true,
     origin: "kernel",
     run: (t) => minorTest(t, { wp: false, collapse: true }),
   },

@@ -110,6 +110,7 @@ export const moveCases: readonly UnitCase[] = variants.map((v) => ({
   description: v.description,
   memory: ["anon"],
   features: ["MOVE"],
+  ...(v.chunk === "pmd" ? { thp: true as const } : {}),
   origin: "kernel",
   run: (t: CaseRun) => moveTest(t, v),
 }));
