@@ -12,6 +12,7 @@ import { KtapCollector, parseKtapResult } from "../src/report/collect.ts";
 import { renderJunit, xmlAttr } from "../src/report/junit.ts";
 import { memoryOf, type RunReport } from "../src/report/model.ts";
 import { childEnv, fromSource, REPO } from "./support/binary.ts";
+import { underKselftestRunner } from "./support/kselftest-runner.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "uffd-reports-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -158,14 +159,6 @@ describe("--format json --output FILE: the file gets JSON, stdout keeps KTAP", (
     expect(readFileSync(file, "utf8")).toBe(r.out);
   });
 });
-
-/** What tools/testing/selftests/kselftest/runner.sh prints for one program: its output (stdout and stderr) each line behind `# `, then its result by exit code. */
-function underKselftestRunner(num: number, name: string, r: { code: number | null; out: string; err: string }): string {
-  const body = `${r.out}${r.err}`.split("\n").filter((l, i, a) => l !== "" || i < a.length - 1).map((l) => `# ${l}`);
-  const hdr = `selftests: mm: ${name}`;
-  const result = r.code === 0 ? `ok ${num} ${hdr}` : r.code === 4 ? `ok ${num} ${hdr} # SKIP` : `not ok ${num} ${hdr} # exit=${r.code}`;
-  return ["TAP version 13", "1..1", `# ${hdr}`, ...body, result].join("\n");
-}
 
 describe("kernel CI: the Linaro kselftest regex on real output", () => {
   const runs = () => [

@@ -27,7 +27,29 @@ export interface UnitCase {
   readonly alone?: string;
   /** "kernel": the C suite has it; "suite": ours alone. */
   readonly origin: "kernel" | "suite";
+  /** Kernel bugs this case is known to catch: a failure on these memory types names the upstream fix. */
+  readonly knownBugs?: readonly KnownKernelBug[];
   readonly run: (t: CaseRun) => void | Promise<void>;
+}
+
+/** A kernel bug a case catches, like LTP's `linux-git` tags: the upstream commit that fixed it. */
+export interface KnownKernelBug {
+  readonly memory: readonly MemoryName[];
+  /** Text of the failing check's diagnostic: a failure of another check is not this bug. */
+  readonly check: string;
+  /** Abbreviated commit id in torvalds/linux. */
+  readonly commit: string;
+  /** Its subject line. */
+  readonly subject: string;
+  /** The first release holding it, e.g. "v6.4". */
+  readonly release: string;
+  /** Where the failure was seen. */
+  readonly seenOn: string;
+}
+
+/** The diagnostic a failure of a known bug adds. */
+export function knownBugNote(bug: KnownKernelBug): string {
+  return `known kernel bug: fixed upstream by ${bug.commit} ("${bug.subject}", ${bug.release}); seen on ${bug.seenOn}`;
 }
 
 /** Test-only planted faults, for proving that each check can fail (never set in normal runs). */

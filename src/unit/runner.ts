@@ -12,6 +12,7 @@ import { probeFeatures } from "../uffd/uffd.ts";
 import { hugepagesFor, type KernelView, skipReason, staticSkipReason } from "./gate.ts";
 import { CaseProcesses } from "./isolate.ts";
 import type { UnitCase } from "./case.ts";
+import { withKnownBug } from "./known-bugs.ts";
 import { allCases, type PlannedCase, planCases, type PlanOptions } from "./plan.ts";
 import type { CaseResult } from "./result.ts";
 import { plantedFromEnv, runCase } from "./run-case.ts";
@@ -96,7 +97,8 @@ class InOrder {
     if (this.#results[i] || i < this.#next) throw new Error(`internal: a second result for ${this.#plan[i]!.name}`);
     this.#results[i] = r;
     for (let r2 = this.#results[this.#next]; r2; r2 = this.#results[this.#next]) {
-      this.#ktap.result(this.#plan[this.#next]!.name, r2);
+      const entry = this.#plan[this.#next]!;
+      this.#ktap.result(entry.name, withKnownBug(r2, entry.unit, entry.mem?.name));
       this.#results[this.#next++] = undefined;
     }
   }
