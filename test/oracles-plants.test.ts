@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { PLANT_NAMES as EXPLORE_PLANT_NAMES } from "../src/explore/plants.ts";
 import { PLANTS, plantNames, unknownPlants } from "../src/plants.ts";
 import { childEnv, fromSource, REPO } from "./support/binary.ts";
 
@@ -16,13 +17,15 @@ function namesInSource(): Set<string> {
       if (e.isDirectory()) walk(p);
       else if (p.endsWith(".ts") && !p.endsWith("plants.ts")) {
         const text = readFileSync(p, "utf8");
-        for (const m of text.matchAll(/(?:planted\(t, |plant\.has\()"([a-z-]+)"/g)) found.add(m[1]!);
+        for (const m of text.matchAll(/(?:planted\(t, |plant\.has\(|plantNames\(\)\.includes\()"([a-z-]+)"/g)) found.add(m[1]!);
         const stress = /STRESS_PLANTS: readonly StressPlant\[\] = \[([^\]]*)\]/.exec(text);
         for (const m of stress?.[1]!.matchAll(/"([a-z-]+)"/g) ?? []) found.add(m[1]!);
       }
     }
   };
   walk(join(REPO, "src"));
+  // explore keeps its plant names in one table of its own.
+  for (const n of Object.values(EXPLORE_PLANT_NAMES)) found.add(n);
   return found;
 }
 

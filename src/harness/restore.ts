@@ -6,6 +6,7 @@
 // taken off again (add), so runs at once do not undo each other
 // (settings-journal.ts keeps both on record and under its lock). Afterwards
 // checkSettings() reads each one back against what was found.
+import { plantNames } from "../plants.ts";
 import { writeFileSync } from "node:fs";
 import {
   claimKnobs,
@@ -76,7 +77,7 @@ export class InterruptedError extends Error {
 const RESTORE_WAIT_MS = 30_000;
 
 /** Test-only plant (UFFD_SUITE_PLANT=restore-skip): the first share given back is forgotten, not written. */
-let skipRestorePlanted = (process.env.UFFD_SUITE_PLANT ?? "").split(",").some((s) => s.trim() === "restore-skip");
+let skipRestorePlanted = plantNames().includes("restore-skip");
 
 /** Put one pending change back (under the lock when journaled). */
 function putBack(id: number, p: Pending): void {
