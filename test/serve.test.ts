@@ -62,6 +62,19 @@ describe("missing faults", () => {
       expect(h.counters.total("missing")).toBe(ctx.pages);
     }));
 
+  for (const strategy of ["copy", "zeropage"] as const) {
+    test.skipIf(!features.has("EXACT_ADDRESS"))(`${strategy} with EXACT_ADDRESS: a fault inside a page resolves that page`, () =>
+      withContext("anon", { features: ["EXACT_ADDRESS"] }, async (ctx) => {
+        ctx.register({ missing: true });
+        const h = await ctx.startHandlers({ strategy });
+        const r = await ctx.touch({ start: ctx.dst.addr, pages: ctx.pages, pageSize: ctx.pageSize, op: "read", offset: 123 });
+        await ctx.stopHandlers();
+        expect(r.touched).toBe(ctx.pages);
+        expect(h.counters.total("missing")).toBe(ctx.pages);
+        if (strategy === "copy") expect(Buffer.compare(bytesAt(ctx.dst.addr, ctx.size), bytesAt(ctx.src.addr, ctx.size))).toBe(0);
+      }));
+  }
+
   test("ZEROPAGE: every page reads zero, one fault per page", () =>
     withContext("anon", {}, async (ctx) => {
       ctx.register({ missing: true });
@@ -90,9 +103,10 @@ describe("missing faults", () => {
     withContext("anon", {}, async (ctx) => {
       ctx.register({ missing: true });
       // The fault is queued before any handler runs; then the page is filled without a wake.
-      const reading = ctx.touch({ start: ctx.dst.addr, pages: 1, pageSize: ctx.pageSize, op: "read", compareWith: ctx.src.addr }, { timeoutMs: 10_000 });
+      const at = 3 * ctx.pageSize;
+      const reading = ctx.touch({ start: ctx.dst.addr + at, pages: 1, pageSize: ctx.pageSize, op: "read", compareWith: ctx.src.addr + at }, { timeoutMs: 10_000 });
       await Bun.sleep(150);
-      ctx.uffd.copy(ctx.dst.addr, ctx.src.addr, ctx.pageSize, { dontWake: true });
+      ctx.uffd.copy(ctx.dst.addr + at, ctx.src.addr + at, ctx.pageSize, { dontWake: true });
       const h = await ctx.startHandlers();
       const r = await reading;
       const served = await ctx.stopHandlers();
@@ -105,9 +119,10 @@ describe("missing faults", () => {
     test.skipIf(strategy === "move" && !features.has("MOVE"))(`${strategy}: EEXIST also wakes the waiter`, () =>
       withContext("anon", { features: strategy === "move" ? ["MOVE"] : [] }, async (ctx) => {
         ctx.register({ missing: true });
-        const reading = ctx.touch({ start: ctx.dst.addr, pages: 1, pageSize: ctx.pageSize, op: "read" }, { timeoutMs: 10_000 });
+        const at = 4 * ctx.pageSize;
+        const reading = ctx.touch({ start: ctx.dst.addr + at, pages: 1, pageSize: ctx.pageSize, op: "read" }, { timeoutMs: 10_000 });
         await Bun.sleep(150);
-        ctx.uffd.copy(ctx.dst.addr, ctx.src.addr, ctx.pageSize, { dontWake: true });
+        ctx.uffd.copy(ctx.dst.addr + at, ctx.src.addr + at, ctx.pageSize, { dontWake: true });
         const h = await ctx.startHandlers({ strategy });
         expect((await reading).touched).toBe(1);
         await ctx.stopHandlers();
