@@ -45,7 +45,7 @@ const stackTrace = /\n\s+at |^error:|Error:|errno: -?\d+|syscall: "/m;
 /** The pids of runs that still have something on record in the real state folder. */
 function onRecord(): number[] {
   try {
-    return JSON.parse(readFileSync("/run/uffd-suite/settings.json", "utf8")).runs.map((r: { pid: number }) => r.pid);
+    return JSON.parse(readFileSync("/run/uffd-suite/runs.json", "utf8")).runs.map((r: { pid: number }) => r.pid);
   } catch {
     return [];
   }
