@@ -5,13 +5,6 @@
 import { writeSync } from "node:fs";
 import { VERSION } from "./cli/version.ts";
 
-// Bun 1.4.4 on arm64 crashes at random in our Worker and FFI loops (SIGSEGV at
-// 0x2B4, abort(), a trap in JIT code, a "BigInt" TypeError on plain numbers)
-// while its optimizing JIT tier (JSC's FTL) is on; with it off, none (README,
-// "arm64"). JSC reads the option at start-up only, so start again with it set;
-// case processes and Workers inherit it.
-if (process.arch === "arm64") (await import("./sys/reexec.ts")).reexecWithEnv({ BUN_JSC_useFTLJIT: "0" });
-
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
   try {
@@ -21,6 +14,12 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
     process.exitCode = 1;
   }
 } else {
+  // Bun 1.4.4 on arm64 crashes at random in our Worker and FFI loops (SIGSEGV at
+  // 0x2B4, abort(), a trap in JIT code, a "BigInt" TypeError on plain numbers)
+  // while its optimizing JIT tier (JSC's FTL) is on (README, "arm64"). JSC reads
+  // the option at start-up only, so start again with it set; case processes and
+  // Workers inherit it. --version above needs no restart.
+  if (process.arch === "arm64") (await import("./sys/reexec.ts")).reexecWithEnv({ BUN_JSC_useFTLJIT: "0" });
   const [{ root }, { runCli }, { guardStdout }] = await Promise.all([
     import("./cli/root.ts"),
     import("./cli/run-cli.ts"),

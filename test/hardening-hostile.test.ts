@@ -74,7 +74,13 @@ describe.skipIf(!ROOT || !HUGETLB)("huge pages shared between runs (needs root a
     mkdirSync(dir, { mode: 0o700 });
     const holder = Bun.spawn(["flock", join(dir, "lock"), "sleep", "60"], { stdout: "ignore", stderr: "ignore" });
     try {
-      await Bun.sleep(200);
+      // Until the holder really has the lock (a fixed sleep may be too short on a loaded machine).
+      const lock = join(dir, "lock");
+      for (let i = 0; i < 200; i++) {
+        if (existsSync(lock) && Bun.spawnSync(["flock", "-n", lock, "true"]).exitCode === 1) break;
+        await Bun.sleep(25);
+      }
+      expect(Bun.spawnSync(["flock", "-n", lock, "true"]).exitCode).toBe(1);
       const before = snapshot();
       const started = performance.now();
       const r = run(["unit", "--mem", "hugetlb", "-f", "wp-fork"], { UFFD_SUITE_STATE_DIR: dir });

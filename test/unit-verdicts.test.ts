@@ -95,7 +95,7 @@ function resultLines(text: string): Line[] {
   });
 }
 
-async function faultedRun(fault: string): Promise<{ text: string; sent: Array<{ case: string; status: string; pid: number }> }> {
+async function faultedRun(fault: string): Promise<{ text: string; sent: Array<{ case: string; status: string; pid: number }>; fired: boolean }> {
   const tag = fault.replace(/\W/g, "_");
   const log = join(dir, `${tag}.log`);
   const claim = join(dir, `${tag}.claim`);
@@ -117,7 +117,8 @@ async function faultedRun(fault: string): Promise<{ text: string; sent: Array<{ 
     }
   }
   const sent = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
-  return { text, sent };
+  // The claim file is made by the one process the fault fired in.
+  return { text, sent, fired: existsSync(claim) };
 }
 
 /** Each ok line (pass or skip) and each plain not ok has a record of that verdict sent for that name; the totals agree with the lines. */
@@ -167,7 +168,9 @@ describe("case processes killed and crashed at every stage: only verdicts really
   ];
   for (const [fault, why] of runs) {
     test(fault, async () => {
-      const { text, sent } = await faultedRun(fault);
+      const { text, sent, fired } = await faultedRun(fault);
+      // The planted fault really fired (else the run proves nothing about it).
+      expect(fired).toBe(true);
       const lines = expectOnlySentVerdicts(text, sent);
       const hit = lines.filter((l) => l.status !== EXPECTED[l.name]);
       const early = fault.startsWith("start") || fault.startsWith("warm");

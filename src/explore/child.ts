@@ -6,6 +6,7 @@ import { hugepageShortage } from "../harness/hugetlb.ts";
 import { type MemoryType, memoryType } from "../harness/memory.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
 import { probeFeatures } from "../uffd/uffd.ts";
+import { Errno, SysError } from "../sys/errno.ts";
 import { explore, type ExploreStats, replay } from "./explorer.ts";
 import { explorePlants } from "./plants.ts";
 import { ANSWER_PREFIX, type MemAnswer, type MemRequest } from "./request.ts";
@@ -48,7 +49,7 @@ export async function runMemRequest(req: MemRequest): Promise<void> {
     await exploreMem(req, mem, kernel);
   } catch (e) {
     // Huge pages another run took back while we explored: a missing resource, not a finding.
-    if (mem.hugetlb && /ENOMEM/.test((e as Error).message)) {
+    if (mem.hugetlb && e instanceof SysError && e.errno === Errno.ENOMEM) {
       return answer({ status: "skip", reason: `huge pages ran out while exploring (${(e as Error).message})` });
     }
     throw e;

@@ -2,6 +2,7 @@
 // known or `undefined` ("not promised"): a check compares only what is known,
 // and what the kernel then shows is learned. Only documented behaviour is
 // known; the running kernel's features (probed) decide what applies.
+import { Errno } from "../sys/errno.ts";
 import { MODE_BITS } from "./ops.ts";
 
 const { missing: MISSING, wp: WP, minor: MINOR } = MODE_BITS;
@@ -475,7 +476,6 @@ function dedupe(steps: TouchStep[]): TouchStep[] {
   });
 }
 
-const ERRNO: Readonly<Record<string, number>> = { EINVAL: 22, ENOENT: 2, EEXIST: 17, EFAULT: 14, EAGAIN: 11, EBUSY: 16 };
-export function errnoOf(name: string): number {
-  return ERRNO[name] ?? 0;
+function errnoOf(name: string): number {
+  return Errno[name] ?? 0;
 }

@@ -115,15 +115,6 @@ function usableDir(): string {
   return dir!;
 }
 
-/** Why this process may not change machine settings (undefined: it may). */
-export function settingsUnsafeReason(): string | undefined {
-  try {
-    usableDir();
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
 
 const journalPath = (dir: string) => join(dir, "runs.json");
 /** Where versions before the shared huge page counts kept one run's record (they hold the lock while it exists). */

@@ -40,10 +40,9 @@ export class HugepageSetup {
   ensure(need: number): void {
     if (!this.#allowed || need <= 0 || this.#refused.has(need)) return;
     // The first time: this run's whole share on top; later, only what something else took.
-    const free = hugepageState().free;
-    const more = this.#held === 0 ? need : need - free;
-    if (more <= 0) return;
     const st = hugepageState();
+    const more = this.#held === 0 ? need : need - st.free;
+    if (more <= 0) return;
     const avail = memAvailableBytes();
     if (more * st.size > avail / 2) {
       this.#refused.set(need, `not reserving ${more} huge pages: that is more than half of the ${Math.round(avail / 2 ** 20)} MiB available`);

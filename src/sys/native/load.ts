@@ -84,7 +84,7 @@ function nativeLibcTable(): BigUint64Array {
 }
 
 /** The whole text TinyCC compiles: libc table, prelude, then the source (messages keep its own line numbers). */
-export function nativeSourceText(name: string, source: string): string {
+function nativeSourceText(name: string, source: string): string {
   return `${nativeLibcDeclarations()}${prelude}\n#line 1 "${name}.c"\n${source}`;
 }
 
