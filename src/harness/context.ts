@@ -2,7 +2,7 @@
 // and the Workers serving it. No module-level state; dispose() closes and
 // unmaps everything, also when the test threw.
 import { close, pipe, writeByte } from "../sys/fd.ts";
-import { mmap, munmap, PAGE_SIZE } from "../sys/mem.ts";
+import { MAP, mmap, munmap, PAGE_SIZE } from "../sys/mem.ts";
 import type { FeatureName } from "../uffd/constants.ts";
 import type { IoctlSet } from "../uffd/bits.ts";
 import { type OpenOptions, type RegisterModes, Uffd } from "../uffd/uffd.ts";
@@ -295,8 +295,10 @@ export class UffdTestContext {
     const s = this.#stopArea;
     // Fresh (missing) stop pages each time: drop what an earlier stop faulted in.
     if (s.registered) this.uffd.unregister({ start: s.addr, len: s.len });
-    munmap(s.addr, s.len);
-    mmap(s.len, { addr: s.addr, flags: 0x02 | 0x20 | 0x10 /* PRIVATE|ANONYMOUS|FIXED */ });
+    // MAP_FIXED over our own mapping replaces it in one step. Unmapping first
+    // left a gap in which another thread (Bun's allocator, a Worker) could map
+    // its own memory, which the MAP_FIXED then clobbered: the arm64 crashes.
+    mmap(s.len, { addr: s.addr, flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.FIXED });
     this.uffd.register({ start: s.addr, len: s.len }, { missing: true });
     s.registered = true;
     return s.addr;
