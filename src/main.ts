@@ -14,12 +14,19 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
     process.exitCode = 1;
   }
 } else {
-  // Bun 1.4.4 on arm64 crashes at random in our Worker and FFI loops (SIGSEGV at
-  // 0x2B4, abort(), a trap in JIT code, a "BigInt" TypeError on plain numbers)
-  // while its optimizing JIT tier (JSC's FTL) is on (README, "arm64"). JSC reads
-  // the option at start-up only, so start again with it set; case processes and
-  // Workers inherit it. --version above needs no restart.
-  if (process.arch === "arm64") (await import("./sys/reexec.ts")).reexecWithEnv({ BUN_JSC_useFTLJIT: "0" });
+  // Bun 1.4.4 on arm64 crashed at random in our case processes (SIGSEGV at
+  // small addresses, a trap in JIT code, abort()) under QEMU's -cpu max, whose
+  // SVE vectors are 512 bits by default; with 128-bit vectors, or SVE off, 0
+  // crashes (README, "arm64"). The vector length of all threads and JSC's
+  // options are fixed at start-up, so start again with the shortest vectors
+  // and without JSC's FTL tier; case processes and Workers inherit both.
+  // --version above needs no restart.
+  if (process.arch === "arm64") {
+    const { reexecWithEnv, shortenSveOnExec } = await import("./sys/reexec.ts");
+    // UFFD_SUITE_REEXEC marks the second start, so it can never loop.
+    const shortened = process.env.UFFD_SUITE_REEXEC === undefined && shortenSveOnExec();
+    reexecWithEnv({ BUN_JSC_useFTLJIT: "0", UFFD_SUITE_REEXEC: "1" }, { always: shortened });
+  }
   const [{ root }, { runCli }, { guardStdout }] = await Promise.all([
     import("./cli/root.ts"),
     import("./cli/run-cli.ts"),

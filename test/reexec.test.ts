@@ -32,3 +32,26 @@ test("does nothing when the variable is set already", () => {
   expect(r.lines).toHaveLength(1);
   expect(r.lines[0]!.x).toBe("0");
 });
+
+test("always: starts again even with the variable set, and keeps the caller's value of it", () => {
+  const always = script.replace("reexecWithEnv({ UFFD_REEXEC_X: \"1\" });", "if (!process.env.UFFD_REEXEC_Y) reexecWithEnv({ UFFD_REEXEC_X: \"1\", UFFD_REEXEC_Y: \"1\" }, { always: true });");
+  const p = Bun.spawnSync([process.execPath, "-e", always], { env: { ...process.env, UFFD_REEXEC_X: "mine" }, stdout: "pipe", stderr: "pipe" });
+  const lines = p.stdout.toString().trim().split("\n").map((l) => JSON.parse(l) as { pid: number; x: string | null });
+  expect(p.exitCode).toBe(0);
+  expect(lines).toHaveLength(2);
+  expect(lines[1]!.pid).toBe(lines[0]!.pid);
+  expect(lines.map((l) => l.x)).toEqual(["mine", "mine"]);
+});
+
+test("SVE vector length: prctl numbers are <linux/prctl.h>'s; without SVE nothing is asked for", async () => {
+  const { PR_SVE, SVE_VL_MIN, shortenSveOnExec, sveVectorLength } = await import("../src/sys/reexec.ts");
+  expect(PR_SVE).toEqual({ SET_VL: 50, GET_VL: 51, VL_LEN_MASK: 0xffff, VL_INHERIT: 0x20000, SET_VL_ONEXEC: 0x40000 });
+  expect(SVE_VL_MIN).toBe(16);
+  const vl = sveVectorLength();
+  if (process.arch !== "arm64") {
+    expect(vl).toBeUndefined();
+    expect(shortenSveOnExec()).toBe(false);
+  } else if (vl !== undefined) {
+    expect(vl % 16).toBe(0);
+  }
+});
