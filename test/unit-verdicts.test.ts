@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { judge } from "../src/unit/isolate.ts";
 import type { PlannedCase } from "../src/unit/plan.ts";
 import { ackLine, type CaseRequest, readProgress, recordLine } from "../src/unit/record.ts";
+import { KtapSink } from "../src/report/ktap.ts";
 import { runUnit } from "../src/unit/runner.ts";
 import { testOnlyCases } from "../src/unit/test-cases.ts";
 
@@ -109,7 +110,9 @@ async function faultedRun(fault: string): Promise<{ text: string; sent: Array<{ 
   Object.assign(process.env, env);
   let text = "";
   try {
-    await runUnit({ cases: RUN_CASES, timeoutS: 20, setup: false, isolate: true, jobs: 2, write: (t) => (text += t), stderr: () => {} });
+    const ktap = new KtapSink((t) => (text += t));
+    await runUnit({ cases: RUN_CASES, timeoutS: 20, setup: false, isolate: true, jobs: 2, sink: ktap, stderr: () => {} });
+    ktap.totals();
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];

@@ -1,10 +1,10 @@
 // What one (case, memory type) came to. Crosses the pipe from an isolated
-// case process as one JSON line.
-
-export type CaseStatus = "pass" | "fail" | "skip";
+// case process as one JSON line (record.ts); the runner names it and hands it
+// to the run's result stream.
+import type { Status } from "../report/result.ts";
 
 export interface CaseResult {
-  readonly status: CaseStatus;
+  readonly status: Status;
   /** skip: why (names the missing feature or resource). */
   readonly reason?: string;
   /** fail: a directive for the result line, e.g. "crashed: SIGSEGV", "TIMEOUT 60 s". */
