@@ -36,11 +36,6 @@ export interface UnitRunOptions extends PlanOptions {
   readonly stderr?: (text: string) => void;
 }
 
-export interface UnitRunSummary {
-  readonly planned: number;
-  readonly ms: number;
-}
-
 export function kernelView(): KernelView {
   try {
     const features = probeFeatures();
@@ -118,8 +113,7 @@ function unitResult(entry: PlannedCase, r: CaseResult): Result {
   };
 }
 
-export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
-  const started = performance.now();
+export async function runUnit(opts: UnitRunOptions): Promise<void> {
   const plan = planCases(opts.cases ?? allCases(), opts);
   const kernel = kernelView();
   if ("openError" in kernel) log.warn(`userfaultfd unavailable: ${kernel.openError}`);
@@ -215,5 +209,4 @@ export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
     await Promise.allSettled(running.values());
     hugepages.restore();
   }
-  return { planned: plan.length, ms: Math.round(performance.now() - started) };
 }

@@ -133,18 +133,11 @@ export interface WpMremapOptions {
   readonly setup?: boolean;
 }
 
-export interface WpMremapSummary {
-  readonly planned: number;
-  readonly ms: number;
-}
-
 /** The whole program: plan, settings, cases, restore; results into `sink`. */
-export function runWpMremap(opts: WpMremapOptions): WpMremapSummary {
+export function runWpMremap(opts: WpMremapOptions): void {
   const steps = wpMremapSteps(opts);
-  for (;;) {
-    const s = steps.next();
-    if (s.done) return s.value;
-  }
+  // Every step at once: nothing between cases.
+  while (!steps.next().done) continue;
 }
 
 /**
@@ -153,24 +146,22 @@ export function runWpMremap(opts: WpMremapOptions): WpMremapSummary {
  * (the settings are put back and InterruptedError is thrown). `pauseMs`
  * (tests only) waits that long between cases, to interrupt one mid-run.
  */
-export async function runWpMremapAsync(opts: WpMremapOptions & { readonly pauseMs?: number }): Promise<WpMremapSummary> {
+export async function runWpMremapAsync(opts: WpMremapOptions & { readonly pauseMs?: number }): Promise<void> {
   const steps = wpMremapSteps(opts);
   try {
     for (;;) {
-      const s = steps.next();
-      if (s.done) return s.value;
+      if (steps.next().done) return;
       await new Promise<void>((resolve) => (opts.pauseMs ? setTimeout(resolve, opts.pauseMs) : setImmediate(resolve)));
       const sig = interrupted();
       if (sig) throw new InterruptedError(`interrupted by ${sig}`);
     }
   } finally {
-    steps.return(undefined as never);
+    steps.return();
   }
 }
 
 /** The program as steps: it yields after each case. */
-function* wpMremapSteps(opts: WpMremapOptions): Generator<void, WpMremapSummary, void> {
-  const started = performance.now();
+function* wpMremapSteps(opts: WpMremapOptions): Generator<void, void, void> {
   const sizes = { thp: thpSizes(), hugetlb: hugetlbSizes() };
   const cases = planCases(sizes).filter((c) => !opts.filter || caseName(c).includes(opts.filter));
   const sink = opts.sink;
@@ -232,5 +223,4 @@ function* wpMremapSteps(opts: WpMremapOptions): Generator<void, WpMremapSummary,
     pm?.close();
     changes.dispose();
   }
-  return { planned: cases.length, ms: Math.round(performance.now() - started) };
 }
