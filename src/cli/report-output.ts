@@ -108,12 +108,16 @@ export class ReportOutput {
   }
 
   /**
-   * Check the machine (#checkEnvironment), write the totals, the JSON/JUnit
+   * Check the machine (#checkEnvironment), write the totals (after a note
+   * when the results are not the planned number), the JSON/JUnit
    * document (if that is the format) and close the file. Returns, once
    * stdout has taken it all, the exit code of the results.
    */
   async finish(): Promise<number> {
     this.#checkEnvironment();
+    // A part that ended early, or the environment result, leaves the plan line off: said before the totals.
+    const { planned, emitted } = this.#ktap;
+    if (emitted !== planned) this.sink.note(`planned ${planned} results, wrote ${emitted}`);
     if (!this.#closed) this.#ktap.totals();
     await this.#end(null);
     return exitCodeOf(this.#ktap.outcome());
