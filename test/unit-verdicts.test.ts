@@ -50,7 +50,7 @@ describe("reading a case process's stdout (no processes)", () => {
   test("a whole pass record, then a crash or a bad exit code: not ok, the record shown as a diagnostic", () => {
     const out = ackLine(req) + recordLine(req, pass);
     const crashed = judge(entry, readProgress(out, req), { ...clean, exitCode: null, signalCode: "SIGSEGV" }, opts);
-    expect(crashed).toMatchObject({ status: "fail", directive: "crashed: SIGSEGV" });
+    expect(crashed).toMatchObject({ status: "fail", reason: "crashed: SIGSEGV" });
     expect(crashed.diagnostics.at(-1)).toBe("selftest-pass: case process killed by SIGSEGV after its result (pass)");
     const exited = judge(entry, readProgress(out, req), { ...clean, exitCode: 3 }, opts);
     expect(exited.status).toBe("fail");
@@ -59,7 +59,7 @@ describe("reading a case process's stdout (no processes)", () => {
 
   test("a time limit overrides whatever was sent", () => {
     const r = judge(entry, readProgress(recordLine(req, pass), req), { ...clean, timedOut: true, exitCode: null, signalCode: "SIGKILL" }, opts);
-    expect(r).toMatchObject({ status: "fail", directive: "TIMEOUT 60 s" });
+    expect(r).toMatchObject({ status: "fail", reason: "TIMEOUT 60 s" });
   });
 });
 

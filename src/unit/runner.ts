@@ -59,7 +59,7 @@ async function inProcess(entry: PlannedCase, kernel: KernelView, timeoutS: numbe
   const limit = new Promise<CaseResult>((resolve) => {
     timer = setTimeout(() => resolve({
       status: "fail",
-      directive: `TIMEOUT ${timeoutLabel(timeoutS)}`,
+      reason: `TIMEOUT ${timeoutLabel(timeoutS)}`,
       diagnostics: [`${entry.name}: still running after ${timeoutLabel(timeoutS)} (in-process: left behind)`],
     }), timeoutS * 1000);
   });
@@ -103,14 +103,7 @@ class InOrder {
 
 /** A case's result in the run's stream: named, with its memory type. */
 function unitResult(entry: PlannedCase, r: CaseResult): Result {
-  return {
-    name: entry.name,
-    part: "unit",
-    memory: entry.mem?.name ?? null,
-    status: r.status,
-    reason: r.status === "skip" ? r.reason : r.directive,
-    diagnostics: r.diagnostics,
-  };
+  return { name: entry.name, part: "unit", memory: entry.mem?.name ?? null, status: r.status, reason: r.reason, diagnostics: r.diagnostics };
 }
 
 export async function runUnit(opts: UnitRunOptions): Promise<void> {
