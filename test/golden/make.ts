@@ -1,11 +1,17 @@
 // Writes the golden files of test/output-unchanged.test.ts from a reference
 // binary: each command of GOLDEN_COMMANDS in each format, normalized
-// (test/support/golden.ts), plus machine.json, the machine they hold for.
+// (test/support/golden.ts), with its exit code, plus machine.json, the machine
+// they hold for (the test skips elsewhere, naming the difference).
 //
-// Regenerate (as root, on the machine the test runs on, from the binary
-// built before the change whose output must not move):
-//   git stash; bun build.ts; cp dist/uffd-suite /tmp/uffd-suite-before; git stash pop
-//   bun test/golden/make.ts /tmp/uffd-suite-before
+// The files here come from the binary of commit 607426b (before issue 15's
+// result stream). To take them again (as root, on the machine the test is to
+// compare on, from the binary built before the change whose output must not
+// move):
+//   git worktree add /tmp/before <commit> && (cd /tmp/before && npm install && npx bun build.ts)
+//   bun test/golden/make.ts /tmp/before/dist/uffd-suite
+//   git worktree remove /tmp/before
+// Then read the diff: a change in a name, verdict or diagnostic is what the
+// test exists to catch; only a change of machine should move these files.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GOLDEN_COMMANDS, GOLDEN_FORMATS, machineKey, normalize } from "../support/golden.ts";
