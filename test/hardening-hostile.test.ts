@@ -99,14 +99,20 @@ describe.skipIf(!ROOT || !HUGETLB)("huge pages shared between runs (needs root a
     }
   }, 60_000);
 
-  test("a restore that leaves a setting changed fails the run: `not ok N environment` naming it, exit 1", () => {
+  test("a restore that leaves a setting changed fails the run: `not ok N environment` naming it before the totals, exit 1", () => {
     const before = readFileSync(NR, "utf8").trim();
     try {
       const r = run(["unit", "--mem", "hugetlb", "-f", "zeropage"], { UFFD_SUITE_PLANT: "restore-skip" });
       expect(r.code).toBe(1);
       const lines = r.out.trim().split("\n");
-      expect(lines.at(-1)).toMatch(new RegExp(`^not ok 2 environment # ${NR} expected \\d+, seen \\d+$`));
-      expect(lines.at(-2)).toMatch(new RegExp(`^# environment: ${NR} should read \\d+ again, reads \\d+$`));
+      // Before the totals, which count it; the plan line (printed first) is one short, and that is said.
+      expect(lines.at(-3)).toMatch(new RegExp(`^not ok 2 environment # ${NR} expected \\d+, seen \\d+$`));
+      expect(lines.at(-4)).toMatch(new RegExp(`^# environment: ${NR} should read \\d+ again, reads \\d+$`));
+      expect(lines.at(-2)).toBe("# planned 1 results, wrote 2");
+      const totals = /^# Totals: pass:(\d+) fail:(\d+) xfail:0 xpass:0 skip:(\d+) error:0$/.exec(lines.at(-1)!);
+      expect(totals).not.toBeNull();
+      expect(Number(totals![2])).toBe(1);
+      expect(Number(totals![1]) + Number(totals![2]) + Number(totals![3])).toBe(2);
       // Without the plant, the same run ends with its cases, exit 0.
       const clean = run(["unit", "--mem", "hugetlb", "-f", "zeropage"]);
       expect(clean.out).not.toContain("environment");

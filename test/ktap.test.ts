@@ -1,13 +1,13 @@
 // The KTAP writer: result lines, # Totals and the exit code come from the
-// same records (the lines as printed), so they cannot disagree. Fed crashes,
-// timeouts, skips, failures and passes, all three are checked against a
-// strict TAP parser's reading of the text.
+// same results, so they cannot disagree. Fed crashes, timeouts, skips,
+// failures and passes, all three are checked against a strict TAP parser's
+// reading of the text, and against the result lines read back.
 import { describe, expect, test } from "bun:test";
 import { Parser } from "tap-parser";
 import { EXIT, exitCodeOf } from "../src/cli/exit.ts";
-import {
-  ktapDiagnostics, ktapLineStatus, ktapOutcome, ktapResultLine, KtapTally, ktapText, ktapTotals, KtapWriter,
-} from "../src/report/ktap.ts";
+import { ktapDiagnostics, ktapResultLine, KtapSink, ktapText, ktapTotals } from "../src/report/ktap.ts";
+import { outcomeOf as ktapOutcome, type Result } from "../src/report/result.ts";
+import { ktapLineStatus, KtapTally } from "./support/ktap.ts";
 
 /** A strict TAP parser's reading: each assert and the final counts. */
 function parse(text: string): { asserts: Array<{ ok: boolean; id: number; name: string; skip: string | boolean }>; result: any } {
@@ -26,26 +26,30 @@ function totalsOf(text: string): Record<string, number> {
   return { pass: Number(m![1]), fail: Number(m![2]), skip: Number(m![3]) };
 }
 
-type Row = Parameters<KtapWriter["result"]>[1];
+type Row = Omit<Result, "name" | "part" | "memory" | "diagnostics"> & { readonly diagnostics?: readonly string[] };
 const MIXED: ReadonlyArray<readonly [string, Row, string]> = [
   ["zeropage on anon", { status: "pass" }, "ok 1 zeropage on anon"],
-  ["events on shmem", { status: "fail", directive: "crashed: SIGSEGV", diagnostics: ["events on shmem: case process killed by SIGSEGV"] }, "not ok 2 events on shmem # crashed: SIGSEGV"],
-  ["minor on hugetlb", { status: "fail", directive: "TIMEOUT 2 s" }, "not ok 3 minor on hugetlb # TIMEOUT 2 s"],
+  ["events on shmem", { status: "fail", reason: "crashed: SIGSEGV", diagnostics: ["events on shmem: case process killed by SIGSEGV"] }, "not ok 2 events on shmem # crashed: SIGSEGV"],
+  ["minor on hugetlb", { status: "fail", reason: "TIMEOUT 2 s" }, "not ok 3 minor on hugetlb # TIMEOUT 2 s"],
   ["move on anon", { status: "skip", reason: "feature missing: MOVE" }, "ok 4 move on anon # SKIP feature missing: MOVE"],
   ["poison on anon", { status: "fail", diagnostics: ["odd pages read zero: expected 0, seen 1"] }, "not ok 5 poison on anon"],
   ["sigbus on anon", { status: "pass", diagnostics: ["in-process: 8 SIGBUS"] }, "ok 6 sigbus on anon"],
 ];
 
-function write(rows: ReadonlyArray<readonly [string, Row, string]>, planned = rows.length): { text: string; w: KtapWriter } {
+function named(name: string, r: Row): Result {
+  return { name, part: "unit", memory: null, ...r, diagnostics: r.diagnostics ?? [] };
+}
+
+function write(rows: ReadonlyArray<readonly [string, Row, string]>, planned = rows.length): { text: string; w: KtapSink } {
   let text = "";
-  const w = new KtapWriter((t) => (text += t));
+  const w = new KtapSink((t) => (text += t));
   w.plan(planned);
-  for (const [name, r] of rows) w.result(name, r);
+  for (const [name, r] of rows) w.result(named(name, r));
   w.totals();
   return { text, w };
 }
 
-describe("KtapWriter: lines, Totals and exit code agree", () => {
+describe("KtapSink: lines, Totals and exit code agree", () => {
   test("crashes, timeouts, skips, failures and passes", () => {
     const { text, w } = write(MIXED);
     const lines = text.split("\n");
@@ -64,6 +68,10 @@ describe("KtapWriter: lines, Totals and exit code agree", () => {
     expect(totalsOf(text)).toEqual(parsed);
     expect(w.counts).toEqual(parsed);
     expect(w.emitted).toBe(6);
+    // The writer's counts are the result lines' as read back.
+    const tally = new KtapTally();
+    tally.feed(text);
+    expect(tally.counts).toEqual(w.counts);
     expect(w.outcome()).toBe("fail");
     expect(exitCodeOf(w.outcome())).toBe(EXIT.FAIL);
     expect(result.ok).toBe(false);
@@ -88,19 +96,21 @@ describe("KtapWriter: lines, Totals and exit code agree", () => {
 
   test("result numbers count up and are returned", () => {
     let text = "";
-    const w = new KtapWriter((t) => (text += t));
-    expect(w.result("a", { status: "pass" })).toBe(1);
-    expect(w.result("b", { status: "skip", reason: "x" })).toBe(2);
+    const w = new KtapSink((t) => (text += t));
+    expect(w.result(named("a", { status: "pass" }))).toBe(1);
+    expect(w.result(named("b", { status: "skip", reason: "x" }))).toBe(2);
     expect(text).toBe("ok 1 a\nok 2 b # SKIP x\n");
-    w.diagnostic([]);
-    expect(text).toBe("ok 1 a\nok 2 b # SKIP x\n");
-    w.diagnostic(["c", "d"]);
-    expect(text).toBe("ok 1 a\nok 2 b # SKIP x\n# c\n# d\n");
     expect(w.counts).toEqual({ pass: 1, fail: 0, skip: 1 });
+    w.result(named("e", { status: "fail", diagnostics: [] }));
+    expect(text).toBe("ok 1 a\nok 2 b # SKIP x\nnot ok 3 e\n");
+    w.note("c");
+    w.note("d\ne");
+    expect(text).toBe("ok 1 a\nok 2 b # SKIP x\nnot ok 3 e\n# c\n# d\n# e\n");
+    expect(w.counts).toEqual({ pass: 1, fail: 1, skip: 1 });
   });
 });
 
-describe("reading result lines back", () => {
+describe("reading result lines back (the tests' reader)", () => {
   test("ktapLineStatus", () => {
     expect(ktapLineStatus("ok 1 a")).toBe("pass");
     expect(ktapLineStatus("ok 12 a on anon # SKIP feature missing: MOVE")).toBe("skip");

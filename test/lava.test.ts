@@ -17,7 +17,7 @@ import { allCases, findCase, planCases } from "../src/unit/plan.ts";
 import { withKnownBug } from "../src/unit/known-bugs.ts";
 import { childEnv, fromSource, REPO } from "./support/binary.ts";
 import { underKselftestRunner, type ProgramRun } from "./support/kselftest-runner.ts";
-import { parseKtapResult } from "../src/report/collect.ts";
+import { parseKtapResult } from "./support/ktap.ts";
 import { lavaAcceptsId, linaroSlugify, oldKselftestLines, parseOutputPy, sendToLava } from "./support/linaro.ts";
 
 const SCRIPT = join(REPO, "lava/uffd-suite.sh");

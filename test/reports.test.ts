@@ -1,4 +1,4 @@
-// Reports: the KTAP stream read into the result model, JSON and JUnit
+// Reports: the result stream kept as the result model, JSON and JUnit
 // documents (the JUnit checked with an XML parser, as GitLab/Jenkins read
 // it), --format/--output on every command, and the fit with kernel CI: the
 // Linaro kselftest regex on real output, plain and nested by the kselftest
@@ -8,9 +8,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { KtapCollector, parseKtapResult } from "../src/report/collect.ts";
+import { ReportCollector } from "../src/report/collect.ts";
 import { renderJunit, xmlAttr } from "../src/report/junit.ts";
-import { memoryOf, type RunReport } from "../src/report/model.ts";
+import type { RunReport } from "../src/report/model.ts";
+import { MEMORY } from "../src/harness/memory.ts";
+import { stressName } from "../src/stress/cli-run.ts";
+import { allCases, planCases } from "../src/unit/plan.ts";
+import { caseName, folioMemory } from "../src/wp-mremap/run.ts";
+import { parseKtapResult } from "./support/ktap.ts";
 import { childEnv, fromSource, REPO } from "./support/binary.ts";
 import { underKselftestRunner } from "./support/kselftest-runner.ts";
 
@@ -43,17 +48,20 @@ function junitCases(doc: string): { suite: any; cases: any[] } {
 // One case at a time: a case's duration (time since the previous result) is then its own run time.
 const selftest = cli(["unit", "-f", "selftest", "--timeout", "2", "--no-setup", "--jobs", "1", "--format", "json", "-o", join(tmp, "selftest.json")], { UFFD_SUITE_TEST_CASES: "1" });
 
-describe("KTAP read into the result model", () => {
-  test("records, reasons, diagnostics, durations (fake clock), lines split across writes", () => {
+describe("the result stream kept as the result model", () => {
+  test("records, reasons, diagnostics, durations (fake clock), notes joining the next result", () => {
     let now = 0;
-    const c = new KtapCollector(() => now);
-    c.write("TAP version 13\n1..4\n# [INFO] a note\n");
+    const c = new ReportCollector(() => now);
+    c.plan(4);
+    c.note("[INFO] a note");
     now = 250;
-    c.write("ok 1 zeropage on anon\n# expected 1, seen 2\nnot ok 2 events on hug");
+    c.result({ name: "zeropage on anon", part: "unit", memory: "anon", status: "pass", diagnostics: [] });
     now = 1250;
-    c.write("etlb-private\nok 3 move on anon # SKIP feature missing: MOVE\n");
+    c.result({ name: "events on hugetlb-private", part: "unit", memory: "hugetlb-private", status: "fail", diagnostics: ["expected 1, seen 2"] });
+    c.result({ name: "move on anon", part: "unit", memory: "anon", status: "skip", reason: "feature missing: MOVE", diagnostics: [] });
     now = 1300;
-    c.write("not ok 4 test_one_folio(size=4096, private=true, swapout=false, hugetlb=false) # TIMEOUT 60 s\n# Totals: pass:1 fail:2 xfail:0 xpass:0 skip:1 error:0\n");
+    const folio = { size: 4096, private: true, swapout: false, hugetlb: false };
+    c.result({ name: caseName(folio), part: "wp-mremap", memory: folioMemory({ ...folio }), status: "fail", reason: "TIMEOUT 60 s", diagnostics: [] });
     expect(c.records.map((r) => [r.n, r.name, r.memory, r.part, r.result, r.reason, r.duration, r.diagnostics])).toEqual([
       [1, "zeropage on anon", "anon", "unit", "pass", null, 0.25, ["[INFO] a note"]],
       [2, "events on hugetlb-private", "hugetlb-private", "unit", "fail", "expected 1, seen 2", 1, ["expected 1, seen 2"]],
@@ -63,12 +71,28 @@ describe("KTAP read into the result model", () => {
     expect(c.summary()).toMatchObject({ planned: 4, total: 4, pass: 1, fail: 2, skip: 1, interrupted: null });
   });
 
-  test("memory types from every kind of name", () => {
-    expect(memoryOf("UFFDIO_API (with syscall)")).toBeNull();
-    expect(memoryOf("minor on shmem")).toBe("shmem");
-    expect(memoryOf("stress shmem-private 20 16")).toBe("shmem-private");
-    expect(memoryOf("test_one_folio(size=2097152, private=false, swapout=true, hugetlb=false)")).toBe("shmem");
-    expect(memoryOf("test_one_folio(size=1073741824, private=true, swapout=false, hugetlb=true)")).toBe("hugetlb-private");
+  test("names, reasons and diagnostics as the KTAP lines show them", () => {
+    const c = new ReportCollector(() => 0);
+    c.note("two\nlines  ");
+    c.result({ name: "a # b\nc", part: "unit", memory: null, status: "skip", reason: "why\n#not", diagnostics: ["x  "] });
+    c.result({ name: "d", part: "unit", memory: null, status: "skip", diagnostics: [] });
+    c.result({ name: "e", part: "unit", memory: null, status: "fail", reason: "", diagnostics: [] });
+    expect(c.records.map((r) => [r.name, r.reason, r.diagnostics])).toEqual([
+      ["a b c", "why not", ["two", "lines", "x"]],
+      ["d", "", []],
+      ["e", null, []],
+    ]);
+  });
+
+  test("memory types from every kind of result", () => {
+    const api = planCases(allCases(), { filter: "UFFDIO_API" });
+    expect(api.length).toBeGreaterThan(0);
+    for (const e of api) expect(e.mem).toBeUndefined();
+    const minor = planCases(allCases(), { filter: "minor", mems: ["shmem"] })[0]!;
+    expect([minor.name, minor.mem?.name]).toEqual(["minor on shmem", "shmem"]);
+    expect(stressName({ mem: MEMORY["shmem-private"], mib: 20, bounces: 16 })).toBe("stress shmem-private 20 16");
+    expect(folioMemory({ size: 2097152, private: false, swapout: true, hugetlb: false })).toBe("shmem");
+    expect(folioMemory({ size: 1073741824, private: true, swapout: false, hugetlb: true })).toBe("hugetlb-private");
   });
 });
 

@@ -1,7 +1,7 @@
 // A stress row of `run` in its own process (beside the unit cases): its
 // verdict is the one its KTAP gives, and only when the exit code agrees.
 import { describe, expect, test } from "bun:test";
-import { stressInChild } from "../src/stress/side-run.ts";
+import { stressInChild } from "../src/suite/side-run.ts";
 
 function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));

@@ -10,7 +10,9 @@ import { WorkerPool } from "../src/harness/pool.ts";
 import { defaultGroups, stressGeometry } from "../src/stress/geometry.ts";
 import { bounceModeLabel } from "../src/stress/protocol.ts";
 import { runStress } from "../src/stress/stress.ts";
-import { KtapSection, VMTESTS_STRESS } from "../src/stress/vmtests.ts";
+import { KtapSink } from "../src/report/ktap.ts";
+import { type Result, section } from "../src/report/result.ts";
+import { VMTESTS_STRESS } from "../src/suite/vmtests.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 
 const MAIN = join(import.meta.dir, "..", "src/main.ts");
@@ -189,15 +191,24 @@ describe("in process", () => {
   }, 30_000);
 });
 
-test("run: another runner's KTAP is renumbered into one stream (header, plan and totals dropped)", () => {
+test("run: another runner's results go on in one stream (its plan dropped, numbered on)", () => {
   let text = "";
-  let n = 41;
-  const section = new KtapSection((t) => (text += t), () => n++);
-  const doc = "TAP version 13\n1..3\n# diag\nok 1 a on anon\nnot ok 2 b # crashed: SIGSEGV\nok 3 c # SKIP feature missing: MOVE\n# Totals: pass:1 fail:1 xfail:0 xpass:0 skip:1 error:0\n";
-  // In pieces that split lines, as a stream would.
-  for (let i = 0; i < doc.length; i += 7) section.write(doc.slice(i, i + 7));
-  section.flush();
-  expect(text).toBe("# diag\nok 41 a on anon\nnot ok 42 b # crashed: SIGSEGV\nok 43 c # SKIP feature missing: MOVE\n");
+  const top = new KtapSink((t) => (text += t));
+  const unit = (name: string, r: Pick<Result, "status" | "reason">): Result => ({ name, part: "unit", memory: null, diagnostics: [], ...r });
+  top.plan(5);
+  top.result(unit("first", { status: "pass" }));
+  top.result(unit("second", { status: "pass" }));
+  text = "";
+  // What a runner of one part does with the section it is given.
+  const part = section(top);
+  part.plan(3);
+  part.note("diag");
+  part.result({ ...unit("a on anon", { status: "pass" }), memory: "anon" });
+  part.result(unit("b", { status: "fail", reason: "crashed: SIGSEGV" }));
+  part.result(unit("c", { status: "skip", reason: "feature missing: MOVE" }));
+  expect(text).toBe("# diag\nok 3 a on anon\nnot ok 4 b # crashed: SIGSEGV\nok 5 c # SKIP feature missing: MOVE\n");
+  expect(top.planned).toBe(5);
+  expect(top.outcome()).toBe("fail");
   expect(VMTESTS_STRESS.map((r) => `${r.mem} ${r.mib} ${r.bounces}`)).toEqual([
     "anon 20 16", "hugetlb H 32", "hugetlb-private H 32", "shmem 20 16", "shmem-private 20 16",
   ]);

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findCase } from "../src/unit/plan.ts";
+import { KtapSink } from "../src/report/ktap.ts";
 import { runUnit } from "../src/unit/runner.ts";
 import { Admission, type CaseNeeds, hugepagesWanted } from "../src/unit/schedule.ts";
 import type { UnitCase } from "../src/unit/case.ts";
@@ -87,7 +88,9 @@ async function run(jobs: number): Promise<{ text: string; sent: Sent[] }> {
     // Without hugetlb: free huge pages change with other runs on the machine, and the verdicts with them.
     const cases = NAMES.map((n) => findCase(n)!).map((c): UnitCase =>
       c.memory === "none" ? c : { ...c, memory: c.memory.filter((m) => !m.startsWith("hugetlb")) });
-    await runUnit({ cases, timeoutS: 60, setup: false, isolate: true, jobs, write: (t) => (text += t) });
+    const ktap = new KtapSink((t) => (text += t));
+    await runUnit({ cases, timeoutS: 60, setup: false, isolate: true, jobs, sink: ktap });
+    ktap.totals();
   } finally {
     if (saved.t === undefined) delete process.env.UFFD_SUITE_TEST_CASES;
     else process.env.UFFD_SUITE_TEST_CASES = saved.t;

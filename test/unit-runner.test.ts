@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Parser } from "tap-parser";
 import { MEMORY_NAMES, type MemoryName } from "../src/harness/memory.ts";
-import { ktapResultLine, ktapTotals, KtapWriter } from "../src/report/ktap.ts";
+import { ktapResultLine, KtapSink, ktapTotals } from "../src/report/ktap.ts";
 import { FEATURE_BITS } from "../src/uffd/constants.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 import { UNIT_CASES } from "../src/unit/catalogue.ts";
@@ -93,7 +93,9 @@ function linaroNames(text: string): string[] {
 
 async function collect(opts: { filter?: string; mems?: MemoryName[]; isolate?: boolean; timeoutS?: number }): Promise<string> {
   let text = "";
-  await runUnit({ timeoutS: opts.timeoutS ?? 60, setup: true, isolate: opts.isolate ?? true, filter: opts.filter, mems: opts.mems, write: (t) => (text += t) });
+  const ktap = new KtapSink((t) => (text += t));
+  await runUnit({ timeoutS: opts.timeoutS ?? 60, setup: true, isolate: opts.isolate ?? true, filter: opts.filter, mems: opts.mems, sink: ktap });
+  ktap.totals();
   return text;
 }
 
@@ -139,10 +141,10 @@ describe("KTAP writer", () => {
     expect(ktapResultLine(1, "a#b\nc", "pass")).toBe("ok 1 ab c");
     expect(ktapTotals({ pass: 57, fail: 1, skip: 9 })).toBe("# Totals: pass:57 fail:1 xfail:0 xpass:0 skip:9 error:0");
     let text = "";
-    const w = new KtapWriter((t) => (text += t));
+    const w = new KtapSink((t) => (text += t));
     w.plan(2);
-    w.result("x on anon", { status: "fail", diagnostics: ["expected 1", "seen 2\nand more"] });
-    w.result("y", { status: "skip", reason: "feature missing: POISON" });
+    w.result({ name: "x on anon", part: "unit", memory: "anon", status: "fail", diagnostics: ["expected 1", "seen 2\nand more"] });
+    w.result({ name: "y", part: "unit", memory: null, status: "skip", reason: "feature missing: POISON", diagnostics: [] });
     w.totals();
     expect(text).toBe(
       "TAP version 13\n1..2\n# expected 1\n# seen 2\n# and more\nnot ok 1 x on anon\nok 2 y # SKIP feature missing: POISON\n" +

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { judge } from "../src/unit/isolate.ts";
 import type { PlannedCase } from "../src/unit/plan.ts";
 import { ackLine, type CaseRequest, readProgress, recordLine } from "../src/unit/record.ts";
+import { KtapSink } from "../src/report/ktap.ts";
 import { runUnit } from "../src/unit/runner.ts";
 import { testOnlyCases } from "../src/unit/test-cases.ts";
 
@@ -49,7 +50,7 @@ describe("reading a case process's stdout (no processes)", () => {
   test("a whole pass record, then a crash or a bad exit code: not ok, the record shown as a diagnostic", () => {
     const out = ackLine(req) + recordLine(req, pass);
     const crashed = judge(entry, readProgress(out, req), { ...clean, exitCode: null, signalCode: "SIGSEGV" }, opts);
-    expect(crashed).toMatchObject({ status: "fail", directive: "crashed: SIGSEGV" });
+    expect(crashed).toMatchObject({ status: "fail", reason: "crashed: SIGSEGV" });
     expect(crashed.diagnostics.at(-1)).toBe("selftest-pass: case process killed by SIGSEGV after its result (pass)");
     const exited = judge(entry, readProgress(out, req), { ...clean, exitCode: 3 }, opts);
     expect(exited.status).toBe("fail");
@@ -58,7 +59,7 @@ describe("reading a case process's stdout (no processes)", () => {
 
   test("a time limit overrides whatever was sent", () => {
     const r = judge(entry, readProgress(recordLine(req, pass), req), { ...clean, timedOut: true, exitCode: null, signalCode: "SIGKILL" }, opts);
-    expect(r).toMatchObject({ status: "fail", directive: "TIMEOUT 60 s" });
+    expect(r).toMatchObject({ status: "fail", reason: "TIMEOUT 60 s" });
   });
 });
 
@@ -109,7 +110,9 @@ async function faultedRun(fault: string): Promise<{ text: string; sent: Array<{ 
   Object.assign(process.env, env);
   let text = "";
   try {
-    await runUnit({ cases: RUN_CASES, timeoutS: 20, setup: false, isolate: true, jobs: 2, write: (t) => (text += t), stderr: () => {} });
+    const ktap = new KtapSink((t) => (text += t));
+    await runUnit({ cases: RUN_CASES, timeoutS: 20, setup: false, isolate: true, jobs: 2, sink: ktap, stderr: () => {} });
+    ktap.totals();
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];

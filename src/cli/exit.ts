@@ -10,7 +10,7 @@ export const EXIT = {
   NOTHING_RAN: 4,
 } as const;
 
-/** The exit code of a run's outcome (report/ktap.ts ktapOutcome, from the result lines printed). */
+/** The exit code of a run's outcome (report/result.ts outcomeOf, from the results reported). */
 export function exitCodeOf(outcome: "fail" | "nothing-ran" | "ok"): number {
   return outcome === "fail" ? EXIT.FAIL : outcome === "nothing-ran" ? EXIT.NOTHING_RAN : EXIT.OK;
 }

@@ -8,7 +8,8 @@ import { MEMORY_NAMES, type MemoryName, memoryType } from "../harness/memory.ts"
 import { handleSignals, signalExitCode } from "../harness/restore.ts";
 import { recoverAbandonedSettings } from "../harness/settings-journal.ts";
 import { log } from "../log.ts";
-import { KtapWriter } from "../report/ktap.ts";
+import { KtapSink } from "../report/ktap.ts";
+import type { Status } from "../report/result.ts";
 import { HugepageSetup } from "../unit/setup.ts";
 import { runIsolated, type Isolated } from "../explore/isolate.ts";
 import { decodeReplay, OP_NAMES, type OpName, type Sequence } from "../explore/ops.ts";
@@ -87,12 +88,12 @@ function rate(stats: { ops: number; ms: number }): number {
   return stats.ms > 0 ? Math.round((stats.ops * 1000) / stats.ms) : 0;
 }
 
-/** KTAP diagnostics and status of one memory type's answer. */
-function describe(mem: string, r: Isolated, p: Plan): { status: "pass" | "fail" | "skip"; reason?: string; directive?: string; lines: string[] } {
+/** KTAP diagnostics and status of one memory type's answer; reason: a skip's why, or a failure's directive. */
+function describe(mem: string, r: Isolated, p: Plan): { status: Status; reason?: string; lines: string[] } {
   if (r.status === "skip") return { status: "skip", reason: r.reason, lines: [] };
   if (r.status === "crash") {
     const again = p.replay ? "" : ` (uffd-suite explore --mem ${mem} --seed ${p.seed} --runs 50 repeats that batch)`;
-    return { status: "fail", directive: r.reason, lines: [`${mem}: the explore process ${r.reason}${again}`, ...r.stderr.map((l) => (l.startsWith("the sequence") ? l : `stderr: ${l}`))] };
+    return { status: "fail", reason: r.reason, lines: [`${mem}: the explore process ${r.reason}${again}`, ...r.stderr.map((l) => (l.startsWith("the sequence") ? l : `stderr: ${l}`))] };
   }
   const s = r.stats;
   const head = `${mem}: ${s.sequences} sequences, ${s.ops} operations in ${(s.ms / 1000).toFixed(1)} s: ${rate(s)} ops/s${p.replay ? "" : ` (seed ${p.seed})`}`;
@@ -120,7 +121,7 @@ const explore: CommandDef<typeof args> = {
     const p = plan(a);
     recoverAbandonedSettings();
     const write = (t: string) => process.stdout.write(t);
-    const ktap = new KtapWriter(p.json ? () => {} : write);
+    const ktap = new KtapSink(p.json ? () => {} : write);
     let interrupted: NodeJS.Signals | undefined;
     handleSignals((sig, stopped) => {
       interrupted = sig;
@@ -141,9 +142,9 @@ const explore: CommandDef<typeof args> = {
         const r = await runIsolated({ mem, seed: p.seed, runs: p.runs, timeMs: p.timeMs, ops: p.ops, replay: p.replay, progress, stepAround: p.stepAround }, limit);
         if (interrupted) break;
         const d = describe(mem, r, p);
-        ktap.result(`explore on ${mem}`, { status: d.status, reason: d.reason, directive: d.directive, diagnostics: d.lines });
+        ktap.result({ name: `explore on ${mem}`, part: "explore", memory: mem, status: d.status, reason: d.reason, diagnostics: d.lines });
         if (d.lines[0] && r.status === "done") log.info(d.lines[0]);
-        results.push({ memory: mem, result: d.status, ...(d.reason ? { reason: d.reason } : {}), ...(d.directive ? { reason: d.directive } : {}), ...(r.status === "done" ? { seed: p.seed, opsPerSecond: rate(r.stats), ...r } : r), diagnostics: d.lines });
+        results.push({ memory: mem, result: d.status, ...(d.reason ? { reason: d.reason } : {}), ...(r.status === "done" ? { seed: p.seed, opsPerSecond: rate(r.stats), ...r } : r), diagnostics: d.lines });
       }
     } finally {
       setup.restore();

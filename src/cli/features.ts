@@ -1,7 +1,7 @@
 // `uffd-suite features [--json]`: what this kernel's userfaultfd offers.
 import type { CommandDef } from "citty";
-import { collectFeatures } from "../report/features.ts";
-import { featuresText } from "../report/features-text.ts";
+import { collectFeatures } from "../features/probe.ts";
+import { featuresText } from "../features/text.ts";
 import { EXIT } from "./exit.ts";
 
 const features: CommandDef<{ json: { type: "boolean"; description: string } }> = {

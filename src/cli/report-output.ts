@@ -1,18 +1,20 @@
-// Where a test command's results go. Runners write one KTAP stream; this
-// passes it to stdout (unless stdout carries a JSON/JUnit document), streams
-// it into --output for --format ktap, and reads it into the result model for
-// --format json|junit, written whole at the end. On a signal it ends every
-// KTAP stream with `Bail out! interrupted` after the results so far (and
-// writes the JSON/JUnit document so far, marked interrupted); anything a
-// runner writes after that is dropped.
+// Where a test command's results go. Runners hand their results to `sink`;
+// this writes them as KTAP to stdout (unless stdout carries a JSON/JUnit
+// document) and into --output for --format ktap, and keeps them as the
+// result model for --format json|junit, written whole at the end. On a
+// signal it ends every KTAP stream with `Bail out! interrupted` after the
+// results so far (and writes the JSON/JUnit document so far, marked
+// interrupted); any result that comes after that is dropped.
 import { closeSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { hostname, machine, release } from "node:os";
 import { checkSettings, restoreAll, type SettingMismatch } from "../harness/restore.ts";
-import { KtapCollector } from "../report/collect.ts";
+import { ReportCollector } from "../report/collect.ts";
 import { renderJson } from "../report/json.ts";
 import { renderJunit } from "../report/junit.ts";
-import { ktapDiagnostics, ktapResultLine } from "../report/ktap.ts";
+import { KtapSink } from "../report/ktap.ts";
 import type { RunReport } from "../report/model.ts";
+import type { Counts, ResultSink } from "../report/result.ts";
+import { exitCodeOf } from "./exit.ts";
 import type { ReportOptions } from "./report-options.ts";
 import { UsageError } from "./usage-error.ts";
 import { VERSION } from "./version.ts";
@@ -22,7 +24,8 @@ export const BAIL_OUT = "Bail out! interrupted";
 export class ReportOutput {
   readonly #opts: ReportOptions;
   readonly #command: string;
-  readonly #collector = new KtapCollector();
+  readonly #collector = new ReportCollector();
+  readonly #ktap = new KtapSink((text) => this.#writeKtap(text));
   readonly #started = new Date().toISOString();
   /** The --output file, open from the start (so a bad path fails before anything runs). */
   #fd: number | undefined;
@@ -56,13 +59,34 @@ export class ReportOutput {
     return this.#fd !== undefined && this.#opts.format === "ktap";
   }
 
-  /** The KTAP stream of the run, as runners write it. */
-  readonly write = (text: string): void => {
-    if (this.#closed) return;
-    this.#collector.write(text);
+  #writeKtap(text: string): void {
     if (this.#ktapOnStdout) process.stdout.write(text);
     if (this.#ktapToFile) writeSync(this.#fd!, text);
+  }
+
+  /** The run's result stream: every format gets each result; nothing once the output has ended. */
+  readonly sink: ResultSink = {
+    plan: (total) => {
+      if (this.#closed) return;
+      this.#ktap.plan(total);
+      this.#collector.plan(total);
+    },
+    note: (text) => {
+      if (this.#closed) return;
+      this.#ktap.note(text);
+      this.#collector.note(text);
+    },
+    result: (r) => {
+      if (this.#closed) return;
+      this.#ktap.result(r);
+      this.#collector.result(r);
+    },
   };
+
+  /** Results so far. */
+  get counts(): Counts {
+    return this.#ktap.counts;
+  }
 
   report(interrupted: string | null = null): RunReport {
     return {
@@ -84,24 +108,29 @@ export class ReportOutput {
   }
 
   /**
-   * Check the machine (#checkEnvironment), write the JSON/JUnit document
-   * (if that is the format) and close the file. Returns, once stdout has
-   * taken it all, whether every changed setting reads as it was found.
+   * Check the machine (#checkEnvironment), write the totals (after a note
+   * when the results are not the planned number), the JSON/JUnit
+   * document (if that is the format) and close the file. Returns, once
+   * stdout has taken it all, the exit code of the results.
    */
-  async finish(): Promise<boolean> {
-    const ok = this.#checkEnvironment();
+  async finish(): Promise<number> {
+    this.#checkEnvironment();
+    // A part that ended early, or the environment result, leaves the plan line off: said before the totals.
+    const { planned, emitted } = this.#ktap;
+    if (emitted !== planned) this.sink.note(`planned ${planned} results, wrote ${emitted}`);
+    if (!this.#closed) this.#ktap.totals();
     await this.#end(null);
-    return ok;
+    return exitCodeOf(this.#ktap.outcome());
   }
 
   /**
    * Put back whatever is still changed, then read every setting this run
    * changed: one that does not read as it was found (a shared count: plus
    * the shares of runs still going) is a failed result named `environment`,
-   * after the others, saying which setting, what it should read and what it
-   * reads. Returns whether all is as found.
+   * after the others (before the totals, which count it), saying which
+   * setting, what it should read and what it reads.
    */
-  #checkEnvironment(): boolean {
+  #checkEnvironment(): void {
     restoreAll();
     let bad: SettingMismatch[];
     try {
@@ -109,12 +138,16 @@ export class ReportOutput {
     } catch (e) {
       bad = [{ path: "machine settings", expected: "to be read back", seen: `not read (${(e as Error).message})` }];
     }
-    if (bad.length === 0) return true;
-    const lines = bad.map((m) => `environment: ${m.path} should read ${m.expected} again, reads ${m.seen}`);
+    if (bad.length === 0) return;
     const [first] = bad;
-    const directive = `${first!.path} expected ${first!.expected}, seen ${first!.seen}`;
-    this.write(`${ktapDiagnostics(lines).join("\n")}\n${ktapResultLine(this.#collector.records.length + 1, "environment", "fail", directive)}\n`);
-    return false;
+    this.sink.result({
+      name: "environment",
+      part: "unit",
+      memory: null,
+      status: "fail",
+      reason: `${first!.path} expected ${first!.expected}, seen ${first!.seen}`,
+      diagnostics: bad.map((m) => `environment: ${m.path} should read ${m.expected} again, reads ${m.seen}`),
+    });
   }
 
   /** End the output early after a signal: `Bail out!` on every KTAP stream, the document so far otherwise. */

@@ -2,15 +2,11 @@
 // userfaultfd set of run_vmtests.sh — unit catalogue, uffd-stress on every
 // memory type, uffd-wp-mremap — as one KTAP document on stdout.
 import type { CommandDef } from "citty";
-import { log } from "../log.ts";
 import { terminalProgress } from "../stress/cli-run.ts";
-import { runVmtests } from "../stress/vmtests.ts";
-import { ktapOutcome } from "../report/ktap.ts";
-import { EXIT, exitCodeOf } from "./exit.ts";
-import { startTestRun } from "./interrupt.ts";
+import { runVmtests } from "../suite/vmtests.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
-import { ReportOutput } from "./report-output.ts";
-import { parseJobs, parseTimeout } from "./unit.ts";
+import { runTests } from "./test-run.ts";
+import { parseJobs, parseTimeout } from "./values.ts";
 
 const args = {
   setup: {
@@ -44,20 +40,16 @@ const run: CommandDef<typeof args> = {
   async run({ args: a }) {
     const unitTimeoutS = parseTimeout(a.timeout);
     const jobs = parseJobs(a.jobs);
-    const output = ReportOutput.open(reportOptions(a), "run");
-    startTestRun(output);
-    const s = await runVmtests({
-      write: output.write,
-      setup: a.setup,
-      wp: a.wp,
-      unitTimeoutS,
-      jobs,
-      progress: process.stderr.isTTY ? (label) => terminalProgress(process.stderr, label) : undefined,
+    return await runTests({ command: "run", report: reportOptions(a), summary: true }, async (sink) => {
+      await runVmtests({
+        sink,
+        setup: a.setup,
+        wp: a.wp,
+        unitTimeoutS,
+        jobs,
+        progress: process.stderr.isTTY ? (label) => terminalProgress(process.stderr, label) : undefined,
+      });
     });
-    const settingsOk = await output.finish();
-    log.info(`run: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts.skip} skip in ${(s.ms / 1000).toFixed(1)} s`);
-    if (!settingsOk) return EXIT.FAIL;
-    return exitCodeOf(ktapOutcome(s.counts, s.planned));
   },
 };
 

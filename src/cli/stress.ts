@@ -1,14 +1,12 @@
 // `uffd-suite stress <mem> <MiB> <bounces>`: uffd-stress, as one KTAP result.
 import type { CommandDef } from "citty";
-import { executeStress, plantsFromEnv, stressName, stressRequest, terminalProgress } from "../stress/cli-run.ts";
+import { EEXIST_INTERVAL_S, executeStress, plantsFromEnv, stressName, stressRequest, terminalProgress } from "../stress/cli-run.ts";
 import { StressInputError } from "../stress/geometry.ts";
 import { MEMORY_NAMES } from "../harness/memory.ts";
-import { KtapWriter } from "../report/ktap.ts";
-import { EXIT, exitCodeOf } from "./exit.ts";
-import { startTestRun } from "./interrupt.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
-import { ReportOutput } from "./report-output.ts";
+import { runTests } from "./test-run.ts";
 import { UsageError } from "./usage-error.ts";
+import { parseBounces, parseMemory, parseMiB, parseSeconds } from "./values.ts";
 
 const args = {
   mem: { type: "positional", required: true, description: `Memory type: ${MEMORY_NAMES.join(", ")}` },
@@ -33,33 +31,38 @@ const stress: CommandDef<typeof args> = {
   },
   args,
   async run({ args: a }) {
+    const mem = parseMemory(a.mem);
+    const mib = parseMiB(a.mib);
+    const bounces = parseBounces(a.bounces);
+    const raw = a["eexist-interval"];
+    const eexistIntervalS = raw === undefined ? EEXIST_INTERVAL_S : parseSeconds("--eexist-interval", raw);
     let req;
     try {
-      req = stressRequest({ mem: a.mem, mib: a.mib, bounces: a.bounces, wp: a.wp, eexistInterval: a["eexist-interval"] });
+      req = stressRequest({ mem, mib, bounces, wp: a.wp, eexistIntervalS });
     } catch (e) {
       if (e instanceof StressInputError) throw new UsageError(e.message);
       throw e;
     }
     const report = reportOptions(a);
     const name = stressName(req);
-    const output = ReportOutput.open(report, "stress");
-    startTestRun(output);
-    const ktap = new KtapWriter(output.write);
-    ktap.plan(1);
-    const tty = process.stderr.isTTY ? terminalProgress(process.stderr, name) : undefined;
-    const r = await executeStress(req, {
-      note: (line) => {
-        tty?.clear();
-        ktap.diagnostic([line]);
-      },
-      progress: tty ? (d, t, l) => tty.update(d, t, l) : undefined,
-      plant: plantsFromEnv(),
+    return await runTests({ command: "stress", report }, async (sink) => {
+      sink.plan(1);
+      const tty = process.stderr.isTTY ? terminalProgress(process.stderr, name) : undefined;
+      const r = await executeStress(req, {
+        note: (line) => {
+          tty?.clear();
+          sink.note(line);
+        },
+        progress: tty ? (d, t, l) => tty.update(d, t, l) : undefined,
+        plant: plantsFromEnv(),
+      });
+      tty?.clear();
+      sink.result({
+        name, part: "stress", memory: mem.name, status: r.status,
+        reason: r.status === "skip" ? r.reason : undefined,
+        diagnostics: r.status === "fail" && r.reason ? [r.reason] : [],
+      });
     });
-    tty?.clear();
-    ktap.result(name, { status: r.status, reason: r.reason, diagnostics: r.status === "fail" && r.reason ? [r.reason] : [] });
-    ktap.totals();
-    if (!(await output.finish())) return EXIT.FAIL;
-    return exitCodeOf(ktap.outcome());
   },
 };
 

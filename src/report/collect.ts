@@ -1,41 +1,19 @@
-// Reads a KTAP stream as it is written and keeps one CaseRecord per result
-// line: the `# ` lines before it are its diagnostics, the time since the
-// previous result its duration. The same reading serves every command
-// (unit, stress, wp-mremap, run), whatever runner wrote the stream.
-import { type CaseRecord, memoryOf, partOf, type ReportSummary, type ResultKind } from "./model.ts";
+// Keeps one CaseRecord per result of the stream, for the JSON and JUnit
+// documents: the notes since the previous result join its diagnostics, the
+// time since the previous result (or the plan) is its duration. Text is
+// shaped as the KTAP of the same run shows it (one line per name, reason and
+// diagnostic line), so every format says the same.
+import { ktapText } from "./ktap.ts";
+import type { CaseRecord, ReportSummary } from "./model.ts";
+import type { Result, ResultSink, Status } from "./result.ts";
 
-const RESULT = /^(not ok|ok) (\d+) ([^#]*?)\s*(?:#\s*(.*))?$/;
-
-export interface ParsedResult {
-  readonly n: number;
-  readonly name: string;
-  readonly result: ResultKind;
-  /** What follows the name's `# `, if anything: `SKIP reason`, `TIMEOUT 60 s`. */
-  readonly directive: string | null;
-}
-
-/** One KTAP result line, or undefined for any other line. */
-export function parseKtapResult(line: string): ParsedResult | undefined {
-  const m = RESULT.exec(line);
-  if (!m) return undefined;
-  const directive = m[4]?.trim() || null;
-  const skip = m[1] === "ok" && directive !== null && /^skip\b/i.test(directive);
-  return {
-    n: Number(m[2]),
-    name: m[3]!.trim(),
-    result: m[1] === "not ok" ? "fail" : skip ? "skip" : "pass",
-    directive: skip ? directive.replace(/^skip\b\s*/i, "") : directive,
-  };
-}
-
-export class KtapCollector {
+export class ReportCollector implements ResultSink {
   readonly records: CaseRecord[] = [];
   planned = 0;
   readonly #now: () => number;
   readonly #started: number;
   #last: number;
-  #partial = "";
-  #diagnostics: string[] = [];
+  #notes: string[] = [];
 
   /** `now`: milliseconds (performance.now by default; tests pass a fake clock). */
   constructor(now: () => number = () => performance.now()) {
@@ -44,13 +22,6 @@ export class KtapCollector {
     this.#last = this.#started;
   }
 
-  /** Feed text as written; whole lines are read, a partial line waits for its end. */
-  readonly write = (text: string): void => {
-    const lines = (this.#partial + text).split("\n");
-    this.#partial = lines.pop()!;
-    for (const line of lines) this.#line(line.replace(/\r$/, ""));
-  };
-
   /** Seconds since the collector was made. */
   elapsed(): number {
     return seconds(this.#now() - this.#started);
@@ -58,7 +29,7 @@ export class KtapCollector {
 
   /** The counts so far; `interrupted`: the signal that ended the run early. */
   summary(interrupted: string | null = null): ReportSummary {
-    const count = (k: ResultKind) => this.records.filter((r) => r.result === k).length;
+    const count = (k: Status) => this.records.filter((r) => r.result === k).length;
     return {
       planned: this.planned,
       total: this.records.length,
@@ -70,36 +41,38 @@ export class KtapCollector {
     };
   }
 
-  #line(line: string): void {
-    const plan = /^1\.\.(\d+)/.exec(line);
-    if (plan) {
-      this.planned ||= Number(plan[1]);
-      this.#last = this.#now();
-      return;
-    }
-    if (/^# Totals: /.test(line) || /^K?TAP version /.test(line)) return;
-    if (line.startsWith("#")) {
-      this.#diagnostics.push(line.replace(/^# ?/, ""));
-      return;
-    }
-    const r = parseKtapResult(line);
-    if (!r) return;
+  plan(total: number): void {
+    this.planned ||= total;
+    this.#last = this.#now();
+  }
+
+  note(text: string): void {
+    this.#notes.push(...lines([text]));
+  }
+
+  result(r: Result): void {
     const now = this.#now();
-    const diagnostics = this.#diagnostics;
-    this.#diagnostics = [];
-    const reason = r.result === "pass" ? null : (r.directive ?? (r.result === "fail" ? (diagnostics.at(-1) ?? null) : null));
+    const diagnostics = [...this.#notes, ...lines(r.diagnostics)];
+    this.#notes = [];
+    const said = r.reason === undefined ? null : ktapText(r.reason);
+    const reason = r.status === "pass" ? null : r.status === "skip" ? (said ?? "") : (said || (diagnostics.at(-1) ?? null));
     this.records.push({
-      n: r.n,
-      name: r.name,
-      part: partOf(r.name),
-      memory: memoryOf(r.name),
-      result: r.result,
+      n: this.records.length + 1,
+      name: ktapText(r.name),
+      part: r.part,
+      memory: r.memory,
+      result: r.status,
       reason,
       duration: seconds(now - this.#last),
       diagnostics,
     });
     this.#last = now;
   }
+}
+
+/** Diagnostic lines as their `# ` lines carry them: one per line, no trailing blanks. */
+function lines(texts: readonly string[]): string[] {
+  return texts.flatMap((t) => t.split("\n")).map((l) => l.trimEnd());
 }
 
 function seconds(ms: number): number {

@@ -1,20 +1,19 @@
 // The result model every report format is written from: one record per
-// result line of a run (unit case on a memory type, stress run, wp-mremap
-// folio), and a summary. Built by reading the KTAP stream (collect.ts), so
-// every command gets it the same way.
-
-export type ResultKind = "pass" | "fail" | "skip";
+// result of a run (unit case on a memory type, stress run, wp-mremap folio),
+// and a summary. Kept by collect.ts from the result stream, so every command
+// gets it the same way.
+import type { Part, Status } from "./result.ts";
 
 export interface CaseRecord {
-  /** Its number in the KTAP stream. */
+  /** Its number in the run (as the KTAP stream numbers it). */
   readonly n: number;
   /** The KTAP name: `zeropage on shmem`, `stress anon 20 16`, `test_one_folio(...)`. */
   readonly name: string;
   /** Which program of the kernel's it belongs to: unit, stress, wp-mremap. */
-  readonly part: "unit" | "stress" | "wp-mremap";
+  readonly part: Part;
   /** Memory type (anon, shmem, shmem-private, hugetlb, hugetlb-private), or null for memory-less cases. */
   readonly memory: string | null;
-  readonly result: ResultKind;
+  readonly result: Status;
   /**
    * skip: why (names the missing feature or resource); fail: the directive
    * (`TIMEOUT 60 s`, `crashed: SIGSEGV`) or else the last diagnostic; pass: null.
@@ -50,29 +49,4 @@ export interface RunReport {
   readonly started: string;
   readonly cases: readonly CaseRecord[];
   readonly summary: ReportSummary;
-}
-
-const MEMORY = ["anon", "shmem", "shmem-private", "hugetlb", "hugetlb-private"];
-
-/** The program a result name belongs to. */
-export function partOf(name: string): CaseRecord["part"] {
-  if (/^stress \S+ \d+ \d+$/.test(name)) return "stress";
-  if (name.startsWith("test_one_folio(")) return "wp-mremap";
-  return "unit";
-}
-
-/** The memory type a result name names, or null. */
-export function memoryOf(name: string): string | null {
-  const on = / on (\S+)$/.exec(name);
-  if (on && MEMORY.includes(on[1]!)) return on[1]!;
-  const stress = /^stress (\S+) \d+ \d+$/.exec(name);
-  if (stress && MEMORY.includes(stress[1]!)) return stress[1]!;
-  // wp-mremap: a private anonymous mapping is anon, a shared one shmem.
-  const folio = /^test_one_folio\(size=\d+, private=(true|false), swapout=(?:true|false), hugetlb=(true|false)\)$/.exec(name);
-  if (folio) {
-    const priv = folio[1] === "true";
-    if (folio[2] === "true") return priv ? "hugetlb-private" : "hugetlb";
-    return priv ? "anon" : "shmem";
-  }
-  return null;
 }

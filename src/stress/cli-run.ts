@@ -1,9 +1,8 @@
 // The stress command's flow, shared by `uffd-suite stress` and `uffd-suite
-// run`: check the input, size the run, run it, and turn the outcome into one
-// KTAP result (diagnostics first, as `# ` lines).
+// run`: size the run, run it, and name its result.
 import type { MemoryType } from "../harness/memory.ts";
 import { plantNames } from "../plants.ts";
-import { defaultGroups, parseBounces, parseMemory, parseMiB, parseSeconds, type StressGeometry, stressGeometry } from "./geometry.ts";
+import { defaultGroups, type StressGeometry, stressGeometry } from "./geometry.ts";
 import { runStress, STRESS_PLANTS, type StressOutcome, type StressPlant } from "./stress.ts";
 
 export interface StressRequest {
@@ -19,22 +18,9 @@ export interface StressRequest {
 /** The C's interval between deliberate repeat copies. */
 export const EEXIST_INTERVAL_S = 10;
 
-/** Parse and check everything before anything changes; throws StressInputError. */
-export function stressRequest(raw: {
-  mem: string;
-  mib: string;
-  bounces: string;
-  wp?: boolean;
-  eexistInterval?: string;
-}): StressRequest {
-  const mem = parseMemory(raw.mem);
-  const mib = parseMiB(raw.mib);
-  const bounces = parseBounces(raw.bounces);
-  const eexistIntervalS = raw.eexistInterval === undefined
-    ? EEXIST_INTERVAL_S
-    : parseSeconds("--eexist-interval", raw.eexistInterval);
-  const geometry = stressGeometry(mem, mib, defaultGroups());
-  return { mem, mib, bounces, wp: raw.wp ?? true, eexistIntervalS, geometry };
+/** Size the run before anything changes; throws StressInputError for a size this machine cannot take. */
+export function stressRequest(v: { mem: MemoryType; mib: number; bounces: number; wp: boolean; eexistIntervalS: number }): StressRequest {
+  return { ...v, geometry: stressGeometry(v.mem, v.mib, defaultGroups()) };
 }
 
 /** `stress anon 128 32`: the result name (no '#'). */

@@ -1,8 +1,9 @@
-// Checking the stress command's input and sizing the run: groups, pages per
-// group, memory needed. Every problem is one line naming it (StressInputError),
-// found before anything on the system changes.
+// Sizing a stress run: groups, pages per group, memory needed. A size this
+// machine cannot take is one line naming it (StressInputError), found before
+// anything on the system changes. (The values themselves are checked in
+// cli/values.ts.)
 import { hugepageState } from "../harness/hugetlb.ts";
-import { MEMORY_NAMES, meminfoKb, type MemoryType, memoryType, pageSizeOf } from "../harness/memory.ts";
+import { meminfoKb, type MemoryType, pageSizeOf } from "../harness/memory.ts";
 import { libc } from "../sys/libc.ts";
 
 export class StressInputError extends Error {
@@ -25,42 +26,6 @@ const _SC_NPROCESSORS_ONLN = 84;
 export function defaultGroups(): number {
   const n = libc.sysconf(_SC_NPROCESSORS_ONLN);
   return Math.max(1, Math.min(n > 0 ? n : 1, MAX_GROUPS));
-}
-
-export function parseMemory(raw: string): MemoryType {
-  if (!(MEMORY_NAMES as readonly string[]).includes(raw)) {
-    throw new StressInputError(`unknown memory type '${raw}' (expected one of ${MEMORY_NAMES.join(", ")})`);
-  }
-  return memoryType(raw);
-}
-
-function wholeNumber(what: string, raw: string): number {
-  if (!/^[0-9]+$/.test(raw)) throw new StressInputError(`${what} must be a whole number, got '${raw}'`);
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n)) throw new StressInputError(`${what} ${raw} is too large`);
-  return n;
-}
-
-export function parseMiB(raw: string): number {
-  if (!/^[0-9]+$/.test(raw)) throw new StressInputError(`size must be a whole number of MiB, got '${raw}'`);
-  const n = Number(raw);
-  if (n <= 0) throw new StressInputError(`size must be at least 1 MiB, got '${raw}'`);
-  if (!Number.isSafeInteger(n * MiB)) throw new StressInputError(`size ${raw} MiB is too large`);
-  return n;
-}
-
-export function parseBounces(raw: string): number {
-  const n = wholeNumber("bounces", raw);
-  if (n <= 0) throw new StressInputError(`bounces must be at least 1, got '${raw}'`);
-  if (n > 0x7fffffff) throw new StressInputError(`bounces ${raw} is too large (at most ${0x7fffffff})`);
-  return n;
-}
-
-export function parseSeconds(what: string, raw: string): number {
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(raw)) throw new StressInputError(`${what} must be a number of seconds, got '${raw}'`);
-  const n = Number(raw);
-  if (n > 86_400) throw new StressInputError(`${what} ${raw} is too large (at most 86400 s)`);
-  return n;
 }
 
 /** Unknown: no limit. */

@@ -22,6 +22,7 @@ import { probeFeatures, Uffd } from "../uffd/uffd.ts";
 import type { StressGeometry } from "./geometry.ts";
 import { firstSequentialPage, verifyPages } from "./verify.ts";
 import { BOUNCE, bounceModeLabel, type CopyJob, type CopyResult, CTRL, CTRL_SLOTS, type LockJob, type LockResult } from "./protocol.ts";
+import type { Status } from "../report/result.ts";
 
 /** Test-only faults planted on purpose, to prove the checks can fail. */
 export type StressPlant = "counter" | "write-first" | "page-tag";
@@ -49,7 +50,7 @@ export interface StressOptions {
 }
 
 export interface StressOutcome {
-  readonly status: "pass" | "fail" | "skip";
+  readonly status: Status;
   /** Skip reason or the first failure. */
   readonly reason?: string;
   readonly totals: { missing: number; wp: number; eexist: number; locks: number; bounces: number };

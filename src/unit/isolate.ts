@@ -171,7 +171,7 @@ export class CaseProcesses {
     const cp = this.#spares.shift() ?? startCaseProcess();
     const first = await this.#runIn(entry, cp);
     let result = first.result;
-    if (first.stage === "no-ack" && cp.cases > 1 && !result.directive?.startsWith("TIMEOUT")) {
+    if (first.stage === "no-ack" && cp.cases > 1 && !result.reason?.startsWith("TIMEOUT")) {
       // A process that ran cases before died idle, before it took this one: this
       // case never started. It runs in a new process; the death is shown with it.
       const again = await this.#runIn(entry, startCaseProcess());
@@ -267,7 +267,7 @@ export function judge(entry: PlannedCase, progress: Progress, ended: Ended, opts
   if (ended.timedOut) {
     return {
       status: "fail",
-      directive: `TIMEOUT ${timeoutLabel}`,
+      reason: `TIMEOUT ${timeoutLabel}`,
       diagnostics: [`${entry.name}: still running after ${timeoutLabel}; killed with SIGKILL`],
     };
   }
@@ -275,7 +275,7 @@ export function judge(entry: PlannedCase, progress: Progress, ended: Ended, opts
   const how = ended.signalCode
     ? `killed by ${ended.signalCode}${why ? ` (${why})` : ""}`
     : `exited with code ${ended.exitCode}`;
-  const crashed = ended.signalCode ? { directive: `crashed: ${ended.signalCode}` } : {};
+  const crashed = ended.signalCode ? { reason: `crashed: ${ended.signalCode}` } : {};
   if (progress.stage === "result") {
     if (!ended.signalCode && ended.exitCode === 0) return progress.result;
     // What it sent stands as a diagnostic; the verdict is the crash.

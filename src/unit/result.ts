@@ -1,19 +1,16 @@
 // What one (case, memory type) came to. Crosses the pipe from an isolated
-// case process as one JSON line.
+// case process as one JSON line (record.ts); the runner names it and hands it
+// to the run's result stream.
+import type { Result } from "../report/result.ts";
 
-export type CaseStatus = "pass" | "fail" | "skip";
-
-export interface CaseResult {
-  readonly status: CaseStatus;
-  /** skip: why (names the missing feature or resource). */
-  readonly reason?: string;
-  /** fail: a directive for the result line, e.g. "crashed: SIGSEGV", "TIMEOUT 60 s". */
-  readonly directive?: string;
-  /** "# " lines printed before the result: what was expected, what was seen. */
-  readonly diagnostics: readonly string[];
+/**
+ * A Result before it is named: status, reason (skip: why; fail: the
+ * directive, e.g. "crashed: SIGSEGV", "TIMEOUT 60 s") and diagnostics.
+ */
+export type CaseResult = Pick<Result, "status" | "reason" | "diagnostics"> & {
   /** Wall time of the case in milliseconds. */
   readonly ms?: number;
-}
+};
 
 export function parseResultLine(line: string): CaseResult | undefined {
   let v: unknown;
@@ -34,7 +31,6 @@ export function resultOf(v: unknown): CaseResult | undefined {
   return {
     status: r.status,
     reason: typeof r.reason === "string" ? r.reason : undefined,
-    directive: typeof r.directive === "string" ? r.directive : undefined,
     diagnostics: diags,
     ms: typeof r.ms === "number" ? r.ms : undefined,
   };

@@ -1,12 +1,11 @@
 // `uffd-suite unit`: plan the (case, memory type) fan-out, gate it against the
 // kernel, set up huge pages, run the entries (each in its own process by
-// default, up to `jobs` side by side as schedule.ts allows) and stream KTAP in
-// catalogue order.
+// default, up to `jobs` side by side as schedule.ts allows) and hand the
+// results to the run's sink in catalogue order.
 import { InterruptedError, interrupted } from "../harness/restore.ts";
 import { log } from "../log.ts";
-import { availableParallelism } from "node:os";
 import { hugepageState } from "../harness/hugetlb.ts";
-import { KtapWriter, type KtapCounts } from "../report/ktap.ts";
+import type { Result, ResultSink } from "../report/result.ts";
 import { FeatureSet } from "../uffd/bits.ts";
 import { probeFeatures } from "../uffd/uffd.ts";
 import { hugepagesFor, type KernelView, skipReason, staticSkipReason } from "./gate.ts";
@@ -31,16 +30,10 @@ export interface UnitRunOptions extends PlanOptions {
   readonly jobs?: number;
   /** The cases to plan from (default: the catalogue, see allCases). */
   readonly cases?: readonly UnitCase[];
-  /** Where KTAP goes (stdout). */
-  readonly write: (text: string) => void;
+  /** Where the plan and the results go. */
+  readonly sink: ResultSink;
   /** Where case processes' stderr (their logs, a crash report) goes; default our stderr. */
   readonly stderr?: (text: string) => void;
-}
-
-export interface UnitRunSummary {
-  readonly counts: KtapCounts;
-  readonly planned: number;
-  readonly ms: number;
 }
 
 export function kernelView(): KernelView {
@@ -66,7 +59,7 @@ async function inProcess(entry: PlannedCase, kernel: KernelView, timeoutS: numbe
   const limit = new Promise<CaseResult>((resolve) => {
     timer = setTimeout(() => resolve({
       status: "fail",
-      directive: `TIMEOUT ${timeoutLabel(timeoutS)}`,
+      reason: `TIMEOUT ${timeoutLabel(timeoutS)}`,
       diagnostics: [`${entry.name}: still running after ${timeoutLabel(timeoutS)} (in-process: left behind)`],
     }), timeoutS * 1000);
   });
@@ -83,13 +76,13 @@ async function inProcess(entry: PlannedCase, kernel: KernelView, timeoutS: numbe
  */
 class InOrder {
   readonly #plan: readonly PlannedCase[];
-  readonly #ktap: KtapWriter;
+  readonly #sink: ResultSink;
   readonly #results: Array<CaseResult | undefined>;
   #next = 0;
 
-  constructor(plan: readonly PlannedCase[], ktap: KtapWriter) {
+  constructor(plan: readonly PlannedCase[], sink: ResultSink) {
     this.#plan = plan;
-    this.#ktap = ktap;
+    this.#sink = sink;
     this.#results = plan.map(() => undefined);
   }
 
@@ -98,7 +91,7 @@ class InOrder {
     this.#results[i] = r;
     for (let r2 = this.#results[this.#next]; r2; r2 = this.#results[this.#next]) {
       const entry = this.#plan[this.#next]!;
-      this.#ktap.result(entry.name, withKnownBug(r2, entry.unit, entry.mem?.name));
+      this.#sink.result(unitResult(entry, withKnownBug(r2, entry.unit, entry.mem?.name)));
       this.#results[this.#next++] = undefined;
     }
   }
@@ -108,13 +101,12 @@ class InOrder {
   }
 }
 
-/** The CPUs this process may run on. */
-export function defaultJobs(): number {
-  return Math.max(1, availableParallelism());
+/** A case's result in the run's stream: named, with its memory type. */
+function unitResult(entry: PlannedCase, r: CaseResult): Result {
+  return { name: entry.name, part: "unit", memory: entry.mem?.name ?? null, status: r.status, reason: r.reason, diagnostics: r.diagnostics };
 }
 
-export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
-  const started = performance.now();
+export async function runUnit(opts: UnitRunOptions): Promise<void> {
   const plan = planCases(opts.cases ?? allCases(), opts);
   const kernel = kernelView();
   if ("openError" in kernel) log.warn(`userfaultfd unavailable: ${kernel.openError}`);
@@ -127,8 +119,7 @@ export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
   const hugepages = new HugepageSetup({ allowed: opts.setup });
   hugepages.ensure(hugepagesWanted(needs.filter((_, i) => !fixedSkip[i])));
   const admission = new Admission({ jobs, memoryMiB: memoryBudgetMiB() });
-  const ktap = new KtapWriter(opts.write);
-  const out = new InOrder(plan, ktap);
+  const out = new InOrder(plan, opts.sink);
   const procs = opts.isolate ? new CaseProcesses({ timeoutMs: opts.timeoutS * 1000, timeoutLabel: timeoutLabel(opts.timeoutS), stderr: opts.stderr }) : undefined;
   const pending = plan.map((_, i) => i);
   const running = new Map<number, Promise<void>>();
@@ -194,7 +185,7 @@ export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
   };
 
   try {
-    ktap.plan(plan.length);
+    opts.sink.plan(plan.length);
     while (pending.length > 0 || running.size > 0) {
       // A signal ends the run: no further case starts (the signal handler ends the output).
       const sig = interrupted();
@@ -206,11 +197,9 @@ export async function runUnit(opts: UnitRunOptions): Promise<UnitRunSummary> {
     }
     if (failure) throw failure;
     if (!out.done) throw new Error("internal: the run ended with results missing");
-    ktap.totals();
   } finally {
     await procs?.close();
     await Promise.allSettled(running.values());
     hugepages.restore();
   }
-  return { counts: ktap.counts, planned: plan.length, ms: Math.round(performance.now() - started) };
 }

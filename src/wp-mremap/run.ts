@@ -6,7 +6,7 @@ import { InterruptedError, interrupted } from "../harness/restore.ts";
 import { errnoName, SysError } from "../sys/errno.ts";
 import { MADV, MAP, MREMAP, mremap, munmap, PAGE_SIZE, PROT, tryMadvise } from "../sys/mem.ts";
 import { decodePagemap, Pagemap, PAGEMAP } from "../sys/native/pagemap.ts";
-import { KtapWriter, type KtapCounts } from "../report/ktap.ts";
+import type { ResultSink, Status } from "../report/result.ts";
 import { UffdPermissionError } from "../uffd/errors.ts";
 import { Uffd, probeFeatures } from "../uffd/uffd.ts";
 import { allocOneFolio, type FolioSpec, mmapAligned } from "./folio.ts";
@@ -34,10 +34,18 @@ export function planCases(sizes: { thp: readonly number[]; hugetlb: readonly num
   ];
 }
 
-export type Outcome =
-  | { readonly status: "pass"; readonly diagnostics: string[] }
-  | { readonly status: "fail"; readonly diagnostics: string[] }
-  | { readonly status: "skip"; readonly reason: string; readonly diagnostics: string[] };
+/** The memory type a folio lives in: a private mapping is anon (hugetlb-private), a shared one shmem (hugetlb). */
+export function folioMemory(c: FolioCase): string {
+  if (c.hugetlb) return c.private ? "hugetlb-private" : "hugetlb";
+  return c.private ? "anon" : "shmem";
+}
+
+export interface Outcome {
+  readonly status: Status;
+  /** skip: why. */
+  readonly reason?: string;
+  readonly diagnostics: string[];
+}
 
 export interface Plant {
   /** Leave the folio unprotected: the "set before mremap" check must fail. */
@@ -116,7 +124,8 @@ export function testOneFolio(c: FolioCase, pm: Pagemap, plant: Plant = {}): Outc
 }
 
 export interface WpMremapOptions {
-  readonly write: (text: string) => void;
+  /** Where the plan, notes and results go. */
+  readonly sink: ResultSink;
   readonly plant?: Plant;
   /** Only cases whose name contains this. */
   readonly filter?: string;
@@ -124,19 +133,11 @@ export interface WpMremapOptions {
   readonly setup?: boolean;
 }
 
-export interface WpMremapSummary {
-  readonly counts: KtapCounts;
-  readonly planned: number;
-  readonly ms: number;
-}
-
-/** The whole program: plan, settings, cases, restore; KTAP through `write`. */
-export function runWpMremap(opts: WpMremapOptions): WpMremapSummary {
+/** The whole program: plan, settings, cases, restore; results into `sink`. */
+export function runWpMremap(opts: WpMremapOptions): void {
   const steps = wpMremapSteps(opts);
-  for (;;) {
-    const s = steps.next();
-    if (s.done) return s.value;
-  }
+  // Every step at once: nothing between cases.
+  while (!steps.next().done) continue;
 }
 
 /**
@@ -145,32 +146,28 @@ export function runWpMremap(opts: WpMremapOptions): WpMremapSummary {
  * (the settings are put back and InterruptedError is thrown). `pauseMs`
  * (tests only) waits that long between cases, to interrupt one mid-run.
  */
-export async function runWpMremapAsync(opts: WpMremapOptions & { readonly pauseMs?: number }): Promise<WpMremapSummary> {
+export async function runWpMremapAsync(opts: WpMremapOptions & { readonly pauseMs?: number }): Promise<void> {
   const steps = wpMremapSteps(opts);
   try {
     for (;;) {
-      const s = steps.next();
-      if (s.done) return s.value;
+      if (steps.next().done) return;
       await new Promise<void>((resolve) => (opts.pauseMs ? setTimeout(resolve, opts.pauseMs) : setImmediate(resolve)));
       const sig = interrupted();
       if (sig) throw new InterruptedError(`interrupted by ${sig}`);
     }
   } finally {
-    steps.return(undefined as never);
+    steps.return();
   }
 }
 
 /** The program as steps: it yields after each case. */
-function* wpMremapSteps(opts: WpMremapOptions): Generator<void, WpMremapSummary, void> {
-  const started = performance.now();
+function* wpMremapSteps(opts: WpMremapOptions): Generator<void, void, void> {
   const sizes = { thp: thpSizes(), hugetlb: hugetlbSizes() };
   const cases = planCases(sizes).filter((c) => !opts.filter || caseName(c).includes(opts.filter));
-  const ktap = new KtapWriter(opts.write);
-  ktap.plan(cases.length);
-  ktap.diagnostic([
-    ...sizes.thp.map((s) => `[INFO] detected THP size: ${s / 1024} KiB`),
-    ...sizes.hugetlb.map((s) => `[INFO] detected hugetlb page size: ${s / 1024} KiB`),
-  ]);
+  const sink = opts.sink;
+  sink.plan(cases.length);
+  for (const s of sizes.thp) sink.note(`[INFO] detected THP size: ${s / 1024} KiB`);
+  for (const s of sizes.hugetlb) sink.note(`[INFO] detected hugetlb page size: ${s / 1024} KiB`);
 
   let allSkip: string | undefined;
   try {
@@ -205,10 +202,11 @@ function* wpMremapSteps(opts: WpMremapOptions): Generator<void, WpMremapSummary,
     }
     for (const c of cases) {
       const name = caseName(c);
+      const named = { name, part: "wp-mremap", memory: folioMemory(c) } as const;
       const run = `[RUN] ${name}`;
       const skip = allSkip ?? (c.hugetlb ? hugetlbSkip.get(c.size) : c.size > PAGE_SIZE ? thpSkip : undefined);
       if (skip) {
-        ktap.result(name, { status: "skip", reason: skip, diagnostics: [run] });
+        sink.result({ ...named, status: "skip", reason: skip, diagnostics: [run] });
         yield;
         continue;
       }
@@ -218,13 +216,11 @@ function* wpMremapSteps(opts: WpMremapOptions): Generator<void, WpMremapSummary,
       } catch (e) {
         r = { status: "fail", diagnostics: [(e as Error).message] };
       }
-      ktap.result(name, { ...r, diagnostics: [run, ...r.diagnostics] });
+      sink.result({ ...named, status: r.status, reason: r.reason, diagnostics: [run, ...r.diagnostics] });
       yield;
     }
   } finally {
     pm?.close();
     changes.dispose();
   }
-  ktap.totals();
-  return { counts: ktap.counts, planned: cases.length, ms: Math.round(performance.now() - started) };
 }

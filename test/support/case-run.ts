@@ -24,7 +24,7 @@ export async function runOne(
 
 /** The result as one readable block (for an assertion message). */
 export function describeResult(name: string, r: CaseResult): string {
-  return [`${name}: ${r.status}${r.reason ? ` (${r.reason})` : ""}${r.directive ? ` [${r.directive}]` : ""}`, ...r.diagnostics.map((d) => `  # ${d}`)].join("\n");
+  return [`${name}: ${r.status}${r.reason ? ` (${r.reason})` : ""}`, ...r.diagnostics.map((d) => `  # ${d}`)].join("\n");
 }
 
 const isRoot = () => process.getuid?.() === 0;

@@ -23,3 +23,46 @@ export function parseKtapResults(text: string): KtapResult[] {
   }
   return out;
 }
+
+/** What a result line says, read as a KTAP parser reads it; undefined for any other line. */
+export function ktapLineStatus(line: string): "pass" | "fail" | "skip" | undefined {
+  const m = /^(not ok|ok) \d+\b[^#]*(#\s*(\S+))?/.exec(line);
+  if (!m) return undefined;
+  if (m[1] === "not ok") return "fail";
+  return m[3]?.toUpperCase() === "SKIP" ? "skip" : "pass";
+}
+
+/** Counts the result lines of KTAP text as written, to check a writer's own counts against. */
+export class KtapTally {
+  readonly counts = { pass: 0, fail: 0, skip: 0 };
+  #partial = "";
+
+  /** Feed text as written; a partial line waits for its end. */
+  readonly feed = (text: string): void => {
+    const lines = (this.#partial + text).split("\n");
+    this.#partial = lines.pop()!;
+    for (const line of lines) {
+      const s = ktapLineStatus(line);
+      if (s) this.counts[s]++;
+    }
+  };
+
+  /** Result lines read so far. */
+  get emitted(): number {
+    return this.counts.pass + this.counts.fail + this.counts.skip;
+  }
+}
+
+/** One KTAP result line: number, name, verdict and what follows the name's `# `. */
+export function parseKtapResult(line: string): { n: number; name: string; result: "pass" | "fail" | "skip"; directive: string | null } | undefined {
+  const m = /^(not ok|ok) (\d+) ([^#]*?)\s*(?:#\s*(.*))?$/.exec(line);
+  if (!m) return undefined;
+  const directive = m[4]?.trim() || null;
+  const skip = m[1] === "ok" && directive !== null && /^skip\b/i.test(directive);
+  return {
+    n: Number(m[2]),
+    name: m[3]!.trim(),
+    result: m[1] === "not ok" ? "fail" : skip ? "skip" : "pass",
+    directive: skip ? directive.replace(/^skip\b\s*/i, "") : directive,
+  };
+}

@@ -1,6 +1,6 @@
 // The features report as text for a person.
 import { FEATURE_BITS } from "../uffd/constants.ts";
-import { type FeaturesReport, type OpenReport, REGISTER_MODES, type Registration } from "./features.ts";
+import { type FeaturesReport, type OpenReport, REGISTER_MODES, type Registration } from "./probe.ts";
 
 function openLine(r: OpenReport): string {
   if (!r.ok) return `failed: ${r.error}`;

@@ -1,20 +1,20 @@
-// The userfaultfd part of run_vmtests.sh as one KTAP document: the unit
+// The userfaultfd part of run_vmtests.sh as one result stream: the unit
 // catalogue, uffd-stress on every memory type at run_vmtests' sizes, and
-// uffd-wp-mremap. Each part has its own runner that writes a whole KTAP
-// document; here their results are renumbered into one stream with one plan
-// line and one totals line.
+// uffd-wp-mremap. Each part's runner writes into a section of the run's sink
+// (its own plan dropped), so the results are numbered as one run with one
+// plan and one totals line.
 import { hugepageState, reserveHugepages } from "../harness/hugetlb.ts";
 import { MEMORY, type MemoryName, pageSizeOf } from "../harness/memory.ts";
 import type { SettingChange } from "../harness/restore.ts";
-import { type KtapCounts, ktapDiagnostics, ktapResultLine, KtapTally, ktapTotals } from "../report/ktap.ts";
+import { type ResultSink, section } from "../report/result.ts";
+import { EEXIST_INTERVAL_S, executeStress, stressName, type StressRequest } from "../stress/cli-run.ts";
+import { defaultGroups, StressInputError, stressGeometry } from "../stress/geometry.ts";
+import type { StressOutcome } from "../stress/stress.ts";
 import { allCases, planCases as planUnit } from "../unit/plan.ts";
 import { runUnit } from "../unit/runner.ts";
 import { planCases as planWpMremap, runWpMremap } from "../wp-mremap/run.ts";
 import { hugetlbSizes, thpSizes } from "../wp-mremap/sizes.ts";
-import { executeStress, stressName, type StressRequest } from "./cli-run.ts";
-import { defaultGroups, StressInputError, stressGeometry } from "./geometry.ts";
 import { type RowOutcome, stressInChild } from "./side-run.ts";
-import type { StressOutcome } from "./stress.ts";
 
 /** run_vmtests.sh: `uffd-stress anon 20 16`, `hugetlb H 32`, `hugetlb-private H 32`, `shmem 20 16`, `shmem-private 20 16`. */
 export const VMTESTS_STRESS: ReadonlyArray<{ mem: MemoryName; mib: number | "H"; bounces: number }> = [
@@ -26,8 +26,8 @@ export const VMTESTS_STRESS: ReadonlyArray<{ mem: MemoryName; mib: number | "H";
 ];
 
 export interface VmtestsOptions {
-  /** Where KTAP goes. */
-  readonly write: (text: string) => void;
+  /** Where the plan, notes and results go. */
+  readonly sink: ResultSink;
   /** Reserve huge pages and switch THP sizes as root, restoring them after (default true). */
   readonly setup: boolean;
   /** Stress write-protect too. */
@@ -37,47 +37,6 @@ export interface VmtestsOptions {
   /** Unit cases side by side (default 1). */
   readonly jobs?: number;
   readonly progress?: (label: string) => { update(done: number, total: number, line: string): void; clear(): void };
-}
-
-export interface VmtestsSummary {
-  readonly counts: KtapCounts;
-  readonly planned: number;
-  readonly emitted: number;
-  readonly ms: number;
-}
-
-/**
- * Takes the text of a KTAP document written by another runner and passes it
- * on inside ours: header, plan and totals dropped, results renumbered.
- */
-export class KtapSection {
-  #buf = "";
-  readonly #out: (text: string) => void;
-  readonly #number: () => number;
-
-  constructor(out: (text: string) => void, number: () => number) {
-    this.#out = out;
-    this.#number = number;
-  }
-
-  readonly write = (text: string): void => {
-    this.#buf += text;
-    const end = this.#buf.lastIndexOf("\n");
-    if (end < 0) return;
-    const lines = this.#buf.slice(0, end).split("\n");
-    this.#buf = this.#buf.slice(end + 1);
-    const kept: string[] = [];
-    for (const line of lines) {
-      if (/^(K?TAP version \d+|1\.\.\d+|# Totals: .*)$/.test(line)) continue;
-      const m = /^(not ok|ok) \d+(.*)$/.exec(line);
-      kept.push(m ? `${m[1]} ${this.#number()}${m[2]}` : line);
-    }
-    if (kept.length > 0) this.#out(`${kept.join("\n")}\n`);
-  };
-
-  flush(): void {
-    if (this.#buf) this.write("\n");
-  }
 }
 
 /** Huge pages for the hugetlb stress runs: run_vmtests' size, or what is free. */
@@ -108,7 +67,7 @@ function sideLane(wp: boolean): Map<MemoryName, Promise<RowOutcome>> {
   let prev: Promise<unknown> = Promise.resolve();
   for (const row of VMTESTS_STRESS) {
     if (row.mib === "H") continue;
-    const args = [row.mem, String(row.mib), String(row.bounces), "--eexist-interval", "10", ...(wp ? [] : ["--no-wp"])];
+    const args = [row.mem, String(row.mib), String(row.bounces), "--eexist-interval", String(EEXIST_INTERVAL_S), ...(wp ? [] : ["--no-wp"])];
     const p = prev.then(() => stressInChild(args, stressName({ mem: MEMORY[row.mem], mib: row.mib as number, bounces: row.bounces })));
     lane.set(row.mem, p);
     // Handled here (a rejection is read where the row is reported); the next row starts after this one either way.
@@ -117,36 +76,27 @@ function sideLane(wp: boolean): Map<MemoryName, Promise<RowOutcome>> {
   return lane;
 }
 
-export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> {
-  const started = performance.now();
-  // Totals and the outcome are counted from the result lines as written.
-  const tally = new KtapTally();
-  const out = (text: string) => {
-    tally.feed(text);
-    opts.write(text);
-  };
-  let next = 1;
-  const number = () => next++;
+export async function runVmtests(opts: VmtestsOptions): Promise<void> {
+  const sink = opts.sink;
 
   const unitPlanned = planUnit(allCases()).length;
   const wpPlanned = planWpMremap({ thp: thpSizes(), hugetlb: hugetlbSizes() }).length;
   const planned = unitPlanned + VMTESTS_STRESS.length + wpPlanned;
-  out(`TAP version 13\n1..${planned}\n`);
+  sink.plan(planned);
 
   // With cases side by side, the stress rows that need no huge pages run
   // meanwhile, one after another, each in its own process.
   const lane = (opts.jobs ?? 1) > 1 ? sideLane(opts.wp) : new Map<MemoryName, Promise<RowOutcome>>();
 
   // 1. uffd-unit-tests
-  out("# uffd-unit-tests\n");
-  const unitSection = new KtapSection(out, number);
+  sink.note("uffd-unit-tests");
   try {
-    await runUnit({ timeoutS: opts.unitTimeoutS, setup: opts.setup, isolate: true, jobs: opts.jobs, write: unitSection.write });
-    unitSection.flush();
+    await runUnit({ timeoutS: opts.unitTimeoutS, setup: opts.setup, isolate: true, jobs: opts.jobs, sink: section(sink) });
   } catch (e) {
-    unitSection.flush();
-    out(`${ktapDiagnostics([`unit runner failed: ${(e as Error).message}`]).join("\n")}\n`);
-    out(`${ktapResultLine(number(), "uffd-unit-tests", "fail", "runner failed")}\n`);
+    sink.result({
+      name: "uffd-unit-tests", part: "unit", memory: null, status: "fail", reason: "runner failed",
+      diagnostics: [`unit runner failed: ${(e as Error).message}`],
+    });
   }
 
   // 2. uffd-stress at run_vmtests' sizes
@@ -160,7 +110,7 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
       if (row.mib === "H") {
         huge ??= hugetlbStressSize(opts.setup, groups);
         if (huge.note) {
-          out(`# ${huge.note}\n`);
+          sink.note(huge.note);
           huge = { ...huge, note: undefined };
         }
         mib = huge.mib;
@@ -169,18 +119,18 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
         mib = row.mib;
       }
       const name = stressName({ mem, mib, bounces: row.bounces });
-      out(`# ${name}\n`);
+      sink.note(name);
       let r: Pick<StressOutcome, "status" | "reason"> | undefined;
       const beside = lane.get(row.mem);
       if (beside) {
         const o = await beside;
-        if (o.notes.length > 0) out(`${ktapDiagnostics(o.notes).join("\n")}\n`);
+        for (const line of o.notes) sink.note(line);
         r = o;
       } else if (!skip) {
         let req: StressRequest | undefined;
         try {
           const geometry = stressGeometry(mem, mib, groups);
-          req = { mem, mib, bounces: row.bounces, wp: opts.wp, eexistIntervalS: 10, geometry };
+          req = { mem, mib, bounces: row.bounces, wp: opts.wp, eexistIntervalS: EEXIST_INTERVAL_S, geometry };
         } catch (e) {
           if (!(e instanceof StressInputError)) throw e;
           // Too few huge pages for one per group: not a failure of the kernel.
@@ -191,7 +141,7 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
           r = await executeStress(req, {
             note: (line) => {
               tty?.clear();
-              out(`${ktapDiagnostics([line]).join("\n")}\n`);
+              sink.note(line);
             },
             progress: tty ? (d, t, l) => tty.update(d, t, l) : undefined,
             // The hugetlb runs use the pages reserved above; the others need none.
@@ -202,8 +152,8 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
       }
       const status = r ? r.status : "skip";
       const reason = r ? r.reason : skip;
-      if (status === "fail" && reason) out(`${ktapDiagnostics([reason]).join("\n")}\n`);
-      out(`${ktapResultLine(number(), name, status, reason)}\n`);
+      // Here a failure's reason is the directive of its line, and a diagnostic too.
+      sink.result({ name, part: "stress", memory: row.mem, status, reason, diagnostics: status === "fail" && reason ? [reason] : [] });
       if (row.mem === "hugetlb-private") {
         huge?.change?.dispose();
         huge = huge && { ...huge, change: undefined };
@@ -214,20 +164,13 @@ export async function runVmtests(opts: VmtestsOptions): Promise<VmtestsSummary> 
   }
 
   // 3. uffd-wp-mremap
-  out("# uffd-wp-mremap\n");
-  const wpSection = new KtapSection(out, number);
+  sink.note("uffd-wp-mremap");
   try {
-    runWpMremap({ write: wpSection.write, setup: opts.setup });
-    wpSection.flush();
+    runWpMremap({ sink: section(sink), setup: opts.setup });
   } catch (e) {
-    wpSection.flush();
-    out(`${ktapDiagnostics([`wp-mremap runner failed: ${(e as Error).message}`]).join("\n")}\n`);
-    out(`${ktapResultLine(number(), "uffd-wp-mremap", "fail", "runner failed")}\n`);
+    sink.result({
+      name: "uffd-wp-mremap", part: "wp-mremap", memory: null, status: "fail", reason: "runner failed",
+      diagnostics: [`wp-mremap runner failed: ${(e as Error).message}`],
+    });
   }
-
-  const emitted = next - 1;
-  if (emitted !== planned) out(`# planned ${planned} results, wrote ${emitted}\n`);
-  const counts = { ...tally.counts };
-  out(`${ktapTotals(counts)}\n`);
-  return { counts, planned, emitted: tally.emitted, ms: Math.round(performance.now() - started) };
 }

@@ -1,6 +1,6 @@
 // What this kernel's userfaultfd offers: how an fd opens, the API features,
 // and which ioctls registration gives per memory type and mode. Collecting
-// only; report/features-text.ts and the CLI print it.
+// only; features/text.ts and the CLI print it.
 import { machine, release } from "node:os";
 import { Area, MEMORY, MEMORY_NAMES, type MemoryName, pageSizeOf } from "../harness/memory.ts";
 import { SysError } from "../sys/errno.ts";
