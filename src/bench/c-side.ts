@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import source from "../../bench/fault-bench.c" with { type: "text" };
-import { onInterrupt } from "../harness/restore.ts";
+import { onInterrupt } from "../machine/signals.ts";
 import type { RunFigure } from "./bun-side.ts";
 import { KINDS, type Scenario, scenarioLabel } from "./kinds.ts";
 

@@ -7,8 +7,8 @@
 // far) and exits 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP). A second signal
 // exits at once, still after restoring. Exiting ends every Worker with the
 // process.
-import { handleSignals, signalExitCode } from "../harness/restore.ts";
-import { recoverAbandonedSettings } from "../harness/settings-journal.ts";
+import { handleSignals, signalExitCode } from "../machine/signals.ts";
+import { recoverAbandonedSettings } from "../machine/settings-journal.ts";
 import type { ReportOutput } from "./report-output.ts";
 import { watchStdoutReader } from "./stdout-guard.ts";
 import { checkTmpdir } from "./tmpdir-check.ts";

@@ -4,7 +4,7 @@ import type { CommandDef } from "citty";
 import { log } from "../log.ts";
 import { plantedFromEnv } from "../unit/run-case.ts";
 import { caseName, planCases, runWpMremapAsync } from "../wp-mremap/run.ts";
-import { hugetlbSizes, thpSizes } from "../wp-mremap/sizes.ts";
+import { hugetlbSizes, thpSizes } from "../machine/sizes.ts";
 import { ktapOutcome } from "../report/ktap.ts";
 import { EXIT, exitCodeOf } from "./exit.ts";
 import { startTestRun } from "./interrupt.ts";

@@ -4,11 +4,8 @@
 import { poisonScan, type PoisonScanResult, sigbusResolve, type SigbusResolveArgs, type SigbusResolveResult } from "../sys/native/faults.ts";
 import type { UffdTestContext } from "./context.ts";
 import type { PooledWorker } from "./pool.ts";
+import type { NativeFaultJob } from "./protocol.ts";
 import { caseLimitMs } from "./limits.ts";
-
-export type NativeFaultJob =
-  | { readonly type: "native-fault"; readonly routine: "sigbus-resolve"; readonly args: SigbusResolveArgs }
-  | { readonly type: "native-fault"; readonly routine: "poison-scan"; readonly args: { dst: number; pages: number; pageSize: number } };
 
 export interface NativeFaultResults {
   "sigbus-resolve": SigbusResolveResult;

@@ -1,7 +1,7 @@
 // Checking the stress command's input and sizing the run: groups, pages per
 // group, memory needed. Every problem is one line naming it (StressInputError),
 // found before anything on the system changes.
-import { hugepageState } from "../harness/hugetlb.ts";
+import { hugepageState } from "../machine/hugepages.ts";
 import { MEMORY_NAMES, meminfoKb, type MemoryType, memoryType, pageSizeOf } from "../harness/memory.ts";
 import { libc } from "../sys/libc.ts";
 

@@ -8,11 +8,11 @@
 // once per run and get one job per bounce; during a bounce they are steered
 // through Atomics on a SharedArrayBuffer.
 import { HandlerCounters, statsLine } from "../harness/counters.ts";
-import { hugepageShortage, reserveHugepages } from "../harness/hugetlb.ts";
+import { hugepageShortage, reserveHugepages } from "../machine/hugepages.ts";
 import { Area, type MemoryType } from "../harness/memory.ts";
 import { type PooledWorker, type WorkerPool, workerPool } from "../harness/pool.ts";
 import type { Job, ServeJob, ServeResult, TouchResult } from "../harness/protocol.ts";
-import type { SettingChange } from "../harness/restore.ts";
+import type { SettingChange } from "../machine/restore.ts";
 import { COUNT_OFFSET, initSourcePages, TAG_OFFSET } from "../harness/source.ts";
 import { close, pipe, writeByte } from "../sys/fd.ts";
 import { MADV, madvise, MAP, mmap, munmap, PAGE_SIZE, toArrayBufferAt } from "../sys/mem.ts";

@@ -3,14 +3,14 @@
 // uffd-wp-mremap. Each part has its own runner that writes a whole KTAP
 // document; here their results are renumbered into one stream with one plan
 // line and one totals line.
-import { hugepageState, reserveHugepages } from "../harness/hugetlb.ts";
+import { hugepageState, mayChangeSettings, reserveHugepages } from "../machine/hugepages.ts";
 import { MEMORY, type MemoryName, pageSizeOf } from "../harness/memory.ts";
-import type { SettingChange } from "../harness/restore.ts";
+import type { SettingChange } from "../machine/restore.ts";
 import { type KtapCounts, ktapDiagnostics, ktapResultLine, KtapTally, ktapTotals } from "../report/ktap.ts";
 import { allCases, planCases as planUnit } from "../unit/plan.ts";
 import { runUnit } from "../unit/runner.ts";
 import { planCases as planWpMremap, runWpMremap } from "../wp-mremap/run.ts";
-import { hugetlbSizes, thpSizes } from "../wp-mremap/sizes.ts";
+import { hugetlbSizes, thpSizes } from "../machine/sizes.ts";
 import { executeStress, stressName, type StressRequest } from "./cli-run.ts";
 import { defaultGroups, StressInputError, stressGeometry } from "./geometry.ts";
 import { type RowOutcome, stressInChild } from "./side-run.ts";
@@ -88,7 +88,7 @@ function hugetlbStressSize(setup: boolean, groups: number): { mib: number; chang
   // run_vmtests.sh: half_ufd_size_MB = ceil(nr_cpus * hpage MiB / 128) * 128, needing twice that in huge pages.
   const target = Math.ceil((groups * hpsMiB) / 128) * 128;
   const need = (2 * target) / hpsMiB;
-  if (setup && process.getuid?.() === 0) {
+  if (mayChangeSettings(setup)) {
     try {
       const change = reserveHugepages(need);
       const note = change ? `nr_hugepages ${change.original} + ${change.share} for the hugetlb stress runs` : undefined;

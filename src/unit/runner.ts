@@ -2,10 +2,10 @@
 // kernel, set up huge pages, run the entries (each in its own process by
 // default, up to `jobs` side by side as schedule.ts allows) and stream KTAP in
 // catalogue order.
-import { InterruptedError, interrupted } from "../harness/restore.ts";
+import { InterruptedError, interrupted } from "../machine/signals.ts";
 import { log } from "../log.ts";
 import { availableParallelism } from "node:os";
-import { hugepageState } from "../harness/hugetlb.ts";
+import { hugepageState } from "../machine/hugepages.ts";
 import { KtapWriter, type KtapCounts } from "../report/ktap.ts";
 import { FeatureSet } from "../uffd/bits.ts";
 import { probeFeatures } from "../uffd/uffd.ts";
@@ -18,7 +18,7 @@ import type { CaseResult } from "./result.ts";
 import { plantedFromEnv, runCase } from "./run-case.ts";
 import { deniedFeatures } from "./permitted.ts";
 import { Admission, hugepagesWanted, memoryBudgetMiB, needsOf } from "./schedule.ts";
-import { HugepageSetup } from "./setup.ts";
+import { HugepageSetup } from "../machine/hugepage-setup.ts";
 
 export interface UnitRunOptions extends PlanOptions {
   /** Seconds one case may run. */

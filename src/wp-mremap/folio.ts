@@ -3,8 +3,8 @@
 import { bytesAt, MAP, mmap, munmap, PAGE_SIZE, PROT } from "../sys/mem.ts";
 import { PAGEMAP, type Pagemap } from "../sys/native/pagemap.ts";
 import { pagemapRange } from "./pagemap-range.ts";
-import { Changes, setKnob } from "./settings.ts";
-import { thpKnob } from "./sizes.ts";
+import { Changes, setKnob } from "../machine/changes.ts";
+import { thpKnob } from "../machine/sizes.ts";
 
 const MAP_HUGE_SHIFT = 26;
 

@@ -2,7 +2,7 @@
 // whose userfaultfd lacks EVENT_REMAP must lose its uffd-wp bits. For the base
 // page, every THP size (shmem shared, anon private) and every hugetlb size,
 // each with and without swap-out, as the kernel's uffd-wp-mremap.c.
-import { InterruptedError, interrupted } from "../harness/restore.ts";
+import { InterruptedError, interrupted } from "../machine/signals.ts";
 import { errnoName, SysError } from "../sys/errno.ts";
 import { MADV, MAP, MREMAP, mremap, munmap, PAGE_SIZE, PROT, tryMadvise } from "../sys/mem.ts";
 import { decodePagemap, Pagemap, PAGEMAP } from "../sys/native/pagemap.ts";
@@ -11,8 +11,9 @@ import { UffdPermissionError } from "../uffd/errors.ts";
 import { Uffd, probeFeatures } from "../uffd/uffd.ts";
 import { allocOneFolio, type FolioSpec, mmapAligned } from "./folio.ts";
 import { pagemapRange } from "./pagemap-range.ts";
-import { Changes, disableAllThp, freeHugetlbShortage, reserveOneHugetlbPage } from "./settings.ts";
-import { hugetlbSizes, thpSizes } from "./sizes.ts";
+import { Changes, disableAllThp } from "../machine/changes.ts";
+import { HugepageShortfall, hugepageShortage, mayChangeSettings, reserveHugepages } from "../machine/hugepages.ts";
+import { hugetlbSizes, thpSizes } from "../machine/sizes.ts";
 
 export interface FolioCase extends FolioSpec {
   readonly swapout: boolean;
@@ -199,7 +200,7 @@ function* wpMremapSteps(opts: WpMremapOptions): Generator<void, WpMremapSummary,
         }
       }
       for (const size of new Set(cases.filter((c) => c.hugetlb).map((c) => c.size))) {
-        const why = setup && root ? reserveOneHugetlbPage(size, changes) : freeHugetlbShortage(size);
+        const why = mayChangeSettings(setup) ? reserveOneHugetlbPage(size, changes) : hugepageShortage(1, size);
         if (why) hugetlbSkip.set(size, why);
       }
     }
@@ -227,4 +228,21 @@ function* wpMremapSteps(opts: WpMremapOptions): Generator<void, WpMremapSummary,
   }
   ktap.totals();
   return { counts: ktap.counts, planned: cases.length, ms: Math.round(performance.now() - started) };
+}
+
+/**
+ * One hugetlb page of `size` for this run (the one policy: this run's share
+ * on top, given back afterwards). Where the kernel grants none (a size it
+ * cannot allocate now, like 1 GiB pages set aside at boot), a page already
+ * free will do. Returns the skip reason when none can be had.
+ */
+function reserveOneHugetlbPage(size: number, into: Changes): string | undefined {
+  try {
+    into.add(reserveHugepages(1, size));
+  } catch (e) {
+    if (!(e instanceof HugepageShortfall)) {
+      return `not enough HugeTLB pages (need 1 of ${size / 1024} KiB; could not reserve one for this run: ${(e as Error).message})`;
+    }
+  }
+  return hugepageShortage(1, size);
 }

@@ -1,10 +1,10 @@
 // Run one unit case on one memory type the way the runner does in-process:
 // the gate (features, huge pages) first, then the case through its CaseRun.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { hugepageShortage, reserveHugepages } from "../../src/harness/hugetlb.ts";
+import { hugepageShortage, reserveHugepages } from "../../src/machine/hugepages.ts";
 import { defaultHugePageSize, MEMORY, type MemoryName } from "../../src/harness/memory.ts";
 import { workerPool } from "../../src/harness/pool.ts";
-import type { SettingChange } from "../../src/harness/restore.ts";
+import type { SettingChange } from "../../src/machine/restore.ts";
 import type { FeatureSet } from "../../src/uffd/bits.ts";
 import type { UnitCase } from "../../src/unit/case.ts";
 import { hugepagesFor, skipReason, staticSkipReason } from "../../src/unit/gate.ts";

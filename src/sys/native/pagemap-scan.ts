@@ -6,7 +6,8 @@ import { lastErrno, SysError } from "../errno.ts";
 import { close, O, open } from "../fd.ts";
 import { libc } from "../libc.ts";
 import { Scratch } from "../mem.ts";
-import { getU64, IOC_DIR, ioc, setU64 } from "../../uffd/structs.ts";
+import { IOC_DIR, ioc } from "../ioctl.ts";
+import { getU64, setU64 } from "../u64.ts";
 
 function u64Layout<F extends string>(...fields: F[]): { readonly size: number; readonly off: Readonly<Record<F, number>> } {
   return { size: fields.length * 8, off: Object.fromEntries(fields.map((f, i) => [f, i * 8])) as Record<F, number> };
