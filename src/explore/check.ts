@@ -3,12 +3,12 @@
 // the model allows at once; the first difference ends the sequence.
 import { errnoName } from "../sys/errno.ts";
 import { MADV, MAP } from "../sys/mem.ts";
-import { Pagemap, PAGEMAP } from "../sys/native/pagemap.ts";
+import { type Pagemap, PAGEMAP } from "../sys/native/pagemap.ts";
 import { childPagemap } from "../sys/native/child.ts";
 import { PAGE_IS, type PagemapScanner } from "../sys/native/pagemap-scan.ts";
 import { COPY_MODE, CONTINUE_MODE, MOVE_MODE, POISON_MODE, WRITEPROTECT_MODE, ZEROPAGE_MODE } from "../uffd/constants.ts";
 import type { UffdEvent } from "../uffd/events.ts";
-import { type Choice, type Fault, type Model, type TouchStep } from "./model.ts";
+import type { Choice, Fault, Model, TouchStep } from "./model.ts";
 import { MODE_BITS, type Op, opText } from "./ops.ts";
 import type { ExplorePlants } from "./plants.ts";
 import type { Rig } from "./rig.ts";

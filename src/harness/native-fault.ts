@@ -1,7 +1,7 @@
 // C faulting loops run in a pooled toucher Worker: the thread that takes the
 // faults (and SIGBUS) is never the test thread, which may be the one that
 // serves the userfaultfd. See src/sys/native/faults.c.
-import { poisonScan, type PoisonScanResult, sigbusResolve, type SigbusResolveArgs, type SigbusResolveResult } from "../sys/native/faults.ts";
+import { poisonScan, type PoisonScanResult, sigbusResolve, type SigbusResolveResult } from "../sys/native/faults.ts";
 import type { UffdTestContext } from "./context.ts";
 import type { PooledWorker } from "./pool.ts";
 import type { NativeFaultJob } from "./protocol.ts";

@@ -6,6 +6,7 @@
 // signal has come, interrupted() says which, and work refuses to start.
 
 /** A listener may return a promise: the end of what it stopped (a child reaped). */
+// biome-ignore lint/suspicious/noConfusingVoidType: a listener that returns nothing is the common case
 type SignalListener = (signal: NodeJS.Signals) => void | Promise<unknown>;
 /** Puts something back; returns what could not be (one line each). */
 type Restorer = () => string[];
