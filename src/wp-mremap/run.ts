@@ -10,7 +10,6 @@ import { KtapWriter, type KtapCounts } from "../report/ktap.ts";
 import { UffdPermissionError } from "../uffd/errors.ts";
 import { Uffd, probeFeatures } from "../uffd/uffd.ts";
 import { allocOneFolio, type FolioSpec, mmapAligned } from "./folio.ts";
-import { pagemapRange } from "./pagemap-range.ts";
 import { Changes, disableAllThp } from "../machine/changes.ts";
 import { HugepageShortfall, hugepageShortage, mayChangeSettings, reserveHugepages } from "../machine/hugepages.ts";
 import { hugetlbSizes, thpSizes } from "../machine/sizes.ts";
@@ -49,7 +48,7 @@ export interface Plant {
 
 /** Every page's uffd-wp bit must be `expect`; the first page that differs, if any. */
 function wpState(pm: Pagemap, mem: number, size: number, expect: boolean): string | undefined {
-  const entries = pagemapRange(pm, mem, size);
+  const entries = pm.range(mem, size);
   const bad = entries.findIndex((e) => decodePagemap(e).uffdWp !== expect);
   if (bad < 0) return undefined;
   return `uffd-wp not ${expect ? "set" : "clear"} for pte ${bad} (entry 0x${entries[bad]!.toString(16)})`;
@@ -87,7 +86,7 @@ export function testOneFolio(c: FolioCase, pm: Pagemap, plant: Plant = {}): Outc
     if (c.swapout) {
       const err = tryMadvise(mem, c.size, MADV.PAGEOUT);
       if (err) diagnostics.push(`MADV_PAGEOUT: ${errnoName(err)}`);
-      const entries = pagemapRange(pm, mem, c.size);
+      const entries = pm.range(mem, c.size);
       const resident = entries.findIndex((e) => (e & PAGEMAP.SWAPPED) === 0n);
       if (resident >= 0) {
         return { status: "skip", reason: "no swap: MADV_PAGEOUT did not swap the page out", diagnostics: [...diagnostics, `page ${resident} not swapped (entry 0x${entries[resident]!.toString(16)})`] };
