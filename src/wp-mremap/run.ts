@@ -3,7 +3,7 @@
 // page, every THP size (shmem shared, anon private) and every hugetlb size,
 // each with and without swap-out, as the kernel's uffd-wp-mremap.c.
 import { InterruptedError, interrupted } from "../machine/signals.ts";
-import { errnoName, SysError } from "../sys/errno.ts";
+import { Errno, errnoName, SysError } from "../sys/errno.ts";
 import { MADV, MAP, MREMAP, mremap, munmap, PAGE_SIZE, PROT, tryMadvise } from "../sys/mem.ts";
 import { decodePagemap, Pagemap, PAGEMAP } from "../sys/native/pagemap.ts";
 import { KtapWriter, type KtapCounts } from "../report/ktap.ts";
@@ -67,7 +67,7 @@ export function testOneFolio(c: FolioCase, pm: Pagemap, plant: Plant = {}): Outc
       // No features: in particular no EVENT_REMAP.
       uffd = Uffd.create({ features: [] });
     } catch (e) {
-      if (e instanceof SysError && e.errno === 2 /* ENOENT */) return { status: "skip", reason: "userfaultfd not available", diagnostics };
+      if (e instanceof SysError && e.errno === Errno.ENOENT) return { status: "skip", reason: "userfaultfd not available", diagnostics };
       return fail(`userfaultfd_open() failed: ${(e as Error).message}`);
     }
     const range = { start: mem, len: c.size };
