@@ -32,7 +32,7 @@ export interface StressOptions {
   readonly mem: MemoryType;
   readonly geometry: StressGeometry;
   readonly bounces: number;
-  /** Stress write-protect too (default on; SPEC §3). */
+  /** Stress write-protect too (default on: the C had it on until its 6.17 refactor left the flag uninitialised). */
   readonly wp: boolean;
   /** Seconds between deliberate repeat copies that must give EEXIST (the C's 10). 0: at least one per bounce. */
   readonly eexistIntervalS: number;
