@@ -1,4 +1,4 @@
-// Machine settings across processes (src/harness/settings-journal.ts): a run
+// Machine settings across processes (src/machine/settings-journal.ts): a run
 // killed with SIGKILL leaves a record the next run puts back, and a second run
 // cannot change settings while the first holds them. Settings here are temp
 // files (any path works) except for one real nr_hugepages round trip.

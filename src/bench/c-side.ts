@@ -38,7 +38,7 @@ let hooked = false;
 
 /**
  * On SIGINT/SIGTERM/SIGHUP, kill the C process and remove the build folder;
- * restore.ts then exits (with no exit callback from handleSignals, the first
+ * machine/signals.ts then exits (with no exit callback from handleSignals, the first
  * signal ends the process once the listeners have run).
  */
 function hookInterrupt(): void {

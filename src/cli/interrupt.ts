@@ -1,6 +1,6 @@
 // The start of a command that runs tests: settings an unfinished run left
-// are put back (settings-journal.ts); then Ctrl-C, SIGTERM and SIGHUP.
-// restore.ts, on
+// are put back (machine/settings-journal.ts); then Ctrl-C, SIGTERM and SIGHUP.
+// machine/signals.ts, on
 // each signal, stops what registered with onInterrupt (case processes are
 // killed and reaped) and puts every changed setting back; then, on the first
 // signal, this ends the output (`Bail out! interrupted` after the results so
