@@ -20,7 +20,7 @@ export interface MemoryOffers {
   readonly missing: readonly FeatureName[];
   /** Features needed to register it for write-protect faults. */
   readonly wp: readonly FeatureName[];
-  /** Features needed for minor faults; undefined: it has no minor faults (no page cache a second view could fill). */
+  /** Features needed for minor faults; undefined: none to take (anon has no page cache; hugetlb-private no second view to fill it from). */
   readonly minor?: readonly FeatureName[];
   /** WP_UNPOPULATED applies (write-protect markers on unpopulated ptes: anonymous memory). */
   readonly wpUnpopulated: boolean;
