@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { meminfoKb } from "../src/harness/memory.ts";
 import { Changes } from "../src/machine/changes.ts";
-import { hugepageShortage, hugepageState, mayChangeSettings, reserveHugepages } from "../src/machine/hugepages.ts";
+import { HugepageLimit, hugepageShortage, hugepageState, mayChangeSettings, reserveHugepages } from "../src/machine/hugepages.ts";
 import { SettingChange } from "../src/machine/restore.ts";
 import { hugetlbSizes } from "../src/machine/sizes.ts";
 
@@ -67,6 +67,7 @@ describe("huge-page policy", () => {
     const avail = (meminfoKb("MemAvailable") ?? 0) * 1024;
     const tooMany = Math.ceil(avail / 2 / hugepageState().size) + 1;
     expect(() => reserveHugepages(tooMany)).toThrow(/^not reserving \d+ huge pages: that is more than half of the \d+ MiB available$/);
+    expect(() => reserveHugepages(tooMany)).toThrow(HugepageLimit);
     // Nothing of ours is pending (another run may change the count meanwhile; ours would show as a raise of tooMany).
     const after = Number(readFileSync("/proc/sys/vm/nr_hugepages", "utf8"));
     expect(after).toBeLessThan(Number(before) + tooMany);

@@ -42,6 +42,11 @@ export function hugepageShortage(need: number, size?: number): string | undefine
   return size === undefined ? `not enough HugeTLB pages (need ${need}, free ${free})` : `not enough HugeTLB pages (need ${need} of ${size / 1024} KiB, free ${free})`;
 }
 
+/** The policy's limit: the pages asked would take more than half of MemAvailable (nothing was written). */
+export class HugepageLimit extends Error {
+  override readonly name = "HugepageLimit";
+}
+
 /** The kernel granted fewer huge pages than asked (what it did grant was given back). */
 export class HugepageShortfall extends Error {
   override readonly name = "HugepageShortfall";
@@ -53,7 +58,8 @@ export class HugepageShortfall extends Error {
  * it is, under the settings lock, whatever is free (free pages may be
  * another run's); dispose takes exactly that share off again. Anyone else
  * may only use what is free: undefined when enough is, else an error.
- * Throws when more than half of MemAvailable would go to huge pages, when
+ * Throws when more than half of MemAvailable would go to huge pages
+ * (HugepageLimit), when
  * the kernel grants fewer (HugepageShortfall, giving back what it did), or
  * when the settings lock is not had (SettingsBusyError).
  */
@@ -67,7 +73,7 @@ export function reserveHugepages(need: number, size?: number): SettingChange | u
   // Unknown MemAvailable counts as 0: reserve nothing.
   const avail = (meminfoKb("MemAvailable") ?? 0) * 1024;
   if (need * (size ?? defaultHugePageSize()) > avail / 2) {
-    throw new Error(`not reserving ${need} huge pages: that is more than half of the ${Math.round(avail / 2 ** 20)} MiB available`);
+    throw new HugepageLimit(`not reserving ${need} huge pages: that is more than half of the ${Math.round(avail / 2 ** 20)} MiB available`);
   }
   const change = SettingChange.add(size === undefined ? NR_HUGEPAGES : join(hugetlbDir(size), "nr_hugepages"), need);
   const got = change.share ?? 0;
