@@ -58,7 +58,9 @@ describe("huge-page policy", () => {
     expect(hugepageShortage(0)).toBeUndefined();
     expect(hugepageShortage(10_000_000)).toMatch(/^not enough HugeTLB pages \(need 10000000, free \d+\)$/);
     const size = hugetlbSizes()[0]!;
-    expect(hugepageShortage(10_000_000, size)).toMatch(new RegExp(`^not enough HugeTLB pages \\(need 10000000 of ${size / 1024} KiB, free \\d+\\)$`));
+    expect(hugepageShortage(10_000_000, size)).toMatch(
+      new RegExp(`^not enough HugeTLB pages \\(need 10000000 of ${size / 1024} KiB, free \\d+\\)$`),
+    );
     expect(hugepageState(size).size).toBe(size);
   });
 

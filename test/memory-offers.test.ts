@@ -34,7 +34,13 @@ describe("memory types: what each offers", () => {
 
   for (const name of MEMORY_NAMES) {
     const mem = MEMORY[name];
-    const why = !kernel ? "no userfaultfd" : mem.hugetlb ? hugepageShortage(2) : kernel.missing([...mem.offers.missing]).length > 0 ? "feature missing" : undefined;
+    const why = !kernel
+      ? "no userfaultfd"
+      : mem.hugetlb
+        ? hugepageShortage(2)
+        : kernel.missing([...mem.offers.missing]).length > 0
+          ? "feature missing"
+          : undefined;
     test.skipIf(why !== undefined)(`${name}: the ioctls REGISTER answers match the table${why ? ` (skipped: ${why})` : ""}`, () => {
       const minor = featuresFor(mem, "minor");
       const features = [...mem.offers.missing, ...(minor && kernel!.missing([...minor]).length === 0 ? minor : [])];

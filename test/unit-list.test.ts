@@ -29,7 +29,10 @@ describe("unit -l source files", () => {
     const stray: UnitCase = { ...UNIT_CASES[0]!, name: "stray" };
     expect(caseSource(stray)).toBeUndefined();
     const text = listCases([UNIT_CASES[0]!, stray]);
-    const [first, second] = text.trimEnd().split("\n").map((l) => l.split(/ {2,}/));
+    const [first, second] = text
+      .trimEnd()
+      .split("\n")
+      .map((l) => l.split(/ {2,}/));
     expect(first![2]).toBe("src/unit/cases/api.ts");
     expect(second![2]).toBe("-");
   });

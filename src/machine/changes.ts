@@ -49,7 +49,9 @@ export class Changes implements Disposable {
 
 /** Turn every THP size off (anon `enabled` and `shmem_enabled`), as the C does before its cases. */
 export function disableAllThp(into: Changes): void {
-  for (const name of readdirSync(THP_DIR).filter((n) => /^hugepages-\d+kB$/.test(n)).sort()) {
+  for (const name of readdirSync(THP_DIR)
+    .filter((n) => /^hugepages-\d+kB$/.test(n))
+    .sort()) {
     for (const knob of ["enabled", "shmem_enabled"]) {
       const path = join(THP_DIR, name, knob);
       if (existsSync(path)) into.add(setKnob(path, "never"));

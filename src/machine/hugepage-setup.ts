@@ -36,7 +36,9 @@ export class HugepageSetup {
       const change = reserveHugepages(more);
       if (!change) return;
       this.#changes.add(change);
-      log.info(`nr_hugepages ${change.original} -> ${Number(change.original) + more} (this run's ${more} for the hugetlb cases, taken off afterwards)`);
+      log.info(
+        `nr_hugepages ${change.original} -> ${Number(change.original) + more} (this run's ${more} for the hugetlb cases, taken off afterwards)`,
+      );
     } catch (e) {
       const why = (e as Error).message;
       this.#refused.set(need, why);

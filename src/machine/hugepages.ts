@@ -39,7 +39,9 @@ export function hugepageShortage(need: number, size?: number): string | undefine
   const { size: bytes, free } = hugepageState(size);
   if (bytes === 0) return "no hugetlb page size on this kernel";
   if (free >= need) return undefined;
-  return size === undefined ? `not enough HugeTLB pages (need ${need}, free ${free})` : `not enough HugeTLB pages (need ${need} of ${size / 1024} KiB, free ${free})`;
+  return size === undefined
+    ? `not enough HugeTLB pages (need ${need}, free ${free})`
+    : `not enough HugeTLB pages (need ${need} of ${size / 1024} KiB, free ${free})`;
 }
 
 /** The policy's limit: the pages asked would take more than half of MemAvailable (nothing was written). */
@@ -79,7 +81,9 @@ export function reserveHugepages(need: number, size?: number): SettingChange | u
   const got = change.share ?? 0;
   if (got < need) {
     change.dispose();
-    throw new HugepageShortfall(`could only get ${got} free huge pages of ${need} asked (nr_hugepages ${change.original} + ${got}, given back)`);
+    throw new HugepageShortfall(
+      `could only get ${got} free huge pages of ${need} asked (nr_hugepages ${change.original} + ${got}, given back)`,
+    );
   }
   return change;
 }

@@ -34,7 +34,8 @@ export function layerOf(file: string): number {
 /** Relative import specifiers in TypeScript source: static, re-export, side-effect and dynamic imports. */
 export function importsIn(text: string): string[] {
   const out: string[] = [];
-  const re = /(?:^|[\s;])(?:import|export)\b[^"';]*?\bfrom\s*["']([^"']+)["']|(?:^|[\s;])import\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/gm;
+  const re =
+    /(?:^|[\s;])(?:import|export)\b[^"';]*?\bfrom\s*["']([^"']+)["']|(?:^|[\s;])import\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/gm;
   for (const m of text.matchAll(re)) {
     const spec = m[1] ?? m[2] ?? m[3];
     if (spec?.startsWith(".")) out.push(spec);
@@ -93,4 +94,3 @@ export function circles(graph: Map<string, string[]>): string[][] {
   for (const f of graph.keys()) if (!state.has(f)) visit(f);
   return found;
 }
-
