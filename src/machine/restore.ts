@@ -1,7 +1,8 @@
 // Settings the suite changes on the machine (nr_hugepages, THP knobs) are put
 // back through this registry: at the end of their scope, at process exit, and
-// on SIGINT/SIGTERM/SIGHUP (signals.ts calls restoreAll; a second signal still restores before exiting).
-// Once a signal has come, nothing more may be changed: set() refuses. A value
+// on SIGINT/SIGTERM/SIGHUP (signals.ts runs restoreAll; a second signal still
+// restores before exiting). Once a signal has come, nothing more may be
+// changed: set() refuses. A value
 // is set and put back (set); a huge page count gets this run's share added and
 // taken off again (add), so runs at once do not undo each other
 // (settings-journal.ts keeps both on record and under its lock). Afterwards
@@ -40,6 +41,7 @@ const pending = new Map<number, Pending>();
 let nextId = 1;
 // Every signal, abortRun() and process exit put every setting back.
 onRestore(restoreAll);
+
 /** How long putting a setting back waits for the settings lock (else it stays on record for the next run). */
 const RESTORE_WAIT_MS = 30_000;
 
