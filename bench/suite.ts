@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { reserveHugepages } from "../src/harness/hugetlb.ts";
+import { reserveHugepages } from "../src/machine/hugepages.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const BIN = join(ROOT, "dist/uffd-suite");

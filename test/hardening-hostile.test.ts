@@ -8,7 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hugepageState } from "../src/harness/hugetlb.ts";
+import { hugepageState } from "../src/machine/hugepages.ts";
 import { childEnv, compiledBinary, REPO } from "./support/binary.ts";
 import { Live } from "./support/live.ts";
 import { changes, snapshot } from "./support/system.ts";

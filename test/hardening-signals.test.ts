@@ -4,7 +4,7 @@
 // (SIGTERM), put nr_hugepages and the THP knobs back, and leave no process
 // behind (case processes, their forks; Workers go with the process).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { SettingChange } from "../src/harness/restore.ts";
+import { SettingChange } from "../src/machine/restore.ts";
 import { childEnv, compiledBinary, fromSource } from "./support/binary.ts";
 import { Live } from "./support/live.ts";
 import { changes, killMarked, marked, newMarker, snapshot, type Snapshot, untilEmpty } from "./support/system.ts";

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SettingChange } from "../src/harness/restore.ts";
+import { SettingChange } from "../src/machine/restore.ts";
 import { childEnv, compiledBinary, REPO } from "./support/binary.ts";
 import { changes, snapshot } from "./support/system.ts";
 

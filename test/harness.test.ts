@@ -4,7 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { HandlerCounters, statsLine } from "../src/harness/counters.ts";
 import { hugepagesNeeded, UffdTestContext } from "../src/harness/context.ts";
-import { hugepageState, reserveHugepages } from "../src/harness/hugetlb.ts";
+import { hugepageState, reserveHugepages } from "../src/machine/hugepages.ts";
 import { MEMORY, MEMORY_NAMES, type MemoryType } from "../src/harness/memory.ts";
 import { workerPool } from "../src/harness/pool.ts";
 import { MADV, madvise, mremap, MREMAP, munmap } from "../src/sys/mem.ts";

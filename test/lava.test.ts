@@ -320,7 +320,7 @@ describe("npm run matrix -- --report: an earlier run's folder read back", () => 
       { test: { definitions: [{ parameters: { COMMAND: "unit --timeout 240" } }] } },
     ] }));
     const log = lavaLog([{ id: "zeropage_on_anon", result: "pass" }, { id: "events_on_anon", result: "fail", notes: ["expected 1, seen 2"] }, { id: "uffd-suite_unit", result: "fail", notes: ["exit code 1"] }])
-      .replace('"dt": "2026-01-01T00:00:00"', '"dt": "2026-01-01T00:00:00.000"').replace(/"dt": "2026-01-01T00:00:00"(?![^]*"dt": "2026-01-01T00:00:00")/, '"dt": "2026-01-01T00:01:40"');
+      .replace('"dt": "2026-01-01T00:00:00"', '"dt": "2026-01-01T00:00:00.000"').replace(/"dt": "2026-01-01T00:00:00"(?![\s\S]*"dt": "2026-01-01T00:00:00")/, '"dt": "2026-01-01T00:01:40"');
     writeFileSync(join(dir, "lava-run.log"), log);
     const { rows, command } = readRun([dir]);
     expect(command).toBe("unit --timeout 240");

@@ -19,7 +19,7 @@ function namesInSource(): Set<string> {
         const text = readFileSync(p, "utf8");
         for (const m of text.matchAll(/(?:planted\(t, |plant\.has\(|plantNames\(\)\.includes\()"([a-z-]+)"/g)) found.add(m[1]!);
         const stress = /STRESS_PLANTS: readonly StressPlant\[\] = \[([^\]]*)\]/.exec(text);
-        for (const m of stress?.[1]!.matchAll(/"([a-z-]+)"/g) ?? []) found.add(m[1]!);
+        for (const m of stress?.[1]?.matchAll(/"([a-z-]+)"/g) ?? []) found.add(m[1]!);
       }
     }
   };

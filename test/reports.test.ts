@@ -22,7 +22,7 @@ import { underKselftestRunner } from "./support/kselftest-runner.ts";
 const tmp = mkdtempSync(join(tmpdir(), "uffd-reports-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** The Linaro test-definitions kselftest regex (SPEC §4). */
+/** The Linaro test-definitions kselftest regex, as LKFT parses kselftest output. */
 const LINARO = /^(?:# )*(not )?ok (?:\d+) ([^#]+)(# (SKIP)?)?/;
 
 function cli(args: string[], env: Record<string, string> = {}) {

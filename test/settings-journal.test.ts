@@ -1,4 +1,4 @@
-// Machine settings across processes (src/harness/settings-journal.ts): a run
+// Machine settings across processes (src/machine/settings-journal.ts): a run
 // killed with SIGKILL leaves a record the next run puts back, and a second run
 // cannot change settings while the first holds them. Settings here are temp
 // files (any path works) except for one real nr_hugepages round trip.
@@ -6,9 +6,9 @@ import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:tes
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hugepageState } from "../src/harness/hugetlb.ts";
-import { SettingChange } from "../src/harness/restore.ts";
-import { claimKnobs, releaseKnobs, SettingsBusyError } from "../src/harness/settings-journal.ts";
+import { hugepageState } from "../src/machine/hugepages.ts";
+import { SettingChange } from "../src/machine/restore.ts";
+import { claimKnobs, releaseKnobs, SettingsBusyError } from "../src/machine/settings-journal.ts";
 import { childEnv, REPO } from "./support/binary.ts";
 import { Live } from "./support/live.ts";
 

@@ -250,7 +250,7 @@ describe("every check of these cases can fail (planted faults)", () => {
 });
 
 describe("uffd-suite unit (command)", () => {
-  test("-l lists every case once with its memory types and description", () => {
+  test("-l lists every case once with its memory types, source file and description", () => {
     const r = cli(["unit", "-l"]);
     expect(r.code).toBe(0);
     const lines = r.out.trimEnd().split("\n");
@@ -258,7 +258,7 @@ describe("uffd-suite unit (command)", () => {
     const zp = lines.find((l) => l.startsWith("zeropage "))!;
     expect(zp).toContain("anon,shmem,shmem-private,hugetlb,hugetlb-private");
     expect(zp).toContain("UFFDIO_ZEROPAGE");
-    expect(lines.find((l) => l.startsWith("mmap-changing "))).toMatch(/ shmem +while a REMOVE event/);
+    expect(lines.find((l) => l.startsWith("mmap-changing "))).toMatch(/ shmem +src\/unit\/cases\/mmap-changing\.ts +while a REMOVE event/);
     expect(cli(["unit", "-l", "-f", "move"]).out.trimEnd().split("\n").map((l) => l.split(" ")[0])).toEqual(["move", "move-pmd", "move-pmd-split"]);
   });
 

@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { caseName, planCases } from "../src/wp-mremap/run.ts";
-import { HUGETLB_DIR, hugetlbSizes, THP_DIR, thpSizes } from "../src/wp-mremap/sizes.ts";
+import { HUGETLB_DIR, hugetlbSizes, THP_DIR, thpSizes } from "../src/machine/sizes.ts";
 import { childEnv } from "./support/binary.ts";
 
 const MAIN = join(import.meta.dir, "../src/main.ts");

@@ -4,7 +4,7 @@
 // Used by the QEMU boots here and by anything else that needs a Debian
 // kernel or userland (the LAVA matrix reads this module).
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { run } from "./proc.ts";
 
 /** Debian suites by the name used on our command lines, and the archive lines each needs. */

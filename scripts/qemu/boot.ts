@@ -84,7 +84,7 @@ export function parseConsole(text: string): Omit<BootResult, "wallS" | "qemuExit
   let current: { n: number; out: string[]; err: string[] } | null = null;
   const dmesg: string[] = [];
   for (const line of lines) {
-    const at = line.indexOf(MARK + " ");
+    const at = line.indexOf(`${MARK} `);
     if (at < 0) {
       sink?.push(line);
       continue;

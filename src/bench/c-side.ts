@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import source from "../../bench/fault-bench.c" with { type: "text" };
-import { onInterrupt } from "../harness/restore.ts";
+import { onInterrupt } from "../machine/signals.ts";
 import type { RunFigure } from "./bun-side.ts";
 import { KINDS, type Scenario, scenarioLabel } from "./kinds.ts";
 
@@ -38,7 +38,7 @@ let hooked = false;
 
 /**
  * On SIGINT/SIGTERM/SIGHUP, kill the C process and remove the build folder;
- * restore.ts then exits (with no exit callback from handleSignals, the first
+ * machine/signals.ts then exits (with no exit callback from handleSignals, the first
  * signal ends the process once the listeners have run).
  */
 function hookInterrupt(): void {

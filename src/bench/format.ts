@@ -1,5 +1,5 @@
 // The bench report as text.
-import type { BenchReport, CaseResult } from "./bench.ts";
+import type { BenchReport } from "./bench.ts";
 import { scenarioLabel } from "./kinds.ts";
 import type { Summary } from "./stats.ts";
 

@@ -1,6 +1,7 @@
 // What `uffd-suite bench` measures: kinds of fault, memory, handler modes.
 import type { FeatureName } from "../uffd/constants.ts";
 import type { CounterName } from "../harness/counters.ts";
+import { featuresFor, MEMORY } from "../harness/memory.ts";
 import type { FaultStrategy } from "../harness/protocol.ts";
 import type { RegisterModes } from "../uffd/uffd.ts";
 
@@ -29,24 +30,31 @@ export const KINDS: Readonly<Record<KindName, Kind>> = {
   "missing+copy": {
     name: "missing+copy", c: "copy", strategy: "copy", register: { missing: true }, view: "dst",
     write: false, counter: "missing", mems: ["anon", "shmem"],
-    features: (mem) => (mem === "shmem" ? ["MISSING_SHMEM"] : []),
+    features: (mem) => needs(mem, "missing"),
   },
   "missing+zeropage": {
     name: "missing+zeropage", c: "zeropage", strategy: "zeropage", register: { missing: true }, view: "dst",
     write: false, counter: "missing", mems: ["anon"],
-    features: () => [],
+    features: (mem) => needs(mem, "missing"),
   },
   wp: {
     name: "wp", c: "wp", strategy: "copy", register: { wp: true }, view: "dst",
     write: true, counter: "wp", mems: ["anon"],
-    features: () => ["PAGEFAULT_FLAG_WP"],
+    features: (mem) => needs(mem, "wp"),
   },
   minor: {
     name: "minor", c: "minor", strategy: "copy", register: { minor: true }, view: "alias",
     write: false, counter: "minor", mems: ["shmem"],
-    features: () => ["MINOR_SHMEM"],
+    features: (mem) => needs(mem, "minor"),
   },
 };
+
+/** The features `mem` needs for `kind` faults (harness/memory.ts's table). */
+function needs(mem: BenchMem, kind: "missing" | "wp" | "minor"): FeatureName[] {
+  const list = featuresFor(MEMORY[mem], kind);
+  if (!list) throw new Error(`bench: ${mem} has no ${kind} faults`);
+  return [...list];
+}
 
 /** One measured configuration. */
 export interface Scenario {

@@ -1,4 +1,4 @@
-/** Exit codes, as kernel CI reads them (SPEC §4). */
+/** Exit codes, as kernel CI reads them: kselftest's KSFT_PASS 0, KSFT_FAIL 1 and KSFT_SKIP 4 (nothing ran), and 2 for bad usage. */
 export const EXIT = {
   /** Nothing failed. */
   OK: 0,

@@ -5,12 +5,12 @@
 import type { CommandDef } from "citty";
 import { hostname, machine, release } from "node:os";
 import { MEMORY_NAMES, type MemoryName, memoryType } from "../harness/memory.ts";
-import { handleSignals, signalExitCode } from "../harness/restore.ts";
-import { recoverAbandonedSettings } from "../harness/settings-journal.ts";
+import { handleSignals, signalExitCode } from "../machine/signals.ts";
+import { recoverAbandonedSettings } from "../machine/settings-journal.ts";
 import { log } from "../log.ts";
 import { KtapSink } from "../report/ktap.ts";
 import type { Status } from "../report/result.ts";
-import { HugepageSetup } from "../unit/setup.ts";
+import { HugepageSetup } from "../machine/hugepage-setup.ts";
 import { runIsolated, type Isolated } from "../explore/isolate.ts";
 import { decodeReplay, OP_NAMES, type OpName, type Sequence } from "../explore/ops.ts";
 import { parseCount, parseDuration, parseMemList, parseOpList } from "../explore/options.ts";

@@ -1,14 +1,14 @@
 // The start of a command that runs tests: settings an unfinished run left
-// are put back (settings-journal.ts); then Ctrl-C, SIGTERM and SIGHUP.
-// restore.ts, on
+// are put back (machine/settings-journal.ts); then Ctrl-C, SIGTERM and SIGHUP.
+// machine/signals.ts, on
 // each signal, stops what registered with onInterrupt (case processes are
 // killed and reaped) and puts every changed setting back; then, on the first
 // signal, this ends the output (`Bail out! interrupted` after the results so
 // far) and exits 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP). A second signal
 // exits at once, still after restoring. Exiting ends every Worker with the
 // process.
-import { handleSignals, signalExitCode } from "../harness/restore.ts";
-import { recoverAbandonedSettings } from "../harness/settings-journal.ts";
+import { handleSignals, signalExitCode } from "../machine/signals.ts";
+import { recoverAbandonedSettings } from "../machine/settings-journal.ts";
 import type { ReportOutput } from "./report-output.ts";
 import { watchStdoutReader } from "./stdout-guard.ts";
 import { checkTmpdir } from "./tmpdir-check.ts";

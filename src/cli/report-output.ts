@@ -7,7 +7,7 @@
 // interrupted); any result that comes after that is dropped.
 import { closeSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { hostname, machine, release } from "node:os";
-import { checkSettings, restoreAll, type SettingMismatch } from "../harness/restore.ts";
+import { checkSettings, restoreAll, type SettingMismatch } from "../machine/restore.ts";
 import { ReportCollector } from "../report/collect.ts";
 import { renderJson } from "../report/json.ts";
 import { renderJunit } from "../report/junit.ts";

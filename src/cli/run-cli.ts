@@ -2,7 +2,7 @@
 // wrong argument) prints one line on stderr and exits 2, never a stack trace
 // nor the whole usage; --help on every command; --version at the top.
 import { type ArgsDef, type CommandDef, runCommand, type SubCommandsDef } from "citty";
-import { stopExitCode } from "../harness/restore.ts";
+import { stopExitCode } from "../machine/signals.ts";
 import { unknownPlants } from "../plants.ts";
 import { checkArgs } from "./check-args.ts";
 import { EXIT } from "./exit.ts";

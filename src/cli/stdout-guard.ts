@@ -5,7 +5,7 @@
 // shell tool killed by SIGPIPE does, and prints nothing; anything else
 // prints one line, "the report could not be written", and exits 1.
 import { fstatSync } from "node:fs";
-import { abortRun } from "../harness/restore.ts";
+import { abortRun } from "../machine/signals.ts";
 import { POLL, pollRevents } from "../sys/fd.ts";
 import { EXIT } from "./exit.ts";
 

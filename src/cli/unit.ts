@@ -2,7 +2,7 @@
 //  [--no-setup] [--no-isolate] [--jobs N] [--format ktap|json|junit] [-o FILE]`:
 // the kernel's uffd-unit-tests, KTAP on stdout.
 import type { CommandDef } from "citty";
-import { MEMORY_NAMES, type MemoryName } from "../harness/memory.ts";
+import { MEMORY_NAMES } from "../harness/memory.ts";
 import { listCases } from "../unit/list.ts";
 import { allCases, planCases } from "../unit/plan.ts";
 import { runUnit } from "../unit/runner.ts";

@@ -3,7 +3,7 @@
 import type { CommandDef } from "citty";
 import { plantNames } from "../plants.ts";
 import { caseName, planCases, runWpMremapAsync } from "../wp-mremap/run.ts";
-import { hugetlbSizes, thpSizes } from "../wp-mremap/sizes.ts";
+import { hugetlbSizes, thpSizes } from "../machine/sizes.ts";
 import { EXIT } from "./exit.ts";
 import { reportArgs, reportOptions } from "./report-options.ts";
 import { runTests } from "./test-run.ts";

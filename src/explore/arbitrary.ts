@@ -15,7 +15,7 @@ export function possibleOps(t: Target): OpName[] {
   const k = t.kernel;
   const names = Object.keys(WEIGHTS) as OpName[];
   return names.filter((n) => {
-    if (n === "move") return !t.mem.fileBacked && k.has("MOVE");
+    if (n === "move") return t.mem.offers.move && k.has("MOVE");
     if (n === "poison") return k.has("POISON") && !t.noNative;
     if (n === "fork") return !t.noNative;
     if (n === "alias") return t.mem.hasAlias;
@@ -49,7 +49,7 @@ export function opArb(t: Target, only: readonly OpName[]): fc.Arbitrary<Op> {
     wp: fc.tuple(regRange, b, fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }))
       .map(([x, on, dw]) => ({ o: "wp", ...x, on, dw })),
     touch: fc.tuple(page, b, fc.constantFrom("copy", "copy-wp", "zero"), b)
-      .map(([p, w, res, dw]) => ({ o: "touch", p, w, res: t.mem.hugetlb && res === "zero" ? "copy" : res, dw }) as Op),
+      .map(([p, w, res, dw]) => ({ o: "touch", p, w, res: !t.mem.offers.zeropage && res === "zero" ? "copy" : res, dw }) as Op),
     alias: page.map((p) => ({ o: "alias", p })),
     madv: fc.tuple(r, fc.boolean()).map(([x, rm]) => ({ o: "madv", ...x, rm: rm && t.mem.fileBacked })),
     mremap: fc.constant({ o: "mremap" }),

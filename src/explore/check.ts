@@ -3,12 +3,12 @@
 // the model allows at once; the first difference ends the sequence.
 import { errnoName } from "../sys/errno.ts";
 import { MADV, MAP } from "../sys/mem.ts";
-import { Pagemap, PAGEMAP } from "../sys/native/pagemap.ts";
+import { type Pagemap, PAGEMAP } from "../sys/native/pagemap.ts";
 import { childPagemap } from "../sys/native/child.ts";
 import { PAGE_IS, type PagemapScanner } from "../sys/native/pagemap-scan.ts";
 import { COPY_MODE, CONTINUE_MODE, MOVE_MODE, POISON_MODE, WRITEPROTECT_MODE, ZEROPAGE_MODE } from "../uffd/constants.ts";
 import type { UffdEvent } from "../uffd/events.ts";
-import { type Choice, type Fault, type Model, type TouchStep } from "./model.ts";
+import type { Choice, Fault, Model, TouchStep } from "./model.ts";
 import { MODE_BITS, type Op, opText } from "./ops.ts";
 import type { ExplorePlants } from "./plants.ts";
 import type { Rig } from "./rig.ts";
@@ -237,12 +237,12 @@ export class Checker {
     const what = `${opText(op)}: the handler's`;
     let rc = 0;
     if (kind === "missing") {
-      if (op.res === "zero" && !rig.mem.hugetlb) {
+      if (op.res === "zero" && rig.mem.offers.zeropage) {
         rc = rig.uffd.tryZeropage(rig.page(p), rig.ps, op.dw ? ZEROPAGE_MODE.DONTWAKE : 0);
         this.#match(`${what} zeropage`, model.zeropage(p, p + 1), rc, rig.uffd.lastResult);
       }
       // ZEROPAGE refuses an entry holding a uffd-wp marker: COPY fills it.
-      if (op.res !== "zero" || rig.mem.hugetlb || rc !== 0) rc = this.#copy(p, p + 1, wpOk, op.dw, `${what} copy`);
+      if (op.res !== "zero" || !rig.mem.offers.zeropage || rc !== 0) rc = this.#copy(p, p + 1, wpOk, op.dw, `${what} copy`);
     } else if (kind === "minor") rc = this.#continue(p, p + 1, wpOk && this.#e.continueWp, op.dw, `${what} continue`);
     else rc = this.#writeProtect(p, p + 1, false, op.dw, `${what} unprotect`);
     // A call that failed woke nobody: wake the access so it faults again.

@@ -2,7 +2,7 @@
 // answer on stdout. A crash or hang here is the parent's finding, not a dead run.
 import { ftruncateSync, openSync, writeSync } from "node:fs";
 import { encodeReplay, type Sequence } from "./ops.ts";
-import { hugepageShortage } from "../harness/hugetlb.ts";
+import { hugepageShortage } from "../machine/hugepages.ts";
 import { type MemoryType, memoryType } from "../harness/memory.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
 import { probeFeatures } from "../uffd/uffd.ts";

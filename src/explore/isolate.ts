@@ -4,8 +4,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { onInterrupt } from "../harness/restore.ts";
-import { selfCommand } from "../unit/self-exec.ts";
+import { onInterrupt } from "../machine/signals.ts";
+import { selfCommand } from "../harness/self-exec.ts";
 import { ANSWER_PREFIX, type MemAnswer, type MemRequest } from "./request.ts";
 
 export const MEM_COMMAND = "explore-mem";

@@ -1,7 +1,7 @@
 // One sequence end to end: a fresh rig and model, the checker over every
 // operation, and a clean end (an access left asleep in a fault is woken by
 // closing the userfaultfd before anything is unmapped).
-import { hugepageShortage } from "../harness/hugetlb.ts";
+import { hugepageShortage } from "../machine/hugepages.ts";
 import { type MemoryType, pageSizeOf } from "../harness/memory.ts";
 import { mmap, munmap, PAGE_SIZE } from "../sys/mem.ts";
 import { childPagemap } from "../sys/native/child.ts";

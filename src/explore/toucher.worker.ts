@@ -6,7 +6,7 @@
 import { lastErrno } from "../sys/errno.ts";
 import { gettid } from "../sys/fd.ts";
 import { libc } from "../sys/libc.ts";
-import { toArrayBufferAt } from "../sys/mem.ts";
+import { MREMAP, PROT, toArrayBufferAt } from "../sys/mem.ts";
 import { poisonScan } from "../sys/native/faults.ts";
 import { CONTROL_BYTES, D, I, TOUCH_OP, type ToucherInit } from "./shared.ts";
 
@@ -49,13 +49,13 @@ function serve(init: ToucherInit): void {
         break;
       case TOUCH_OP.MREMAP: {
         const len = f64[D.LEN]!;
-        const r = libc.mremap(addr, len, len, 3 /* MAYMOVE|FIXED */, f64[D.ARG]!);
+        const r = libc.mremap(addr, len, len, MREMAP.MAYMOVE | MREMAP.FIXED, f64[D.ARG]!);
         result = typeof r === "bigint" ? -lastErrno() : 0;
         break;
       }
       case TOUCH_OP.REMAP_FRESH: {
         // MAP_FIXED replaces the range in one step (unmapping it first would leave a gap another thread could take).
-        const r = libc.mmap(addr, f64[D.LEN]!, 3, i32[I.FLAGS]!, i32[I.FD]!, f64[D.OFFSET]!);
+        const r = libc.mmap(addr, f64[D.LEN]!, PROT.READ | PROT.WRITE, i32[I.FLAGS]!, i32[I.FD]!, f64[D.OFFSET]!);
         result = typeof r === "bigint" ? -lastErrno() : 0;
         break;
       }

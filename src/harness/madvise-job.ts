@@ -5,15 +5,7 @@
 import { gettid } from "../sys/fd.ts";
 import { tryMadvise } from "../sys/mem.ts";
 import type { WorkerPool } from "./pool.ts";
-
-export interface MadviseJob {
-  readonly type: "madvise";
-  readonly addr: number;
-  readonly len: number;
-  readonly advice: number;
-  /** Int32 slot where the Worker writes its thread id before the call. */
-  readonly tid: SharedArrayBuffer;
-}
+import type { MadviseJob } from "./protocol.ts";
 
 /** Worker side: publish the thread id, then call madvise; returns 0 or the errno. */
 export function runMadvise(job: MadviseJob): number {

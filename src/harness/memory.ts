@@ -10,6 +10,30 @@ import type { FeatureName } from "../uffd/constants.ts";
 export const MEMORY_NAMES = ["anon", "shmem", "shmem-private", "hugetlb", "hugetlb-private"] as const;
 export type MemoryName = (typeof MEMORY_NAMES)[number];
 
+/**
+ * What a memory type offers, and the features each needs beyond the API
+ * itself: the rules the C suite's mem_type carries, read by every program
+ * (unit cases, stress, bench, explore) instead of re-derived.
+ */
+export interface MemoryOffers {
+  /** Features needed to register it for missing faults. */
+  readonly missing: readonly FeatureName[];
+  /** Features needed to register it for write-protect faults. */
+  readonly wp: readonly FeatureName[];
+  /** Features needed for minor faults; undefined: none to take (anon has no page cache; hugetlb-private no second view to fill it from). */
+  readonly minor?: readonly FeatureName[];
+  /** WP_UNPOPULATED applies (write-protect markers on unpopulated ptes: anonymous memory). */
+  readonly wpUnpopulated: boolean;
+  /** UFFDIO_ZEROPAGE resolves its missing faults (hugetlbfs has no zero page). */
+  readonly zeropage: boolean;
+  /** UFFDIO_MOVE can move pages into it (anonymous private memory only; needs MOVE). */
+  readonly move: boolean;
+  /** UFFDIO_POISON can resolve its faults (needs POISON). */
+  readonly poison: boolean;
+  /** Its huge pages: "thp" (it may be backed by THP), "hugetlb" (every page is a hugetlb page: reserved, counted). */
+  readonly hugePages: "thp" | "hugetlb";
+}
+
 export interface MemoryType {
   readonly name: MemoryName;
   /** Backed by a memfd (shmem or hugetlbfs), not anonymous memory. */
@@ -22,32 +46,64 @@ export interface MemoryType {
   readonly hasAlias: boolean;
   /** Feature needed to register this type for missing faults. */
   readonly missingFeature?: FeatureName;
-  /** Feature needed to register this type for write-protect. */
+  /** Feature needed to register this type for write-protect (besides PAGEFAULT_FLAG_WP). */
   readonly wpFeature?: FeatureName;
   /** Feature needed for minor faults, where the type supports them. */
   readonly minorFeature?: FeatureName;
+  readonly offers: MemoryOffers;
+}
+
+type TypeFacts = Omit<MemoryType, "offers">;
+
+/** The offers follow from the facts: one place that says which type offers what. */
+function withOffers(t: TypeFacts): MemoryType {
+  const need = (f: FeatureName | undefined): FeatureName[] => (f ? [f] : []);
+  const offers: MemoryOffers = {
+    missing: need(t.missingFeature),
+    wp: ["PAGEFAULT_FLAG_WP", ...need(t.wpFeature)],
+    ...(t.minorFeature ? { minor: [t.minorFeature] } : {}),
+    wpUnpopulated: !t.fileBacked,
+    zeropage: !t.hugetlb,
+    move: !t.fileBacked,
+    poison: true,
+    hugePages: t.hugetlb ? "hugetlb" : "thp",
+  };
+  return { ...t, offers };
 }
 
 export const MEMORY: Readonly<Record<MemoryName, MemoryType>> = {
-  anon: { name: "anon", fileBacked: false, hugetlb: false, shmem: false, shared: false, hasAlias: false },
-  shmem: {
+  anon: withOffers({ name: "anon", fileBacked: false, hugetlb: false, shmem: false, shared: false, hasAlias: false }),
+  shmem: withOffers({
     name: "shmem", fileBacked: true, hugetlb: false, shmem: true, shared: true, hasAlias: true,
     missingFeature: "MISSING_SHMEM", wpFeature: "WP_HUGETLBFS_SHMEM", minorFeature: "MINOR_SHMEM",
-  },
+  }),
   // The C allocator maps shmem-private shared too; "private" only changes how wp-fork zaps.
-  "shmem-private": {
+  "shmem-private": withOffers({
     name: "shmem-private", fileBacked: true, hugetlb: false, shmem: true, shared: false, hasAlias: true,
     missingFeature: "MISSING_SHMEM", wpFeature: "WP_HUGETLBFS_SHMEM", minorFeature: "MINOR_SHMEM",
-  },
-  hugetlb: {
+  }),
+  hugetlb: withOffers({
     name: "hugetlb", fileBacked: true, hugetlb: true, shmem: false, shared: true, hasAlias: true,
     missingFeature: "MISSING_HUGETLBFS", wpFeature: "WP_HUGETLBFS_SHMEM", minorFeature: "MINOR_HUGETLBFS",
-  },
-  "hugetlb-private": {
+  }),
+  "hugetlb-private": withOffers({
     name: "hugetlb-private", fileBacked: true, hugetlb: true, shmem: false, shared: false, hasAlias: false,
     missingFeature: "MISSING_HUGETLBFS", wpFeature: "WP_HUGETLBFS_SHMEM",
-  },
+  }),
 };
+
+/** What `mem` needs to be registered for `kind` faults (undefined where it has none of that kind). */
+export function featuresFor(mem: MemoryType, kind: "missing" | "wp" | "minor"): readonly FeatureName[] | undefined {
+  return mem.offers[kind];
+}
+
+/** Why `kind` faults cannot be had on `mem` with this kernel (`feature missing: X, Y`), or undefined. */
+export function lackingFor(mem: MemoryType, kind: "missing" | "wp" | "minor", kernel: { missing(list: readonly FeatureName[]): FeatureName[] }): string | undefined {
+  const need = featuresFor(mem, kind);
+  if (!need) return `${mem.name} has no ${kind} faults`;
+  const missing = kernel.missing([...need]);
+  return missing.length > 0 ? `feature missing: ${missing.join(", ")}` : undefined;
+}
 
 export function memoryType(name: string): MemoryType {
   const t = (MEMORY as Record<string, MemoryType>)[name];

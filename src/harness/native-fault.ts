@@ -1,14 +1,11 @@
 // C faulting loops run in a pooled toucher Worker: the thread that takes the
 // faults (and SIGBUS) is never the test thread, which may be the one that
 // serves the userfaultfd. See src/sys/native/faults.c.
-import { poisonScan, type PoisonScanResult, sigbusResolve, type SigbusResolveArgs, type SigbusResolveResult } from "../sys/native/faults.ts";
+import { poisonScan, type PoisonScanResult, sigbusResolve, type SigbusResolveResult } from "../sys/native/faults.ts";
 import type { UffdTestContext } from "./context.ts";
 import type { PooledWorker } from "./pool.ts";
+import type { NativeFaultJob } from "./protocol.ts";
 import { caseLimitMs } from "./limits.ts";
-
-export type NativeFaultJob =
-  | { readonly type: "native-fault"; readonly routine: "sigbus-resolve"; readonly args: SigbusResolveArgs }
-  | { readonly type: "native-fault"; readonly routine: "poison-scan"; readonly args: { dst: number; pages: number; pageSize: number } };
 
 export interface NativeFaultResults {
   "sigbus-resolve": SigbusResolveResult;

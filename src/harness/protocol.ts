@@ -1,6 +1,6 @@
 // Messages between the test side and pooled Workers.
-import type { MadviseJob } from "./madvise-job.ts";
-import type { NativeFaultJob } from "./native-fault.ts";
+// Every Job type a pooled Worker runs lives here; this file imports no runner.
+import type { SigbusResolveArgs } from "../sys/native/faults.ts";
 
 export type FaultStrategy = "copy" | "zeropage" | "move" | "poison";
 
@@ -109,6 +109,21 @@ export interface ServeResult {
   /** Child uffds adopted on fork events (closed by the handler when it stops). */
   readonly adopted: number;
 }
+
+/** madvise() from a pooled Worker (madvise-job.ts): advice that can block until a uffd event is read. */
+export interface MadviseJob {
+  readonly type: "madvise";
+  readonly addr: number;
+  readonly len: number;
+  readonly advice: number;
+  /** Int32 slot where the Worker writes its thread id before the call. */
+  readonly tid: SharedArrayBuffer;
+}
+
+/** A C faulting loop on a toucher Worker (native-fault.ts). */
+export type NativeFaultJob =
+  | { readonly type: "native-fault"; readonly routine: "sigbus-resolve"; readonly args: SigbusResolveArgs }
+  | { readonly type: "native-fault"; readonly routine: "poison-scan"; readonly args: { dst: number; pages: number; pageSize: number } };
 
 export type Job = ServeJob | TouchJob | MadviseJob | NativeFaultJob;
 

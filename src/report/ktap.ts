@@ -1,4 +1,5 @@
-// KTAP / TAP 13 output as kernel CI parses it (SPEC §4):
+// KTAP / TAP 13 output as kernel CI parses it (kunit.py parse, the Linaro
+// test-definitions kselftest regex, TAP 13/14 parsers; LKFT drops a SKIP without a name):
 //   TAP version 13
 //   1..N
 //   # diagnostics, before the result they explain

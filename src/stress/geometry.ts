@@ -2,7 +2,7 @@
 // machine cannot take is one line naming it (StressInputError), found before
 // anything on the system changes. (The values themselves are checked in
 // cli/values.ts.)
-import { hugepageState } from "../harness/hugetlb.ts";
+import { hugepageState } from "../machine/hugepages.ts";
 import { meminfoKb, type MemoryType, pageSizeOf } from "../harness/memory.ts";
 import { libc } from "../sys/libc.ts";
 

@@ -8,11 +8,11 @@
 // once per run and get one job per bounce; during a bounce they are steered
 // through Atomics on a SharedArrayBuffer.
 import { HandlerCounters, statsLine } from "../harness/counters.ts";
-import { hugepageShortage, reserveHugepages } from "../harness/hugetlb.ts";
-import { Area, type MemoryType } from "../harness/memory.ts";
+import { hugepageShortage, reserveHugepages } from "../machine/hugepages.ts";
+import { Area, lackingFor, type MemoryType } from "../harness/memory.ts";
 import { type PooledWorker, type WorkerPool, workerPool } from "../harness/pool.ts";
 import type { Job, ServeJob, ServeResult, TouchResult } from "../harness/protocol.ts";
-import type { SettingChange } from "../harness/restore.ts";
+import type { SettingChange } from "../machine/restore.ts";
 import { COUNT_OFFSET, initSourcePages, TAG_OFFSET } from "../harness/source.ts";
 import { close, pipe, writeByte } from "../sys/fd.ts";
 import { MADV, madvise, MAP, mmap, munmap, PAGE_SIZE, toArrayBufferAt } from "../sys/mem.ts";
@@ -33,7 +33,7 @@ export interface StressOptions {
   readonly mem: MemoryType;
   readonly geometry: StressGeometry;
   readonly bounces: number;
-  /** Stress write-protect too (default on; SPEC §3). */
+  /** Stress write-protect too (default on: the C had it on until its 6.17 refactor left the flag uninitialised). */
   readonly wp: boolean;
   /** Seconds between deliberate repeat copies that must give EEXIST (the C's 10). 0: at least one per bounce. */
   readonly eexistIntervalS: number;
@@ -65,25 +65,14 @@ class StressFailure extends Error {
 const SETTLE_MS = 15_000;
 
 function featuresFor(mem: MemoryType, wp: boolean, kernel: FeatureSet): FeatureName[] {
-  const f: FeatureName[] = [];
-  if (mem.missingFeature) f.push(mem.missingFeature);
+  const f: FeatureName[] = [...mem.offers.missing];
   if (wp) {
-    f.push("PAGEFAULT_FLAG_WP");
-    if (mem.wpFeature) f.push(mem.wpFeature);
+    f.push(...mem.offers.wp);
     // As the C: WP on unpopulated anon ptes leaves markers, so the second half is protected too.
-    if (!mem.fileBacked && kernel.has("WP_UNPOPULATED")) f.push("WP_UNPOPULATED");
+    if (mem.offers.wpUnpopulated && kernel.has("WP_UNPOPULATED")) f.push("WP_UNPOPULATED");
   }
   return f;
 }
-
-/** Why write-protect cannot be stressed on this memory type here, or undefined. */
-function wpLacking(mem: MemoryType, kernel: FeatureSet): string | undefined {
-  const need: FeatureName[] = ["PAGEFAULT_FLAG_WP"];
-  if (mem.wpFeature) need.push(mem.wpFeature);
-  const missing = kernel.missing(need);
-  return missing.length > 0 ? `feature missing: ${missing.join(", ")}` : undefined;
-}
-
 
 /** Settle `p` or give up after `ms` (a Worker stuck in the kernel never replies). */
 async function within<T>(p: Promise<T>, ms: number): Promise<{ ok: true; value: T } | { ok: false; error: unknown } | undefined> {
@@ -126,10 +115,11 @@ export async function runStress(opts: StressOptions): Promise<StressOutcome> {
   } catch (e) {
     return done("skip", `userfaultfd unavailable: ${message(e)}`);
   }
-  if (mem.missingFeature && !kernel.has(mem.missingFeature)) return done("skip", `feature missing: ${mem.missingFeature}`);
+  const noMissing = lackingFor(mem, "missing", kernel);
+  if (noMissing) return done("skip", noMissing);
   let wp = opts.wp;
   if (wp) {
-    const lacking = wpLacking(mem, kernel);
+    const lacking = lackingFor(mem, "wp", kernel);
     if (lacking) {
       opts.note(`write-protect stress off: ${lacking}`);
       wp = false;

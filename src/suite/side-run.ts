@@ -4,10 +4,10 @@
 // back whole; the verdict is taken only from exactly one case with the row's
 // name, from a process whose exit code agrees with it (0 pass, 4 skip, 1 fail).
 import type { Subprocess } from "bun";
-import { InterruptedError, interrupted, onInterrupt } from "../harness/restore.ts";
+import { InterruptedError, interrupted, onInterrupt } from "../machine/signals.ts";
 import type { CaseRecord } from "../report/model.ts";
 import type { Status } from "../report/result.ts";
-import { selfCommand } from "../unit/self-exec.ts";
+import { selfCommand } from "../harness/self-exec.ts";
 
 export interface RowOutcome {
   readonly status: Status;

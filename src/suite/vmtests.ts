@@ -3,9 +3,9 @@
 // uffd-wp-mremap. Each part's runner writes into a section of the run's sink
 // (its own plan dropped), so the results are numbered as one run with one
 // plan and one totals line.
-import { hugepageState, reserveHugepages } from "../harness/hugetlb.ts";
+import { hugepageState, mayChangeSettings, reserveHugepages } from "../machine/hugepages.ts";
 import { MEMORY, type MemoryName, pageSizeOf } from "../harness/memory.ts";
-import type { SettingChange } from "../harness/restore.ts";
+import type { SettingChange } from "../machine/restore.ts";
 import { type ResultSink, section } from "../report/result.ts";
 import { EEXIST_INTERVAL_S, executeStress, stressName, type StressRequest } from "../stress/cli-run.ts";
 import { defaultGroups, StressInputError, stressGeometry } from "../stress/geometry.ts";
@@ -13,7 +13,7 @@ import type { StressOutcome } from "../stress/stress.ts";
 import { allCases, planCases as planUnit } from "../unit/plan.ts";
 import { runUnit } from "../unit/runner.ts";
 import { planCases as planWpMremap, runWpMremap } from "../wp-mremap/run.ts";
-import { hugetlbSizes, thpSizes } from "../wp-mremap/sizes.ts";
+import { hugetlbSizes, thpSizes } from "../machine/sizes.ts";
 import { type RowOutcome, stressInChild } from "./side-run.ts";
 
 /** run_vmtests.sh: `uffd-stress anon 20 16`, `hugetlb H 32`, `hugetlb-private H 32`, `shmem 20 16`, `shmem-private 20 16`. */
@@ -47,7 +47,7 @@ function hugetlbStressSize(setup: boolean, groups: number): { mib: number; chang
   // run_vmtests.sh: half_ufd_size_MB = ceil(nr_cpus * hpage MiB / 128) * 128, needing twice that in huge pages.
   const target = Math.ceil((groups * hpsMiB) / 128) * 128;
   const need = (2 * target) / hpsMiB;
-  if (setup && process.getuid?.() === 0) {
+  if (mayChangeSettings(setup)) {
     try {
       const change = reserveHugepages(need);
       const note = change ? `nr_hugepages ${change.original} + ${change.share} for the hugetlb stress runs` : undefined;

@@ -33,7 +33,7 @@ export const Errno = Object.freeze(
   readonly ENOMEM: number; readonly EACCES: number; readonly EFAULT: number; readonly EBUSY: number;
   readonly EEXIST: number; readonly EINVAL: number; readonly ENOSYS: number; readonly ESRCH: number;
   readonly ENOTTY: number; readonly EOPNOTSUPP: number; readonly EBADF: number; readonly ECHILD: number;
-  readonly EHWPOISON: number; readonly ENOSPC: number; readonly ENODEV: number;
+  readonly EHWPOISON: number; readonly ENOSPC: number; readonly ENODEV: number; readonly EIO: number;
 };
 
 export function errnoName(errno: number): string {

@@ -17,7 +17,10 @@ export const MREMAP = { MAYMOVE: 1, FIXED: 2, DONTUNMAP: 4 } as const;
 export const MFD = { CLOEXEC: 1, ALLOW_SEALING: 2, HUGETLB: 4 } as const;
 export const FALLOC = { KEEP_SIZE: 1, PUNCH_HOLE: 2 } as const;
 
-export const PAGE_SIZE: number = libc.sysconf(30 /* _SC_PAGESIZE */);
+/** sysconf(_SC_PAGESIZE): glibc's and musl's name number, the same on every architecture. */
+const SC_PAGESIZE = 30;
+
+export const PAGE_SIZE: number = libc.sysconf(SC_PAGESIZE);
 
 export interface MmapOptions {
   readonly prot?: number;

@@ -16,7 +16,7 @@ export class UffdIoctlError extends SysError {
     const seen = result < 0 ? `result ${errnoName(-result)}` : `${result} bytes done`;
     super(call, errno, detail ? `${detail}, ${seen}` : seen);
     this.result = result;
-    this.done = result > 0 ? result : 0;
+    this.done = Math.max(result, 0);
   }
 }
 

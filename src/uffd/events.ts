@@ -1,6 +1,7 @@
 // uffd_msg decoding into a discriminated union.
 import { EVENT, PAGEFAULT_FLAG } from "./constants.ts";
-import { getU64, UFFD_MSG } from "./structs.ts";
+import { getU64 } from "../sys/u64.ts";
+import { UFFD_MSG } from "./structs.ts";
 
 export type PagefaultKind = "missing" | "wp" | "minor";
 

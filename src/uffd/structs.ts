@@ -1,6 +1,7 @@
 // Struct layouts, declared once. All uffdio_* structs are sequences of 64-bit
 // fields; offsets follow from field order. ioctl numbers are derived from the
-// asm-generic _IOC encoding and these sizes.
+// asm-generic _IOC encoding (sys/ioctl.ts) and these sizes.
+import { IOC_DIR, ioc } from "../sys/ioctl.ts";
 import { IOCTL_NRS, UFFD_API } from "./constants.ts";
 
 type Layout<F extends string> = { readonly size: number; readonly off: Readonly<Record<F, number>> };
@@ -39,14 +40,6 @@ export const UFFD_MSG = {
   },
 } as const;
 
-// asm-generic ioctl encoding: dir(2) | size(14) | type(8) | nr(8)
-export const IOC_DIR = { NONE: 0, WRITE: 1, READ: 2, READWRITE: 3 } as const;
-
-export function ioc(dir: number, type: number, nr: number, size: number): number {
-  // >>> 0 keeps the result unsigned when dir sets bit 31.
-  return (((dir << 30) | (size << 16) | (type << 8) | nr) >>> 0);
-}
-
 const IOWR = (nr: number, size: number) => ioc(IOC_DIR.READWRITE, UFFD_API, nr, size);
 const IOR = (nr: number, size: number) => ioc(IOC_DIR.READ, UFFD_API, nr, size);
 
@@ -64,26 +57,3 @@ export const IOCTL = {
   /** /dev/userfaultfd: _IO(0xAA, 0x00), the argument is the open flags. */
   DEV_NEW: ioc(IOC_DIR.NONE, UFFD_API, 0x00, 0),
 } as const;
-
-const TWO32 = 2 ** 32;
-
-/** Store a non-negative integer < 2^53 as u64, without BigInt. */
-export function setU64(view: DataView, off: number, v: number): void {
-  view.setUint32(off, v >>> 0, true);
-  view.setUint32(off + 4, Math.floor(v / TWO32), true);
-}
-
-/** Load a u64 that is known to fit in 53 bits (addresses, lengths). */
-export function getU64(view: DataView, off: number): number {
-  return view.getUint32(off + 4, true) * TWO32 + view.getUint32(off, true);
-}
-
-/** Load a signed s64 (result fields: byte counts or -errno). */
-export function getS64(view: DataView, off: number): number {
-  return view.getInt32(off + 4, true) * TWO32 + view.getUint32(off, true);
-}
-
-/** Load a full u64 as BigInt (feature and ioctl masks; never on a hot path). */
-export function getU64Big(view: DataView, off: number): bigint {
-  return view.getBigUint64(off, true);
-}

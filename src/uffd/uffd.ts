@@ -15,7 +15,8 @@ import {
 } from "./constants.ts";
 import { requireFeatures, UffdIoctlError, UffdPermissionError } from "./errors.ts";
 import { decodeEvent, type UffdEvent } from "./events.ts";
-import { getS64, getU64, getU64Big, IOCTL, setU64, STRUCTS, UFFD_MSG } from "./structs.ts";
+import { getS64, getU64, getU64Big, setU64 } from "../sys/u64.ts";
+import { IOCTL, STRUCTS, UFFD_MSG } from "./structs.ts";
 
 export interface Range {
   readonly start: number;

@@ -21,25 +21,28 @@ import { threadIdCases } from "./cases/thread-id.ts";
 import { userModeOnlyCases } from "./cases/user-mode-only.ts";
 import { wpAsyncCases } from "./cases/wp-async.ts";
 
-export const UNIT_CASES: readonly UnitCase[] = [
-  ...apiCases,
-  ...registerCases,
-  ...zeropageCases,
-  ...moveCases,
-  ...wpForkCases,
-  ...wpUnpopulatedCases,
-  ...minorCases,
-  ...sigbusCases,
-  ...eventsCases,
-  ...poisonCases,
-  ...mmapChangingCases,
+/** Each case list with the file that holds it (`uffd-suite unit -l` shows it: a KTAP name leads to its code). */
+export const CATALOGUE_FILES: ReadonlyArray<readonly [string, readonly UnitCase[]]> = [
+  ["src/unit/cases/api.ts", apiCases],
+  ["src/unit/cases/register.ts", registerCases],
+  ["src/unit/cases/zeropage.ts", zeropageCases],
+  ["src/unit/cases/move.ts", moveCases],
+  ["src/unit/cases/wp-fork.ts", wpForkCases],
+  ["src/unit/cases/wp-unpopulated.ts", wpUnpopulatedCases],
+  ["src/unit/cases/minor.ts", minorCases],
+  ["src/unit/cases/sigbus.ts", sigbusCases],
+  ["src/unit/cases/events.ts", eventsCases],
+  ["src/unit/cases/poison.ts", poisonCases],
+  ["src/unit/cases/mmap-changing.ts", mmapChangingCases],
   // Ours alone (origin "suite").
-  ...eventsUnmapCases,
-  ...threadIdCases,
-  ...exactAddressCases,
-  ...wpAsyncCases,
-  ...userModeOnlyCases,
-  ...copyDontwakeCases,
-  ...registerErrorsCases,
-  ...closeWakesCases,
+  ["src/unit/cases/events-unmap.ts", eventsUnmapCases],
+  ["src/unit/cases/thread-id.ts", threadIdCases],
+  ["src/unit/cases/exact-address.ts", exactAddressCases],
+  ["src/unit/cases/wp-async.ts", wpAsyncCases],
+  ["src/unit/cases/user-mode-only.ts", userModeOnlyCases],
+  ["src/unit/cases/copy-dontwake.ts", copyDontwakeCases],
+  ["src/unit/cases/register-errors.ts", registerErrorsCases],
+  ["src/unit/cases/close-wakes.ts", closeWakesCases],
 ];
+
+export const UNIT_CASES: readonly UnitCase[] = CATALOGUE_FILES.flatMap(([, list]) => list);

@@ -1,7 +1,7 @@
 // Why a planned case cannot run here, decided before it starts: no
 // userfaultfd, no hugetlb, missing features, too few free huge pages.
 import { hugepagesNeeded } from "../harness/context.ts";
-import { hugepageShortage } from "../harness/hugetlb.ts";
+import { hugepageShortage } from "../machine/hugepages.ts";
 import { defaultHugePageSize, type MemoryType } from "../harness/memory.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
 import type { FeatureName } from "../uffd/constants.ts";

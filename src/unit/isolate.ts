@@ -12,12 +12,12 @@
 // process's stdout against that token (record.ts): a verdict is printed only
 // if that process sent it and then said "ready" or exited cleanly.
 import type { Subprocess } from "bun";
-import { InterruptedError, interrupted, onInterrupt } from "../harness/restore.ts";
+import { InterruptedError, interrupted, onInterrupt } from "../machine/signals.ts";
 import { log } from "../log.ts";
 import type { PlannedCase } from "./plan.ts";
 import { type CaseRequest, isReady, newToken, type Progress, readProgress } from "./record.ts";
 import type { CaseResult } from "./result.ts";
-import { selfCommand } from "./self-exec.ts";
+import { selfCommand } from "../harness/self-exec.ts";
 
 /** The hidden command a case process runs. */
 export const CASE_COMMAND = "unit-case";

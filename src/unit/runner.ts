@@ -2,9 +2,9 @@
 // kernel, set up huge pages, run the entries (each in its own process by
 // default, up to `jobs` side by side as schedule.ts allows) and hand the
 // results to the run's sink in catalogue order.
-import { InterruptedError, interrupted } from "../harness/restore.ts";
+import { InterruptedError, interrupted } from "../machine/signals.ts";
 import { log } from "../log.ts";
-import { hugepageState } from "../harness/hugetlb.ts";
+import { hugepageState } from "../machine/hugepages.ts";
 import type { Result, ResultSink } from "../report/result.ts";
 import { FeatureSet } from "../uffd/bits.ts";
 import { probeFeatures } from "../uffd/uffd.ts";
@@ -17,7 +17,7 @@ import type { CaseResult } from "./result.ts";
 import { plantedFromEnv, runCase } from "./run-case.ts";
 import { deniedFeatures } from "./permitted.ts";
 import { Admission, hugepagesWanted, memoryBudgetMiB, needsOf } from "./schedule.ts";
-import { HugepageSetup } from "./setup.ts";
+import { HugepageSetup } from "../machine/hugepage-setup.ts";
 
 export interface UnitRunOptions extends PlanOptions {
   /** Seconds one case may run. */

@@ -2,9 +2,8 @@
 // page, a THP (anon private, or shmem shared) or a hugetlb page.
 import { bytesAt, MAP, mmap, munmap, PAGE_SIZE, PROT } from "../sys/mem.ts";
 import { PAGEMAP, type Pagemap } from "../sys/native/pagemap.ts";
-import { pagemapRange } from "./pagemap-range.ts";
-import { Changes, setKnob } from "./settings.ts";
-import { thpKnob } from "./sizes.ts";
+import { Changes, setKnob } from "../machine/changes.ts";
+import { thpKnob } from "../machine/sizes.ts";
 
 const MAP_HUGE_SHIFT = 26;
 
@@ -52,7 +51,7 @@ export function allocOneFolio(spec: FolioSpec, pm: Pagemap): Allocated {
     // Populate with the first byte; every page of the folio must then be there.
     const bytes = bytesAt(mem, spec.size);
     bytes[0] = 1;
-    const entries = pagemapRange(pm, mem, spec.size);
+    const entries = pm.range(mem, spec.size);
     const hole = entries.findIndex((e) => (e & (PAGEMAP.PRESENT | PAGEMAP.SWAPPED)) === 0n);
     if (hole >= 0) {
       munmap(mem, spec.size);

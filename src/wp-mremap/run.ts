@@ -2,17 +2,17 @@
 // whose userfaultfd lacks EVENT_REMAP must lose its uffd-wp bits. For the base
 // page, every THP size (shmem shared, anon private) and every hugetlb size,
 // each with and without swap-out, as the kernel's uffd-wp-mremap.c.
-import { InterruptedError, interrupted } from "../harness/restore.ts";
-import { errnoName, SysError } from "../sys/errno.ts";
+import { InterruptedError, interrupted } from "../machine/signals.ts";
+import { Errno, errnoName, SysError } from "../sys/errno.ts";
 import { MADV, MAP, MREMAP, mremap, munmap, PAGE_SIZE, PROT, tryMadvise } from "../sys/mem.ts";
 import { decodePagemap, Pagemap, PAGEMAP } from "../sys/native/pagemap.ts";
 import type { ResultSink, Status } from "../report/result.ts";
 import { UffdPermissionError } from "../uffd/errors.ts";
 import { Uffd, probeFeatures } from "../uffd/uffd.ts";
 import { allocOneFolio, type FolioSpec, mmapAligned } from "./folio.ts";
-import { pagemapRange } from "./pagemap-range.ts";
-import { Changes, disableAllThp, freeHugetlbShortage, reserveOneHugetlbPage } from "./settings.ts";
-import { hugetlbSizes, thpSizes } from "./sizes.ts";
+import { Changes, disableAllThp } from "../machine/changes.ts";
+import { HugepageShortfall, hugepageShortage, mayChangeSettings, reserveHugepages } from "../machine/hugepages.ts";
+import { hugetlbSizes, thpSizes } from "../machine/sizes.ts";
 
 export interface FolioCase extends FolioSpec {
   readonly swapout: boolean;
@@ -56,7 +56,7 @@ export interface Plant {
 
 /** Every page's uffd-wp bit must be `expect`; the first page that differs, if any. */
 function wpState(pm: Pagemap, mem: number, size: number, expect: boolean): string | undefined {
-  const entries = pagemapRange(pm, mem, size);
+  const entries = pm.range(mem, size);
   const bad = entries.findIndex((e) => decodePagemap(e).uffdWp !== expect);
   if (bad < 0) return undefined;
   return `uffd-wp not ${expect ? "set" : "clear"} for pte ${bad} (entry 0x${entries[bad]!.toString(16)})`;
@@ -75,7 +75,7 @@ export function testOneFolio(c: FolioCase, pm: Pagemap, plant: Plant = {}): Outc
       // No features: in particular no EVENT_REMAP.
       uffd = Uffd.create({ features: [] });
     } catch (e) {
-      if (e instanceof SysError && e.errno === 2 /* ENOENT */) return { status: "skip", reason: "userfaultfd not available", diagnostics };
+      if (e instanceof SysError && e.errno === Errno.ENOENT) return { status: "skip", reason: "userfaultfd not available", diagnostics };
       return fail(`userfaultfd_open() failed: ${(e as Error).message}`);
     }
     const range = { start: mem, len: c.size };
@@ -94,7 +94,7 @@ export function testOneFolio(c: FolioCase, pm: Pagemap, plant: Plant = {}): Outc
     if (c.swapout) {
       const err = tryMadvise(mem, c.size, MADV.PAGEOUT);
       if (err) diagnostics.push(`MADV_PAGEOUT: ${errnoName(err)}`);
-      const entries = pagemapRange(pm, mem, c.size);
+      const entries = pm.range(mem, c.size);
       const resident = entries.findIndex((e) => (e & PAGEMAP.SWAPPED) === 0n);
       if (resident >= 0) {
         return { status: "skip", reason: "no swap: MADV_PAGEOUT did not swap the page out", diagnostics: [...diagnostics, `page ${resident} not swapped (entry 0x${entries[resident]!.toString(16)})`] };
@@ -137,7 +137,9 @@ export interface WpMremapOptions {
 export function runWpMremap(opts: WpMremapOptions): void {
   const steps = wpMremapSteps(opts);
   // Every step at once: nothing between cases.
-  while (!steps.next().done) continue;
+  while (!steps.next().done) {
+    // each step runs in next()
+  }
 }
 
 /**
@@ -196,7 +198,7 @@ function* wpMremapSteps(opts: WpMremapOptions): Generator<void, void, void> {
         }
       }
       for (const size of new Set(cases.filter((c) => c.hugetlb).map((c) => c.size))) {
-        const why = setup && root ? reserveOneHugetlbPage(size, changes) : freeHugetlbShortage(size);
+        const why = mayChangeSettings(setup) ? reserveOneHugetlbPage(size, changes) : hugepageShortage(1, size);
         if (why) hugetlbSkip.set(size, why);
       }
     }
@@ -223,4 +225,21 @@ function* wpMremapSteps(opts: WpMremapOptions): Generator<void, void, void> {
     pm?.close();
     changes.dispose();
   }
+}
+
+/**
+ * One hugetlb page of `size` for this run (the one policy: this run's share
+ * on top, given back afterwards). Where the kernel grants none (a size it
+ * cannot allocate now, like 1 GiB pages set aside at boot), a page already
+ * free will do. Returns the skip reason when none can be had.
+ */
+function reserveOneHugetlbPage(size: number, into: Changes): string | undefined {
+  try {
+    into.add(reserveHugepages(1, size));
+  } catch (e) {
+    if (!(e instanceof HugepageShortfall)) {
+      return `not enough HugeTLB pages (need 1 of ${size / 1024} KiB; could not reserve one for this run: ${(e as Error).message})`;
+    }
+  }
+  return hugepageShortage(1, size);
 }

@@ -7,9 +7,10 @@
 //   kill-share PATH N add N as this run's share, print "set", SIGKILL itself
 //   kill-hugepages    raise nr_hugepages by one, print "set", SIGKILL itself
 //   recover           put back what an unfinished run left
-import { hugepageState, reserveHugepages } from "../../src/harness/hugetlb.ts";
-import { handleSignals, SettingChange } from "../../src/harness/restore.ts";
-import { recoverAbandonedSettings } from "../../src/harness/settings-journal.ts";
+import { hugepageState, reserveHugepages } from "../../src/machine/hugepages.ts";
+import { SettingChange } from "../../src/machine/restore.ts";
+import { handleSignals } from "../../src/machine/signals.ts";
+import { recoverAbandonedSettings } from "../../src/machine/settings-journal.ts";
 
 const [mode, path, value] = process.argv.slice(2);
 switch (mode) {

@@ -10,7 +10,7 @@
 // (PR_SET_PDEATHSIG), so a child forked from a Worker dies with the Worker.
 import type { Pointer } from "bun:ffi";
 import childSource from "./child.c" with { type: "text" };
-import { lastErrno, SysError } from "../errno.ts";
+import { Errno, lastErrno, SysError } from "../errno.ts";
 import { close, O, pipe, setNonBlocking } from "../fd.ts";
 import { libc } from "../libc.ts";
 import { MADV, PAGE_SIZE, Scratch } from "../mem.ts";
@@ -218,7 +218,7 @@ function drain(fd: number): bigint[] {
   for (;;) {
     const n = libc.read(fd, buf.addr, buf.size);
     if (n <= 0) {
-      if (n < 0 && lastErrno() === 4 /* EINTR */) continue;
+      if (n < 0 && lastErrno() === Errno.EINTR) continue;
       break; // 0: EOF; <0: EAGAIN (nothing more) or an error after the child is gone
     }
     const bytes = new Uint8Array(pending.length + n);

@@ -12,6 +12,11 @@ const unit = loadNative("forked", forkedSource, {
   forked_pin_pagemap: routineSig,
 });
 
+/** Exit codes of our routines (after child.c's CHILD_EXIT codes). */
+export const FORKED_EXIT = {
+  MREMAP_FAILED: 9, RELEASED_NOT_ZERO: 10, GUP_OPEN_FAILED: 11, PIN_START_FAILED: 12, PIN_STOP_FAILED: 13, WRONG_PAGE: 14,
+} as const;
+
 const EXIT_TEXT: Readonly<Record<number, string>> = {
   9: "mremap failed", 10: "a released page is not zero", 11: "cannot open /sys/kernel/debug/gup_test",
   12: "PIN_LONGTERM_TEST_START failed", 13: "PIN_LONGTERM_TEST_STOP failed",

@@ -2,11 +2,12 @@
 // page categories for a range in bulk, and can write-protect the pages it
 // matched (uffd-wp async mode). Layouts and numbers from include/uapi/linux/fs.h,
 // declared once as tables like src/uffd/structs.ts.
-import { lastErrno, SysError } from "../errno.ts";
+import { Errno, lastErrno, SysError } from "../errno.ts";
 import { close, O, open } from "../fd.ts";
 import { libc } from "../libc.ts";
 import { Scratch } from "../mem.ts";
-import { getU64, IOC_DIR, ioc, setU64 } from "../../uffd/structs.ts";
+import { IOC_DIR, ioc } from "../ioctl.ts";
+import { getU64, setU64 } from "../u64.ts";
 
 function u64Layout<F extends string>(...fields: F[]): { readonly size: number; readonly off: Readonly<Record<F, number>> } {
   return { size: fields.length * 8, off: Object.fromEntries(fields.map((f, i) => [f, i * 8])) as Record<F, number> };
@@ -102,7 +103,7 @@ export class PagemapScanner {
         });
       }
       const walkEnd = getU64(v, o.walk_end);
-      if (walkEnd <= start) throw new SysError("ioctl(PAGEMAP_SCAN)", 5 /* EIO */, `walk stopped at 0x${walkEnd.toString(16)}`);
+      if (walkEnd <= start) throw new SysError("ioctl(PAGEMAP_SCAN)", Errno.EIO, `walk stopped at 0x${walkEnd.toString(16)}`);
       start = walkEnd;
     }
     return out;

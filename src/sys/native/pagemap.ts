@@ -1,5 +1,6 @@
-// /proc/<pid>/pagemap entries: bits and an in-process reader.
-import { check, lastErrno, SysError } from "../errno.ts";
+// /proc/<pid>/pagemap entries: bits and an in-process reader (one entry, or
+// a whole range in one read: a 1 GiB folio is 262,144 entries).
+import { Errno, lastErrno, SysError } from "../errno.ts";
 import { close, O, open } from "../fd.ts";
 import { libc } from "../libc.ts";
 import { PAGE_SIZE } from "../mem.ts";
@@ -31,22 +32,41 @@ export function decodePagemap(entry: bigint): PagemapBits {
   };
 }
 
-/** This process's pagemap, opened once; read entries with entry(addr). */
+/** This process's pagemap, opened once; read entries with entry(addr) or range(addr, len). */
 export class Pagemap {
   readonly fd: number;
-  readonly #buf = new BigUint64Array(new ArrayBuffer(8));
+  readonly #one = new BigUint64Array(new ArrayBuffer(8));
 
   constructor() {
     this.fd = open("/proc/self/pagemap", O.RDONLY | O.CLOEXEC);
   }
 
   entry(addr: number): bigint {
-    for (;;) {
-      const n = libc.pread(this.fd, this.#buf, 8, Math.floor(addr / PAGE_SIZE) * 8);
-      if (n === 8) return this.#buf[0]!;
-      if (n < 0 && lastErrno() === 4 /* EINTR */) continue;
-      if (n < 0) check("pread", n, "/proc/self/pagemap");
-      throw new SysError("pread", 5 /* EIO */, `short pagemap read (${n} bytes)`);
+    this.#read(this.#one, Math.floor(addr / PAGE_SIZE));
+    return this.#one[0]!;
+  }
+
+  /** The entries of every page that [addr, addr+len) touches. */
+  range(addr: number, len: number): BigUint64Array {
+    const first = Math.floor(addr / PAGE_SIZE);
+    const out = new BigUint64Array(new ArrayBuffer((Math.ceil((addr + len) / PAGE_SIZE) - first) * 8));
+    this.#read(out, first);
+    return out;
+  }
+
+  /** Fill `into` with the entries from page number `first` on (the one read loop: EINTR retried, short reads continued). */
+  #read(into: BigUint64Array, first: number): void {
+    const bytes = new Uint8Array(into.buffer, into.byteOffset, into.byteLength);
+    let done = 0;
+    while (done < bytes.length) {
+      const r = libc.pread(this.fd, bytes.subarray(done), bytes.length - done, first * 8 + done);
+      if (r < 0) {
+        const errno = lastErrno();
+        if (errno === Errno.EINTR) continue;
+        throw new SysError("pread", errno, "/proc/self/pagemap");
+      }
+      if (r === 0) throw new SysError("pread", Errno.EIO, `short /proc/self/pagemap read (${done} of ${bytes.length} bytes)`);
+      done += r;
     }
   }
 

@@ -22,14 +22,13 @@ export function touchMs(): number {
 
 /**
  * `extra` plus what the case's memory type needs to be registered for
- * missing faults (MISSING_SHMEM / MISSING_HUGETLBFS); skips with
+ * missing faults, and with `wp` for write-protect (its `offers` in
+ * harness/memory.ts); skips with
  * `feature missing: X` where the kernel lacks any.
  */
 export function needFeatures(t: CaseRun, extra: readonly FeatureName[], opts: { wp?: boolean } = {}): FeatureName[] {
   const mem = t.mem!;
-  const want = new Set<FeatureName>(extra);
-  if (mem.missingFeature) want.add(mem.missingFeature);
-  if (opts.wp && mem.wpFeature) want.add(mem.wpFeature);
+  const want = new Set<FeatureName>([...extra, ...mem.offers.missing, ...(opts.wp ? mem.offers.wp : [])]);
   const list = [...want];
   const missing = t.kernel.missing(list);
   if (missing.length > 0) t.skip(`feature missing: ${missing.join(", ")}`);

@@ -6,7 +6,7 @@
 // step after the WAKE was issued, never before.
 import { describeMismatch } from "../../harness/touch.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { faultingReader, hex, KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, planted, showEvent, touchMs, until } from "./beyond-kit.ts";
+import { faultingReader, hex, KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, planted, showEvent, until } from "./beyond-kit.ts";
 
 /** How long a thread that must stay asleep is watched. */
 const ASLEEP_MS = 150;

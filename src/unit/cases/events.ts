@@ -13,7 +13,8 @@ import { COUNT_OFFSET, RUN_SEED, TAG_OFFSET, wrongPage } from "../../harness/sou
 import { Errno, errnoName } from "../../sys/errno.ts";
 import { type MemoryType, releaseAdvice } from "../../harness/memory.ts";
 import { describeStatus } from "../../sys/native.ts";
-import { type EventsChildResult, forkedExitMeaning, runEventsChild } from "../../sys/native/forked.ts";
+import { CHILD_EXIT } from "../../sys/native/child.ts";
+import { type EventsChildResult, FORKED_EXIT, forkedExitMeaning, runEventsChild } from "../../sys/native/forked.ts";
 import type { FeatureName } from "../../uffd/constants.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
 import { caseLimitMs } from "../../harness/limits.ts";
@@ -54,9 +55,9 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
     const why = s.kind === "exited" ? forkedExitMeaning(s.code) : describeStatus(s);
     const at = child.stage ? ` at stage "${child.stage}"` : "";
     let detail = "";
-    if (s.kind === "exited" && s.code === 1) detail = `: page ${child.page} counter ${child.seen}, expected ${child.expected}`;
-    else if (s.kind === "exited" && s.code === 10) detail = `: page ${child.page} byte ${child.expected} is ${child.seen}`;
-    else if (s.kind === "exited" && s.code === 14) detail = `: ${tagText(child.page ?? 0, child.seen ?? 0n)}`;
+    if (s.kind === "exited" && s.code === CHILD_EXIT.MISMATCH) detail = `: page ${child.page} counter ${child.seen}, expected ${child.expected}`;
+    else if (s.kind === "exited" && s.code === FORKED_EXIT.RELEASED_NOT_ZERO) detail = `: page ${child.page} byte ${child.expected} is ${child.seen}`;
+    else if (s.kind === "exited" && s.code === FORKED_EXIT.WRONG_PAGE) detail = `: ${tagText(child.page ?? 0, child.seen ?? 0n)}`;
     else if (child.errno) detail = `: ${errnoName(child.errno)}`;
     t.check(false, "the faulting child", { expected: "exit 0", seen: `${why}${at}${detail}` });
   }

@@ -52,11 +52,11 @@ interface Row {
 }
 
 const M = REGISTER_MODE.MISSING;
-const huge = (m: MemoryType) => m.hugetlb;
+const huge = (m: MemoryType) => m.offers.hugePages === "hugetlb";
 const has = (f: FeatureName) => (_: MemoryType, k: FeatureSet) => k.has(f);
 /** UFFDIO_CONTINUE came with minor faults (Linux 5.13); before, the ioctl is unknown (EINVAL). */
 const continueKnown = (_: MemoryType, k: FeatureSet) => k.has("MINOR_HUGETLBFS") || k.has("MINOR_SHMEM");
-const wpOk = (m: MemoryType, k: FeatureSet) => k.has("PAGEFAULT_FLAG_WP") && (!m.wpFeature || k.has(m.wpFeature));
+const wpOk = (m: MemoryType, k: FeatureSet) => k.missing([...m.offers.wp]).length === 0;
 
 function call(fn: () => unknown): number {
   try {
@@ -159,7 +159,7 @@ function runRow(row: Row, mem: MemoryType, features: readonly FeatureName[], src
 
 function registerErrors(t: CaseRun): void {
   const mem = t.mem!;
-  const wp: FeatureName[] = wpOk(mem, t.kernel) ? ["PAGEFAULT_FLAG_WP", ...(mem.wpFeature ? [mem.wpFeature] : [])] : [];
+  const wp: readonly FeatureName[] = wpOk(mem, t.kernel) ? mem.offers.wp : [];
   const features = needFeatures(t, wp);
   const src = new Scratch(pageSizeOf(mem));
   t.defer(() => src.dispose());

@@ -1,7 +1,8 @@
 // Settings the suite changes on the machine (nr_hugepages, THP knobs) are put
 // back through this registry: at the end of their scope, at process exit, and
-// on SIGINT/SIGTERM/SIGHUP (a second signal still restores before exiting).
-// Once a signal has come, nothing more may be changed: set() refuses. A value
+// on SIGINT/SIGTERM/SIGHUP (signals.ts runs restoreAll; a second signal still
+// restores before exiting). Once a signal has come, nothing more may be
+// changed: set() refuses. A value
 // is set and put back (set); a huge page count gets this run's share added and
 // taken off again (add), so runs at once do not undo each other
 // (settings-journal.ts keeps both on record and under its lock). Afterwards
@@ -18,6 +19,7 @@ import {
   releaseKnobs,
   withSettingsLock,
 } from "./settings-journal.ts";
+import { hookSignals, InterruptedError, interrupted, onRestore } from "./signals.ts";
 
 /** A change not yet put back; `journal: false` ones are neither locked nor on record. */
 type Pending = { written: string; readonly journal: boolean } & (
@@ -37,41 +39,8 @@ function syncJournal(): void {
 
 const pending = new Map<number, Pending>();
 let nextId = 1;
-let hooked = false;
-/** A listener may return a promise: the end of what it stopped (a child reaped). */
-type SignalListener = (signal: NodeJS.Signals) => void | Promise<unknown>;
-const signalListeners: SignalListener[] = [];
-/** The first SIGINT/SIGTERM/SIGHUP received, and how many so far. */
-let received: NodeJS.Signals | undefined;
-let signalCount = 0;
-/** What ends the process after the first signal (else: exit at once). */
-let firstSignalExit: ((signal: NodeJS.Signals, stopped: Promise<unknown>) => void) | undefined;
-
-export const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-
-/** The shell's code for death by `signal`: 128 + its number (130, 143, 129). */
-export function signalExitCode(signal: NodeJS.Signals): number {
-  return signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 129;
-}
-
-/** The exit code of a run ended by abortRun() (its output lost), else undefined. */
-let abortCode: number | undefined;
-
-/** The exit code of a run that was stopped (by a signal, or by abortRun()), else undefined. */
-export function stopExitCode(): number | undefined {
-  if (abortCode !== undefined) return abortCode;
-  return received ? signalExitCode(received) : undefined;
-}
-
-/** The first interrupting signal received, or undefined while none has come. */
-export function interrupted(): NodeJS.Signals | undefined {
-  return received;
-}
-
-/** Thrown by work that refuses to start once interrupted. */
-export class InterruptedError extends Error {
-  override readonly name = "InterruptedError";
-}
+// Every signal, abortRun() and process exit put every setting back.
+onRestore(restoreAll);
 
 /** How long putting a setting back waits for the settings lock (else it stays on record for the next run). */
 const RESTORE_WAIT_MS = 30_000;
@@ -121,80 +90,6 @@ export function restoreAll(): string[] {
     failures.push((e as Error).message);
   }
   return failures;
-}
-
-/** Run `fn` when SIGINT/SIGTERM/SIGHUP arrives, before settings are restored and the process exits. */
-export function onInterrupt(fn: SignalListener): void {
-  signalListeners.push(fn);
-  hook();
-}
-
-/**
- * Catch SIGINT/SIGTERM/SIGHUP from now on. Each one runs the onInterrupt
- * listeners and restores every setting; then the first one calls `exit`
- * with a promise that settles once what the listeners stopped has ended
- * (`exit` finishes the output and ends the process with signalExitCode()),
- * and any later one exits at once. Without `exit`, the first one exits too.
- */
-export function handleSignals(exit?: (signal: NodeJS.Signals, stopped: Promise<unknown>) => void): void {
-  firstSignalExit = exit;
-  hook();
-}
-
-/** Stop what registered with onInterrupt and put every setting back; returns the ends of what was stopped. */
-function stopAndRestore(sig: NodeJS.Signals): Array<Promise<unknown>> {
-  const stopping: Array<Promise<unknown>> = [];
-  for (const fn of signalListeners) {
-    try {
-      const p = fn(sig);
-      if (p) stopping.push(p);
-    } catch {
-      // keep going: restoring matters more
-    }
-  }
-  const failures = restoreAll();
-  if (failures.length > 0) process.stderr.write(`uffd-suite: could not restore ${failures.join("; ")}\n`);
-  return stopping;
-}
-
-/**
- * End the run now, as a signal would but with no report (its output is
- * lost): no more cases start and nothing more is changed, case processes
- * are killed, every setting is put back, and the process exits with `code`
- * once they have ended (at most `limitMs` later).
- */
-export function abortRun(code: number, limitMs = 500): void {
-  if (abortCode !== undefined) return;
-  abortCode = code;
-  received ??= "SIGPIPE";
-  process.exitCode = code;
-  hook();
-  const stopping = stopAndRestore("SIGPIPE");
-  setTimeout(() => process.exit(code), limitMs);
-  void Promise.allSettled(stopping).finally(() => process.exit(code));
-}
-
-function onSignal(sig: NodeJS.Signals): void {
-  signalCount++;
-  received ??= sig;
-  const stopping = stopAndRestore(sig);
-  if (abortCode !== undefined) process.exit(abortCode);
-  if (signalCount === 1 && firstSignalExit) {
-    try {
-      firstSignalExit(sig, Promise.allSettled(stopping));
-      return;
-    } catch {
-      // fall through: exit now
-    }
-  }
-  process.exit(signalExitCode(sig));
-}
-
-function hook(): void {
-  if (hooked) return;
-  hooked = true;
-  process.on("exit", () => restoreAll());
-  for (const sig of SIGNALS) process.on(sig, () => onSignal(sig));
 }
 
 /** What a path held when this process first changed it, and the shares other runs held on it then. */
@@ -265,8 +160,9 @@ export class SettingChange implements Disposable {
    * usual, but neither locked nor on record for a later run.
    */
   static set(path: string, value: string, opts: { journal?: boolean } = {}): SettingChange {
+    const received = interrupted();
     if (received) throw new InterruptedError(`interrupted by ${received}: not changing ${path}`);
-    hook();
+    hookSignals();
     if (opts.journal === false) return SettingChange.#write(path, value, false);
     claimKnobs();
     try {
@@ -298,8 +194,9 @@ export class SettingChange implements Disposable {
    * kernel granted (maybe less than asked).
    */
   static add(path: string, delta: number): SettingChange {
+    const received = interrupted();
     if (received) throw new InterruptedError(`interrupted by ${received}: not changing ${path}`);
-    hook();
+    hookSignals();
     return withSettingsLock(() => {
       const before = Number(readSetting(path));
       noteFound(path, String(before), true);

@@ -4,33 +4,22 @@
 // something else on the machine took them, and takes exactly its share off
 // after the last; where its share cannot be had, its hugetlb cases skip
 // naming why (refusal()). Anyone else, and --no-setup, uses what is free.
-import { hugepageState, reserveHugepages } from "../harness/hugetlb.ts";
-import { meminfoKb } from "../harness/memory.ts";
-import type { SettingChange } from "../harness/restore.ts";
-import { SettingsBusyError, SettingsUnsafeError } from "../harness/settings-journal.ts";
+import { hugepageState, mayChangeSettings, reserveHugepages } from "./hugepages.ts";
+import { Changes } from "./changes.ts";
+import { SettingsBusyError, SettingsUnsafeError } from "./settings-journal.ts";
 import { log } from "../log.ts";
-
-/** Unknown: 0 (reserve nothing). */
-function memAvailableBytes(): number {
-  return (meminfoKb("MemAvailable") ?? 0) * 1024;
-}
 
 export class HugepageSetup {
   readonly #allowed: boolean;
-  readonly #changes: SettingChange[] = [];
+  readonly #changes = new Changes();
   #refused = new Map<number, string>();
   /** Another run held the settings lock past the wait once (said then; later tries do not wait again). */
   #busy = false;
 
   /** `allowed`: --setup was given (the default); nothing is changed unless we are root. */
   constructor(opts: { allowed: boolean }) {
-    this.#allowed = opts.allowed && process.getuid?.() === 0;
+    this.#allowed = mayChangeSettings(opts.allowed);
     if (opts.allowed && !this.#allowed) log.info(`not root: using the ${hugepageState().free} free huge pages as they are`);
-  }
-
-  /** Huge pages this run holds as its own. */
-  get #held(): number {
-    return this.#changes.reduce((n, c) => n + (c.share ?? 0), 0);
   }
 
   /**
@@ -41,19 +30,15 @@ export class HugepageSetup {
     if (!this.#allowed || need <= 0 || this.#refused.has(need)) return;
     // The first time: this run's whole share on top; later, only what something else took.
     const st = hugepageState();
-    const more = this.#held === 0 ? need : need - st.free;
+    const more = this.#changes.share === 0 ? need : need - st.free;
     if (more <= 0) return;
-    const avail = memAvailableBytes();
-    if (more * st.size > avail / 2) {
-      this.#refused.set(need, `not reserving ${more} huge pages: that is more than half of the ${Math.round(avail / 2 ** 20)} MiB available`);
-      log.warn(this.#refused.get(need)!);
-      return;
-    }
     try {
       const change = reserveHugepages(more);
       if (!change) return;
-      this.#changes.push(change);
-      log.info(`nr_hugepages ${change.original} -> ${Number(change.original) + more} (this run's ${more} for the hugetlb cases, taken off afterwards)`);
+      this.#changes.add(change);
+      log.info(
+        `nr_hugepages ${change.original} -> ${Number(change.original) + more} (this run's ${more} for the hugetlb cases, taken off afterwards)`,
+      );
     } catch (e) {
       const why = (e as Error).message;
       this.#refused.set(need, why);
@@ -72,6 +57,6 @@ export class HugepageSetup {
 
   /** Take this run's share off nr_hugepages again. */
   restore(): void {
-    for (const c of this.#changes.splice(0).reverse()) c.dispose();
+    this.#changes.dispose();
   }
 }
