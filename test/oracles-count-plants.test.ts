@@ -30,20 +30,22 @@ interface Row {
   readonly fails: readonly string[];
   /** The first failing check's diagnostic. */
   readonly says?: RegExp;
+  /** The case's notes, in full. */
+  readonly notes?: readonly string[];
 }
 
 const ROWS: readonly Row[] = [
-  { name: "events", fails: [] },
+  { name: "events", fails: [], notes: [`handler: ${PAGES} missing, 0 wp faults; events: 1 fork, 1 remap, 1 remove`] },
   { name: "events", plant: "fork-count", fails: ["fork events"], says: /^fork events: expected 2, seen 1$/ },
   { name: "events", plant: "remap-count", fails: ["remap events"], says: /^remap events: expected 2, seen 1$/ },
   { name: "events", plant: "remove-count", fails: ["remove events"], says: /^remove events: expected >= (\d+), seen \d+$/ },
   { name: "events", plant: "fault-count", fails: ["missing faults (one per page)"], says: new RegExp(`^missing faults \\(one per page\\): expected ${PAGES}, seen ${PAGES - 1}$`) },
   // A child that stops early never releases: its failure takes the remove count with it.
   { name: "events", plant: "counter", fails: ["the faulting child", "remove events"], says: new RegExp(`^the faulting child: expected exit 0, seen .*page ${PAGES - 1} counter 1, expected 2$`) },
-  { name: "events-wp", fails: [] },
+  { name: "events-wp", fails: [], notes: [`handler: ${PAGES} missing, ${PAGES} wp faults; events: 1 fork, 1 remap, 1 remove`] },
   { name: "events-wp", plant: "wp-count", fails: ["write-protect faults (one per page)"], says: /^write-protect faults \(one per page\): expected \d+, seen 0$/ },
   { name: "events-wp", plant: "fault-count", fails: ["missing faults (one per page)"], says: new RegExp(`expected ${PAGES}, seen ${PAGES - 1}$`) },
-  { name: "sigbus", fails: [] },
+  { name: "sigbus", fails: [], notes: [`in-process: ${SPLIT} SIGBUS taken, ${SPLIT} of ${SPLIT} pages copied in by the signal path`] },
   { name: "sigbus", plant: "counter", fails: [`counter of page ${SPLIT - 1} after SIGBUS and UFFDIO_COPY`], says: /: expected 0x2, seen 0x1$/ },
   // The walk stops at the first wrong page, so fewer pages were copied in.
   { name: "sigbus", plant: "sigbus-wrong-page", fails: ["data of page 0 after SIGBUS and UFFDIO_COPY", "pages copied in by the SIGBUS path"], says: /^data of page 0 after SIGBUS and UFFDIO_COPY: expected page 0's, seen page 0 holds page 1's data$/ },
@@ -51,7 +53,7 @@ const ROWS: readonly Row[] = [
   { name: "sigbus", plant: "release", fails: ["accesses that raised SIGBUS in the forked child"], says: new RegExp(`expected ${SPLIT}, seen 0$`) },
   { name: "sigbus", plant: "fork-count", fails: ["fork events read by the handler"], says: /^fork events read by the handler: expected 2, seen 1$/ },
   { name: "sigbus", plant: "userfault-count", fails: ["userfaults the handler saw"], says: /^userfaults the handler saw: expected 1, seen 0$/ },
-  { name: "sigbus-wp", fails: [] },
+  { name: "sigbus-wp", fails: [], notes: [`in-process: ${2 * SPLIT} SIGBUS taken, ${SPLIT} of ${SPLIT} pages copied in by the signal path`] },
   { name: "sigbus-wp", plant: "sigbus-count", fails: ["SIGBUS taken (one missing and one write-protect per page)"], says: new RegExp(`expected ${2 * SPLIT + 1}, seen ${2 * SPLIT}$`) },
 ];
 
@@ -65,6 +67,7 @@ for (const row of ROWS) {
     const failed = r.checks.filter((x) => !x.ok);
     expect(failed.map((x) => x.what)).toEqual([...row.fails]);
     if (row.says) expect(failed[0]!.line).toMatch(row.says);
+    if (row.notes) expect(r.notes).toEqual([...row.notes]);
     // The case ran to its end: its last count was checked too.
     expect(r.checks.length).toBeGreaterThanOrEqual(4);
   }, 60_000);
