@@ -1,4 +1,4 @@
-// One plant per check of the events and sigbus cases: each run records every
+// One plant per check of the events, sigbus and poison cases: each run records every
 // check (test/support/record-checks.ts) and shows that exactly the checks
 // named fail (the first one with its diagnostic) and that all others pass,
 // so no count can go wrong behind another check's failure. Then a SIGBUS
@@ -10,13 +10,14 @@ import { MEMORY, type MemoryName, pageSizeOf } from "../src/harness/memory.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 import type { UnitCase } from "../src/unit/case.ts";
 import { eventsCases } from "../src/unit/cases/events.ts";
+import { poisonCases } from "../src/unit/cases/poison.ts";
 import { sigbusCases } from "../src/unit/cases/sigbus.ts";
 import { caseRunFile, describeResult, loadTimeSkip, runOne } from "./support/case-run.ts";
 import { recordChecks } from "./support/record-checks.ts";
 
 const kernel = probeFeatures();
 const timed = caseRunFile(hugepagesNeeded(MEMORY.hugetlb));
-const CASES: readonly UnitCase[] = [...eventsCases, ...sigbusCases];
+const CASES: readonly UnitCase[] = [...eventsCases, ...sigbusCases, ...poisonCases];
 const byName = (name: string) => CASES.find((c) => c.name === name)!;
 
 // The counts below are for anon: 32 MiB of 4 KiB pages; sigbus walks the first half.
@@ -55,6 +56,12 @@ const ROWS: readonly Row[] = [
   { name: "sigbus", plant: "userfault-count", fails: ["userfaults the handler saw"], says: /^userfaults the handler saw: expected 1, seen 0$/ },
   { name: "sigbus-wp", fails: [], notes: [`in-process: ${2 * SPLIT} SIGBUS taken, ${SPLIT} of ${SPLIT} pages copied in by the signal path`] },
   { name: "sigbus-wp", plant: "sigbus-count", fails: ["SIGBUS taken (one missing and one write-protect per page)"], says: new RegExp(`expected ${2 * SPLIT + 1}, seen ${2 * SPLIT}$`) },
+  { name: "poison", fails: [], notes: [`${SPLIT} of ${PAGES} pages raised SIGBUS; handler: ${PAGES} faults`] },
+  { name: "poison", plant: "sigbus-count", fails: ["pages whose read raised SIGBUS"], says: new RegExp(`^pages whose read raised SIGBUS: expected ${SPLIT + 1}, seen ${SPLIT}$`) },
+  { name: "poison", plant: "missing-count", fails: ["faults the handler resolved (one per page)"], says: new RegExp(`expected ${PAGES + 1}, seen ${PAGES}$`) },
+  { name: "poison", plant: "content", fails: ["odd pages read zero"], says: /^odd pages read zero: expected 0, seen 1 pages; page 1 byte 7 is 1$/ },
+  // Page 0 copied in before the handler ran: neither poisoned nor a fault.
+  { name: "poison", plant: "fault-count", fails: ["pages whose read raised SIGBUS", "faults the handler resolved (one per page)"] },
 ];
 
 for (const row of ROWS) {
