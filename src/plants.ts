@@ -20,7 +20,8 @@ export const PLANTS: Readonly<Record<string, string>> = {
   "fault-count": "a fault count (events, minor, move, poison) is off by one",
   "fork-count": "the fork event count (events, sigbus) expects one more",
   ioctls: "register-ioctls expects an ioctl the kernel does not offer",
-  "missing-count": "poison: the handler's missing-fault count expects one more",
+  "minor-count": "move: the minor-fault count (none) expects one",
+  "missing-count": "a missing-fault count (poison's handler, minor's none) expects one more",
   mremap: "wp-mremap leaves out the mremap, so the uffd-wp bit stays",
   "page-tag": "stress: a source page carries the next page's tag (only the verify pass reads tags)",
   "pagemap-wp": "a pagemap uffd-wp check (wp-unpopulated, wp-fork, wp-mremap) sees the wrong bit",
@@ -35,7 +36,7 @@ export const PLANTS: Readonly<Record<string, string>> = {
   "user-mode-only": "user-mode-only expects a kernel-mode fault to succeed",
   "userfault-count": "sigbus: the forked child's userfault count (none) expects one",
   "wp-async": "wp-async expects a page more to be written",
-  "wp-count": "events-wp resolves without write-protect, so no wp fault comes",
+  "wp-count": "events-wp resolves without write-protect, so no wp fault comes; move's wp count (none) expects one",
   "write-first": "stress: the locking loops write before they lock (a write as first touch)",
   "wrong-page": "handlers resolve each missing fault with the next source page (wrong offset)",
 };

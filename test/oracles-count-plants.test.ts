@@ -1,4 +1,4 @@
-// One plant per check of the events, sigbus and poison cases: each run records every
+// One plant per count check of the events, sigbus, poison, minor and move cases: each run records every
 // check (test/support/record-checks.ts) and shows that exactly the checks
 // named fail (the first one with its diagnostic) and that all others pass,
 // so no count can go wrong behind another check's failure. Then a SIGBUS
@@ -10,6 +10,8 @@ import { MEMORY, type MemoryName, pageSizeOf } from "../src/harness/memory.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 import type { UnitCase } from "../src/unit/case.ts";
 import { eventsCases } from "../src/unit/cases/events.ts";
+import { minorCases } from "../src/unit/cases/minor.ts";
+import { moveCases } from "../src/unit/cases/move.ts";
 import { poisonCases } from "../src/unit/cases/poison.ts";
 import { sigbusCases } from "../src/unit/cases/sigbus.ts";
 import { caseRunFile, describeResult, loadTimeSkip, runOne } from "./support/case-run.ts";
@@ -17,7 +19,7 @@ import { recordChecks } from "./support/record-checks.ts";
 
 const kernel = probeFeatures();
 const timed = caseRunFile(hugepagesNeeded(MEMORY.hugetlb));
-const CASES: readonly UnitCase[] = [...eventsCases, ...sigbusCases, ...poisonCases];
+const CASES: readonly UnitCase[] = [...eventsCases, ...sigbusCases, ...poisonCases, ...minorCases, ...moveCases];
 const byName = (name: string) => CASES.find((c) => c.name === name)!;
 
 // The counts below are for anon: 32 MiB of 4 KiB pages; sigbus walks the first half.
@@ -26,6 +28,8 @@ const SPLIT = Math.ceil(PAGES / 2);
 
 interface Row {
   readonly name: string;
+  /** Default anon. */
+  readonly mem?: MemoryName;
   readonly plant?: string;
   /** The checks that must fail, in order; every other check must pass. */
   readonly fails: readonly string[];
@@ -62,14 +66,22 @@ const ROWS: readonly Row[] = [
   { name: "poison", plant: "content", fails: ["odd pages read zero"], says: /^odd pages read zero: expected 0, seen 1 pages; page 1 byte 7 is 1$/ },
   // Page 0 copied in before the handler ran: neither poisoned nor a fault.
   { name: "poison", plant: "fault-count", fails: ["pages whose read raised SIGBUS", "faults the handler resolved (one per page)"] },
+  { name: "minor", mem: "shmem", fails: [] },
+  { name: "minor", mem: "shmem", plant: "fault-count", fails: ["minor faults (one per page)"], says: new RegExp(`^minor faults \\(one per page\\): expected ${PAGES + 1}, seen ${PAGES}$`) },
+  { name: "minor", mem: "shmem", plant: "missing-count", fails: ["missing faults"], says: /^missing faults: expected 1, seen 0$/ },
+  { name: "move", fails: [] },
+  { name: "move", plant: "fault-count", fails: [`missing faults (one per 4 KiB chunk)`], says: new RegExp(`expected ${PAGES + 1}, seen ${PAGES}$`) },
+  { name: "move", plant: "minor-count", fails: ["minor faults"], says: /^minor faults: expected 1, seen 0$/ },
+  { name: "move", plant: "wp-count", fails: ["wp faults"], says: /^wp faults: expected 1, seen 0$/ },
 ];
 
 for (const row of ROWS) {
   const c = byName(row.name);
-  const skip = loadTimeSkip(c, "anon", kernel);
-  const title = `${row.name} on anon, ${row.plant ? `'${row.plant}' planted` : "nothing planted"}: ${row.fails.length === 0 ? "every check passes" : `only ${row.fails.join(" and ")} fail${row.fails.length === 1 ? "s" : ""}`}`;
+  const mem = row.mem ?? "anon";
+  const skip = loadTimeSkip(c, mem, kernel);
+  const title = `${row.name} on ${mem}, ${row.plant ? `'${row.plant}' planted` : "nothing planted"}: ${row.fails.length === 0 ? "every check passes" : `only ${row.fails.join(" and ")} fail${row.fails.length === 1 ? "s" : ""}`}`;
   test.skipIf(skip !== undefined)(`${title}${skip ? ` (${skip})` : ""}`, async () => {
-    const r = await recordChecks(c, "anon", { kernel, plant: row.plant ? [row.plant] : [] });
+    const r = await recordChecks(c, mem, { kernel, plant: row.plant ? [row.plant] : [] });
     if (r.thrown !== undefined) throw r.thrown;
     const failed = r.checks.filter((x) => !x.ok);
     expect(failed.map((x) => x.what)).toEqual([...row.fails]);
