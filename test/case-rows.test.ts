@@ -2,12 +2,13 @@
 // the features each needs (the gate skips on these; -wp adds write-protect),
 // the memory types, and the line `uffd-suite unit -l` prints.
 import { expect, test } from "bun:test";
+import type { UnitCase } from "../src/unit/case.ts";
 import { eventsCases } from "../src/unit/cases/events.ts";
 import { sigbusCases } from "../src/unit/cases/sigbus.ts";
 
 const ALL = ["anon", "shmem", "shmem-private", "hugetlb", "hugetlb-private"];
 const WP = ["PAGEFAULT_FLAG_WP", "WP_HUGETLBFS_SHMEM"];
-const row = (c: (typeof eventsCases)[number]) => ({ name: c.name, description: c.description, memory: c.memory, features: c.features, origin: c.origin });
+const row = (c: UnitCase): Record<string, unknown> => ({ name: c.name, description: c.description, memory: c.memory, features: c.features, origin: c.origin });
 
 test("events and events-wp", () => {
   const events = ["EVENT_FORK", "EVENT_REMAP", "EVENT_REMOVE"];

@@ -8,7 +8,7 @@ import { MEMORY } from "../src/harness/memory.ts";
 import { RUN_SEED } from "../src/harness/source.ts";
 import { Errno } from "../src/sys/errno.ts";
 import type { EventsChildResult } from "../src/sys/native/forked.ts";
-import { childFailure, expectedCounts, olderKernelStop } from "../src/unit/cases/events.ts";
+import { childFailure, expectedCounts, handlerNote, olderKernelStop } from "../src/unit/cases/events.ts";
 
 const exited = (code: number) => ({ kind: "exited", code }) as const;
 const tag = (page: number) => (BigInt(RUN_SEED) << 32n) | BigInt(page);
@@ -80,5 +80,17 @@ describe("expectedCounts", () => {
   });
   test("stopped at the release: moved, not released, every page touched", () => {
     expect(expectedCounts(9, { stage: "release" })).toEqual({ remap: 1, remove: 0, touched: 9, per: "one per page" });
+  });
+});
+
+describe("handlerNote", () => {
+  const totals = (late: number) => (name: string) => ({ missing: 5, wp: 4, fork: 1, remap: 2, remove: 3, wokenAfterRemove: late })[name] ?? 99;
+  test("each count by its name", () => {
+    expect(handlerNote(totals(0))).toBe("handler: 5 missing, 4 wp faults; events: 1 fork, 2 remap, 3 remove");
+  });
+  test("faults read after the REMOVE's unregister are said", () => {
+    expect(handlerNote(totals(2))).toBe(
+      "handler: 5 missing, 4 wp faults; events: 1 fork, 2 remap, 3 remove; 2 fault(s) read after the REMOVE's UFFDIO_UNREGISTER (resolve gave ENOENT; woken with UFFDIO_WAKE)",
+    );
   });
 });

@@ -17,6 +17,7 @@ import { type EventsChildResult, forkedExitMeaning, runEventsChild } from "../..
 import type { FeatureName } from "../../uffd/constants.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
 import { caseLimitMs } from "../../harness/limits.ts";
+import type { CounterName } from "../../harness/counters.ts";
 import { planted } from "./beyond-kit.ts";
 
 // Below the runner's default case limit (60 s), so a stuck child is reported with its stage.
@@ -44,11 +45,7 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
     await ctx.stopHandlers();
   }
   const c = handlers.counters;
-  const late = c.total("wokenAfterRemove");
-  t.note(
-    `handler: ${c.total("missing")} missing, ${c.total("wp")} wp faults; events: ${c.total("fork")} fork, ${c.total("remap")} remap, ${c.total("remove")} remove` +
-      (late > 0 ? `; ${late} fault(s) read after the REMOVE's UFFDIO_UNREGISTER (resolve gave ENOENT; woken with UFFDIO_WAKE)` : ""),
-  );
+  t.note(handlerNote((name) => c.total(name)));
   const older = olderKernelStop(mem, child);
   if (older) t.note(older.note);
   const ran = child.status.kind === "exited" && child.status.code === 0;
@@ -73,6 +70,13 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
 export function expectedCounts(pages: number, older: { stage: "mremap" | "release" } | undefined): { remap: number; remove: number; touched: number; per: string } {
   if (older?.stage === "mremap") return { remap: 0, remove: 0, touched: Math.ceil(pages / 2), per: "one per page of the first half" };
   return { remap: 1, remove: older ? 0 : 1, touched: pages, per: "one per page" };
+}
+
+/** What the handler counted, as the case's note. */
+export function handlerNote(total: (name: CounterName) => number): string {
+  const late = total("wokenAfterRemove");
+  return `handler: ${total("missing")} missing, ${total("wp")} wp faults; events: ${total("fork")} fork, ${total("remap")} remap, ${total("remove")} remove` +
+    (late > 0 ? `; ${late} fault(s) read after the REMOVE's UFFDIO_UNREGISTER (resolve gave ENOENT; woken with UFFDIO_WAKE)` : "");
 }
 
 /** How the events child failed, in words: its exit's meaning, the stage, and what it found. */
