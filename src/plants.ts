@@ -31,6 +31,7 @@ export const PLANTS: Readonly<Record<string, string>> = {
   "remap-count": "events: the remap event count expects one more",
   "remove-count": "events: the remove event count expects more than came",
   "sigbus-count": "a SIGBUS count (sigbus-wp in-process, poison) expects one more",
+  "sigbus-ioctl": "sigbus: the signal path's UFFDIO_COPY fails (an unknown request), so the case must fail with that error",
   "sigbus-wrong-page": "sigbus: the signal path resolves each page with the next source page (wrong offset)",
   "thread-id": "thread-id expects another thread id",
   "user-mode-only": "user-mode-only expects a kernel-mode fault to succeed",

@@ -66,6 +66,7 @@ describe("olderKernelStop", () => {
     expect(olderKernelStop(MEMORY.shmem, stop("mremap"))).toBeUndefined();
     expect(olderKernelStop(MEMORY.hugetlb, stop("mremap", Errno.ENOMEM))).toBeUndefined();
     expect(olderKernelStop(MEMORY.hugetlb, stop("second half"))).toBeUndefined();
+    expect(olderKernelStop(MEMORY["hugetlb-private"], stop("second half", Errno.EINVAL, 1))).toBeUndefined();
     expect(olderKernelStop(MEMORY.hugetlb, { status: exited(0), stage: "mremap", errno: Errno.EINVAL })).toBeUndefined();
     expect(olderKernelStop(MEMORY.hugetlb, { status: { kind: "signaled", signal: 7, name: "SIGBUS", coreDumped: false }, stage: "mremap", errno: Errno.EINVAL })).toBeUndefined();
   });

@@ -29,7 +29,8 @@ async function sigbus(t: CaseRun, wp: boolean): Promise<void> {
   const r = await runFaultJob(ctx, "sigbus-resolve", {
     uffd: ctx.uffd.fd, dst: ctx.dst.addr, src: ctx.src.addr, pages: split, pageSize: ctx.pageSize,
     countOffset: COUNT_OFFSET, expected, wp,
-    ioctls: { copy: IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WRITEPROTECT },
+    // Planted (tests only): a request the uffd does not know in place of UFFDIO_COPY, so the signal path's copy fails.
+    ioctls: { copy: planted(t, "sigbus-ioctl") ? ~IOCTL.COPY : IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WRITEPROTECT },
     tag: { offset: TAG_OFFSET, seed: RUN_SEED },
     // Planted (tests only): the signal path copies the next source page (split < pages, so there is one).
     sourceShift: planted(t, "sigbus-wrong-page") ? 1 : 0,
