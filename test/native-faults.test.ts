@@ -64,6 +64,13 @@ test.skipIf(noSigbus !== undefined)(`sigbus resolve: a tag from another run is n
   expect(await runFaultJob(c2, "sigbus-resolve", resolveArgs(c2, { tag: { offset: TAG_OFFSET, seed: 0 } }))).toEqual({ copied: 3, sigbus: 3, verdict: "ok" });
 });
 
+test.skipIf(noSigbus !== undefined)(`sigbus resolve: no tag given, none checked${noSigbus ? ` (${noSigbus})` : ""}`, async () => {
+  const c = sigbusContext();
+  const { tag: _, ...untagged } = resolveArgs(c);
+  // The source's tags are wrong for every page: not read.
+  expect(await runFaultJob(c, "sigbus-resolve", { ...untagged, sourceShift: 1 })).toEqual({ copied: 3, sigbus: 3, verdict: "ok" });
+});
+
 test.skipIf(noSigbus !== undefined)(`sigbus resolve: a counter that differs stops at its page${noSigbus ? ` (${noSigbus})` : ""}`, async () => {
   const c = sigbusContext();
   const expected = Float64Array.from(c.countVerify);
@@ -94,6 +101,13 @@ test.skipIf(noWp !== undefined)(`sigbus resolve, wp: one missing and one write-p
   expect(r).toEqual({ copied: 1, sigbus: 2, verdict: "ok", page: 0, error: "UFFDIO_WRITEPROTECT (unprotect) failed in the signal path at page 0" });
 });
 
+test.skipIf(noWp !== undefined)(`sigbus resolve, wp: a page still write-protected after its "unprotect" is given up on${noWp ? ` (${noWp})` : ""}`, async () => {
+  const c = sigbusContext(true);
+  // UFFDIO_WAKE in place of the unprotect: it succeeds and leaves the page protected, so each retried write signals again.
+  const r = await runFaultJob(c, "sigbus-resolve", resolveArgs(c, { wp: true, ioctls: { copy: IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WAKE } }));
+  expect(r).toEqual({ copied: 1, sigbus: 9, verdict: "ok", page: 0, error: "a page kept raising SIGBUS after it was resolved at page 0" });
+});
+
 test.skipIf(noSigbus !== undefined)(`poison scan: pages still missing raise SIGBUS; the first non-zero byte of the others is named${noSigbus ? ` (${noSigbus})` : ""}`, async () => {
   const c = sigbusContext();
   // Pages 1 and 4 copied in (from a zeroed source, page 4 with one byte set): the rest raise SIGBUS.
@@ -104,4 +118,12 @@ test.skipIf(noSigbus !== undefined)(`poison scan: pages still missing raise SIGB
   c.uffd.copy(c.dst.addr + 4 * PS, c.src.addr + 4 * PS, PS);
   const r = await runFaultJob(c, "poison-scan", { dst: c.dst.addr, pages: PAGES, pageSize: PS });
   expect(r).toEqual({ sigbus: 4, nonZero: 1, firstNonZero: { page: 4, offset: 9, value: 7 }, signalled: [0, 2, 3, 5] });
+});
+
+test.skipIf(noSigbus !== undefined)(`poison scan: zero pages only, no first non-zero byte${noSigbus ? ` (${noSigbus})` : ""}`, async () => {
+  const c = sigbusContext();
+  bytesAt(c.src.addr, PAGES * PS).fill(0);
+  c.uffd.copy(c.dst.addr + 2 * PS, c.src.addr, PS);
+  const r = await runFaultJob(c, "poison-scan", { dst: c.dst.addr, pages: PAGES, pageSize: PS });
+  expect(r).toEqual({ sigbus: 5, nonZero: 0, signalled: [0, 1, 3, 4, 5] });
 });

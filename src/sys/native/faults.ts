@@ -118,7 +118,7 @@ export function poisonScan(a: { dst: number; pages: number; pageSize: number }):
   try {
     [a.dst, a.pages, a.pageSize, words].forEach((v, i) => args.view.setBigUint64(i * 8, BigInt(v), true));
     const rc = unit().symbols.faults_poison_scan(args.addr as Pointer, out.addr as Pointer);
-    if (rc < 0) throw new Error(`poison scan: ${ERRORS[rc] ?? `error ${rc}`}`);
+    if (rc !== 0) throw new Error(`poison scan: ${ERRORS[rc] ?? `error ${rc}`}`);
     const o = (i: number) => out.view.getBigUint64(i * 8, true);
     const signalled: number[] = [];
     for (let p = 0; p < a.pages; p++) {
