@@ -54,6 +54,11 @@ export function wrongPage(page: number, tagPage: number, tagSeed: number, seed: 
   return `page ${page} holds no source page's data (tag 0x${hex8(tagSeed)}${hex8(tagPage)}, expected 0x${hex8(seed)}${hex8(page)})`;
 }
 
+/** A tag read as one u64 (seed << 32 | page number) where page `page`'s belongs, in words. */
+export function tagText(page: number, tag: bigint, seed: number): string {
+  return wrongPage(page, Number(tag & 0xffffffffn), Number(tag >> 32n), seed) ?? `page ${page} holds its own data (tag 0x${tag.toString(16)})`;
+}
+
 function hex8(n: number): string {
   return (n >>> 0).toString(16).padStart(8, "0");
 }

@@ -20,6 +20,7 @@
 #define FAULTS_OK 0
 #define FAULTS_CORRUPT 1
 #define FAULTS_REPEATED 2
+#define FAULTS_WRONG_PAGE 3
 
 /* A page that keeps signalling after this many resolutions is reported, not retried forever. */
 #define FAULTS_MAX_SIGNALS_PER_PAGE 8
@@ -42,19 +43,25 @@ struct faults_wp {
  * a missing page raises SIGBUS (UFFD_FEATURE_SIGBUS); the signal path copies
  * the page in (UFFDIO_COPY, with MODE_WP for the wp variant) and the access
  * is retried. With wp, writing the counter back raises SIGBUS once more and
- * the signal path write-unprotects the page.
+ * the signal path write-unprotects the page. Beyond the C, each page's tag
+ * (u32 page number, u32 seed, written by the source set-up) is checked after
+ * its counter, so a copy from the wrong source page says whose data it holds.
  *
  * args: [0] uffd [1] dst [2] src [3] pages to walk [4] page size
  *       [5] counter offset [6] expected counters (u64 per page) [7] wp
  *       [8] UFFDIO_COPY [9] UFFDIO_WAKE [10] UFFDIO_WRITEPROTECT
+ *       [11] offset of each page's tag [12] its seed (0: no tag check)
+ *       [13] source pages to skip on each copy (0; test-only plant: 1)
  * out:  [0] pages copied in by the signal path ("signalled" in the C)
- *       [1] verdict (FAULTS_OK / CORRUPT / REPEATED) [2] page [3] value seen
- *       [4] value expected [5] SIGBUS taken in all [6] ioctl result on error
+ *       [1] verdict (FAULTS_OK / CORRUPT / REPEATED / WRONG_PAGE) [2] page
+ *       [3] value seen (counter, or tag) [4] value expected
+ *       [5] SIGBUS taken in all [6] ioctl result on error
  */
 int faults_sigbus_resolve(const u64 *a, u64 *out) {
   int uffd = (int)a[0];
   unsigned char *dst = (unsigned char *)(usize)a[1];
   u64 src = a[2], pages = a[3], ps = a[4], coff = a[5], wp = a[7];
+  u64 toff = a[11], seed = a[12], shift = a[13];
   const u64 *verify = (const u64 *)(usize)a[6];
   unsigned long req_copy = (unsigned long)a[8], req_wake = (unsigned long)a[9], req_wp = (unsigned long)a[10];
   volatile u64 nr = 0, signalled = 0, total = 0, lastnr = ~0ULL;
@@ -89,7 +96,7 @@ int faults_sigbus_resolve(const u64 *a, u64 *out) {
         /* A missing page: copy it in. */
         steps = 2;
         cp.dst = (u64)(usize)dst + nr * ps;
-        cp.src = src + nr * ps;
+        cp.src = src + (nr + shift) * ps;
         cp.len = ps;
         cp.mode = wp ? UFFD_COPY_MODE_WP : 0;
         cp.copy = 0;
@@ -136,6 +143,17 @@ int faults_sigbus_resolve(const u64 *a, u64 *out) {
       out[3] = count;
       out[4] = verify[nr];
       break;
+    }
+    if (seed != 0) {
+      u64 tag = *(volatile u64 *)(dst + nr * ps + toff);
+      if (tag != ((seed << 32) | nr)) {
+        native_sigbus_armed = 0;
+        out[1] = FAULTS_WRONG_PAGE;
+        out[2] = nr;
+        out[3] = tag;
+        out[4] = (seed << 32) | nr;
+        break;
+      }
     }
     /* Writing the same value back raises the write-protect fault, if any. */
     *counter = count;

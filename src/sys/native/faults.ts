@@ -20,6 +20,9 @@ const ERRORS: Readonly<Record<number, string>> = {
   [-5]: "a page kept raising SIGBUS after it was resolved",
 };
 
+/** faults.c's FAULTS_OK, FAULTS_CORRUPT, FAULTS_REPEATED, FAULTS_WRONG_PAGE, by number. */
+const VERDICTS: readonly SigbusResolveResult["verdict"][] = ["ok", "corrupt", "repeated", "wrong-page"];
+
 /** The userfaultfd ioctl request numbers the signal path issues (passed in: src/sys knows no uffd ABI). */
 export interface SignalPathIoctls {
   readonly copy: number;
@@ -41,6 +44,10 @@ export interface SigbusResolveArgs {
   /** Copy with UFFDIO_COPY_MODE_WP, and unprotect on the write's SIGBUS. */
   readonly wp: boolean;
   readonly ioctls: SignalPathIoctls;
+  /** Each page's tag (u64 at `offset`: seed << 32 | page number), checked after its counter; absent: not checked. */
+  readonly tag?: { readonly offset: number; readonly seed: number };
+  /** Test only (a plant): copy each page from this many source pages further on. */
+  readonly sourceShift?: number;
 }
 
 export interface SigbusResolveResult {
@@ -48,8 +55,12 @@ export interface SigbusResolveResult {
   readonly copied: number;
   /** SIGBUS taken in all (missing plus write-protect). */
   readonly sigbus: number;
-  /** ok; corrupt: a counter differed; repeated: a second missing SIGBUS on the page just copied. */
-  readonly verdict: "ok" | "corrupt" | "repeated";
+  /**
+   * ok; corrupt: a counter differed; repeated: a second missing SIGBUS on the
+   * page just copied; wrong-page: a page's tag is not its own (seen and
+   * expected are then tags).
+   */
+  readonly verdict: "ok" | "corrupt" | "repeated" | "wrong-page";
   readonly page?: number;
   readonly seen?: bigint;
   readonly expected?: bigint;
@@ -62,25 +73,26 @@ export interface SigbusResolveResult {
  * thread: every SIGBUS is resolved by the signal path and the access retried.
  */
 export function sigbusResolve(a: SigbusResolveArgs): SigbusResolveResult {
-  const args = new Scratch(11 * 8);
+  const args = new Scratch(14 * 8);
   const out = new Scratch(8 * 8);
   const verify = new Scratch(Math.max(8, a.pages * 8));
   try {
     for (let i = 0; i < a.pages; i++) verify.view.setBigUint64(i * 8, BigInt(a.expected[i] ?? 0), true);
     const slots = [a.uffd, a.dst, a.src, a.pages, a.pageSize, a.countOffset, verify.addr, a.wp ? 1 : 0,
-      a.ioctls.copy, a.ioctls.wake, a.ioctls.writeProtect];
+      a.ioctls.copy, a.ioctls.wake, a.ioctls.writeProtect, a.tag?.offset ?? 0, a.tag?.seed ?? 0, a.sourceShift ?? 0];
     slots.forEach((v, i) => args.view.setBigUint64(i * 8, BigInt.asUintN(64, BigInt(v)), true));
     const rc = unit().symbols.faults_sigbus_resolve(args.addr as Pointer, out.addr as Pointer);
     const o = (i: number) => out.view.getBigUint64(i * 8, true);
-    const verdictCode = Number(o(1));
+    const verdict = VERDICTS[Number(o(1))];
+    if (verdict === undefined) throw new Error(`sigbus resolve: unknown verdict ${o(1)}`);
     const base = { copied: Number(o(0)), sigbus: Number(o(5)) };
     if (rc < 0) {
       const result = o(6) === 0n ? "" : ` (result ${BigInt.asIntN(64, o(6))})`;
       return { ...base, verdict: "ok", page: Number(o(2)), error: `${ERRORS[rc] ?? `error ${rc}`} at page ${o(2)}${result}` };
     }
-    if (verdictCode === 1) return { ...base, verdict: "corrupt", page: Number(o(2)), seen: o(3), expected: o(4) };
-    if (verdictCode === 2) return { ...base, verdict: "repeated", page: Number(o(2)) };
-    return { ...base, verdict: "ok" };
+    if (verdict === "corrupt" || verdict === "wrong-page") return { ...base, verdict, page: Number(o(2)), seen: o(3), expected: o(4) };
+    if (verdict === "repeated") return { ...base, verdict, page: Number(o(2)) };
+    return { ...base, verdict };
   } finally {
     verify.dispose();
     out.dispose();
@@ -106,7 +118,7 @@ export function poisonScan(a: { dst: number; pages: number; pageSize: number }):
   try {
     [a.dst, a.pages, a.pageSize, words].forEach((v, i) => args.view.setBigUint64(i * 8, BigInt(v), true));
     const rc = unit().symbols.faults_poison_scan(args.addr as Pointer, out.addr as Pointer);
-    if (rc < 0) throw new Error(`poison scan: ${ERRORS[rc] ?? `error ${rc}`}`);
+    if (rc !== 0) throw new Error(`poison scan: ${ERRORS[rc] ?? `error ${rc}`}`);
     const o = (i: number) => out.view.getBigUint64(i * 8, true);
     const signalled: number[] = [];
     for (let p = 0; p < a.pages; p++) {

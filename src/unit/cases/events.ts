@@ -9,7 +9,7 @@
 // Kernels before hugetlb mremap (Linux 5.16) refuse the move with EINVAL, and
 // before MADV_DONTNEED on hugetlb (5.18) the private release: there the C suite
 // of the time left those steps out for hugetlb, and so do we (with a note).
-import { COUNT_OFFSET, RUN_SEED, TAG_OFFSET, wrongPage } from "../../harness/source.ts";
+import { COUNT_OFFSET, RUN_SEED, TAG_OFFSET, tagText } from "../../harness/source.ts";
 import { Errno, errnoName } from "../../sys/errno.ts";
 import { type MemoryType, releaseAdvice } from "../../harness/memory.ts";
 import { describeStatus } from "../../sys/native.ts";
@@ -18,6 +18,8 @@ import { type EventsChildResult, FORKED_EXIT, forkedExitMeaning, runEventsChild 
 import type { FeatureName } from "../../uffd/constants.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
 import { caseLimitMs } from "../../harness/limits.ts";
+import type { CounterName } from "../../harness/counters.ts";
+import { planted } from "./beyond-kit.ts";
 
 // Below the runner's default case limit (60 s), so a stuck child is reported with its stage.
 const CHILD_MS = 45_000;
@@ -26,12 +28,13 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
   const mem = t.mem!;
   const ctx = t.context();
   ctx.register({ missing: true, wp });
-  if (t.planted.plant.has("fault-count")) ctx.uffd.copy(ctx.dst.addr, ctx.src.addr, ctx.pageSize);
+  // Planted (tests only): page 0 copied in beforehand (write-protected like the handler's), so no missing fault for it.
+  if (planted(t, "fault-count")) ctx.uffd.copy(ctx.dst.addr, ctx.src.addr, ctx.pageSize, { wp });
   const expected = Float64Array.from(ctx.countVerify);
-  if (t.planted.plant.has("counter")) expected[ctx.pages - 1] = expected[ctx.pages - 1]! + 1;
+  if (planted(t, "counter")) expected[ctx.pages - 1] = expected[ctx.pages - 1]! + 1;
 
   // Planted (tests only): copies left writable, so the writes raise no wp fault.
-  const applyWp = wp && !t.planted.plant.has("wp-count");
+  const applyWp = wp && !planted(t, "wp-count");
   const handlers = await ctx.startHandlers({ onFork: "follow", applyWp, forbidWriteMissing: true });
   let child;
   try {
@@ -43,40 +46,58 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
     await ctx.stopHandlers();
   }
   const c = handlers.counters;
-  const late = c.total("wokenAfterRemove");
-  t.note(
-    `handler: ${c.total("missing")} missing, ${c.total("wp")} wp faults; events: ${c.total("fork")} fork, ${c.total("remap")} remap, ${c.total("remove")} remove` +
-      (late > 0 ? `; ${late} fault(s) read after the REMOVE's UFFDIO_UNREGISTER (resolve gave ENOENT; woken with UFFDIO_WAKE)` : ""),
-  );
-  const s = child.status;
+  t.note(handlerNote((name) => c.total(name)));
   const older = olderKernelStop(mem, child);
   if (older) t.note(older.note);
-  if (!older && (s.kind !== "exited" || s.code !== 0)) {
-    const why = s.kind === "exited" ? forkedExitMeaning(s.code) : describeStatus(s);
-    const at = child.stage ? ` at stage "${child.stage}"` : "";
-    let detail = "";
-    if (s.kind === "exited" && s.code === CHILD_EXIT.MISMATCH) detail = `: page ${child.page} counter ${child.seen}, expected ${child.expected}`;
-    else if (s.kind === "exited" && s.code === FORKED_EXIT.RELEASED_NOT_ZERO) detail = `: page ${child.page} byte ${child.expected} is ${child.seen}`;
-    else if (s.kind === "exited" && s.code === FORKED_EXIT.WRONG_PAGE) detail = `: ${tagText(child.page ?? 0, child.seen ?? 0n)}`;
-    else if (child.errno) detail = `: ${errnoName(child.errno)}`;
-    t.check(false, "the faulting child", { expected: "exit 0", seen: `${why}${at}${detail}` });
-  }
-  t.equal("fork events", c.total("fork"), 1);
-  t.equal("remap events", c.total("remap"), older?.stage === "mremap" ? 0 : 1);
-  if (older) t.equal("remove events (no release on this kernel)", c.total("remove"), 0);
-  else t.check(c.total("remove") >= 1, "remove events", { expected: ">= 1", seen: c.total("remove") });
-  // Stopped before the move, the child touched only the first half.
-  const touched = older?.stage === "mremap" ? Math.ceil(ctx.pages / 2) : ctx.pages;
-  const per = older?.stage === "mremap" ? "one per page of the first half" : "one per page";
-  t.equal(`missing faults (${per})`, c.total("missing"), touched);
-  if (wp) t.equal(`write-protect faults (${per})`, c.total("wp"), touched);
+  const ran = child.status.kind === "exited" && child.status.code === 0;
+  if (!older && !ran) t.check(false, "the faulting child", { expected: "exit 0", seen: childFailure(child) });
+  const want = expectedCounts(ctx.pages, older);
+  // Planted (tests only), one per event count: that count's check expects one more than it sees (fork, remap: than it should).
+  t.equal("fork events", c.total("fork"), 1 + (planted(t, "fork-count") ? 1 : 0));
+  t.equal("remap events", c.total("remap"), want.remap + (planted(t, "remap-count") ? 1 : 0));
+  const removes = planted(t, "remove-count") ? c.total("remove") + 1 : want.remove;
+  if (older) t.equal("remove events (no release on this kernel)", c.total("remove"), removes);
+  else t.check(c.total("remove") >= removes, "remove events", { expected: `>= ${removes}`, seen: c.total("remove") });
+  t.equal(`missing faults (${want.per})`, c.total("missing"), want.touched);
+  if (wp) t.equal(`write-protect faults (${want.per})`, c.total("wp"), want.touched);
+}
+
+/**
+ * The counts a run of `pages` pages should see: remap events, remove events
+ * (at least; exactly none where an older kernel left the release out), and
+ * pages touched, each one missing (and with -wp one wp) fault. Stopped before
+ * the move, the child touched only the first half.
+ */
+export function expectedCounts(pages: number, older: { stage: "mremap" | "release" } | undefined): { remap: number; remove: number; touched: number; per: string } {
+  if (older?.stage === "mremap") return { remap: 0, remove: 0, touched: Math.ceil(pages / 2), per: "one per page of the first half" };
+  return { remap: 1, remove: older ? 0 : 1, touched: pages, per: "one per page" };
+}
+
+/** What the handler counted, as the case's note. */
+export function handlerNote(total: (name: CounterName) => number): string {
+  const late = total("wokenAfterRemove");
+  return `handler: ${total("missing")} missing, ${total("wp")} wp faults; events: ${total("fork")} fork, ${total("remap")} remap, ${total("remove")} remove` +
+    (late > 0 ? `; ${late} fault(s) read after the REMOVE's UFFDIO_UNREGISTER (resolve gave ENOENT; woken with UFFDIO_WAKE)` : "");
+}
+
+/** How the events child failed, in words: its exit's meaning, the stage, and what it found. */
+export function childFailure(child: EventsChildResult): string {
+  const s = child.status;
+  const why = s.kind === "exited" ? forkedExitMeaning(s.code) : describeStatus(s);
+  const at = child.stage ? ` at stage "${child.stage}"` : "";
+  let detail = "";
+  if (s.kind === "exited" && s.code === CHILD_EXIT.MISMATCH) detail = `: page ${child.page} counter ${child.seen}, expected ${child.expected}`;
+  else if (s.kind === "exited" && s.code === FORKED_EXIT.RELEASED_NOT_ZERO) detail = `: page ${child.page} byte ${child.expected} is ${child.seen}`;
+  else if (s.kind === "exited" && s.code === FORKED_EXIT.WRONG_PAGE) detail = `: ${tagText(child.page ?? 0, child.seen ?? 0n, RUN_SEED)}`;
+  else if (child.errno) detail = `: ${errnoName(child.errno)}`;
+  return `${why}${at}${detail}`;
 }
 
 /**
  * The child stopped where a kernel older than the step documents EINVAL:
  * mremap of hugetlb (before 5.16), MADV_DONTNEED on private hugetlb (before 5.18).
  */
-function olderKernelStop(mem: MemoryType, child: EventsChildResult): { stage: "mremap" | "release"; note: string } | undefined {
+export function olderKernelStop(mem: MemoryType, child: EventsChildResult): { stage: "mremap" | "release"; note: string } | undefined {
   const s = child.status;
   if (!mem.hugetlb || s.kind !== "exited" || s.code === 0 || child.errno !== Errno.EINVAL) return undefined;
   if (child.stage === "mremap") {
@@ -86,11 +107,6 @@ function olderKernelStop(mem: MemoryType, child: EventsChildResult): { stage: "m
     return { stage: "release", note: "MADV_DONTNEED on hugetlb: EINVAL (came in Linux 5.18): release left out, as the C suite of that time did" };
   }
   return undefined;
-}
-
-/** A tag the child found (seed << 32 | page number) in words. */
-function tagText(page: number, tag: bigint): string {
-  return wrongPage(page, Number(tag & 0xffffffffn), Number(tag >> 32n), RUN_SEED) ?? `page ${page} tag 0x${tag.toString(16)}`;
 }
 
 function row(name: string, wp: boolean): UnitCase {

@@ -5,6 +5,7 @@ import { runFaultJob } from "../../harness/native-fault.ts";
 import { bytesAt } from "../../sys/mem.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
 import { caseLimitMs } from "../../harness/limits.ts";
+import { planted } from "./beyond-kit.ts";
 
 const JOB_MS = 60_000;
 
@@ -29,14 +30,15 @@ async function poison(t: CaseRun): Promise<void> {
   }
   const half = Math.floor(ctx.pages / 2);
   t.note(`${r.sigbus} of ${ctx.pages} pages raised SIGBUS; handler: ${handlers.counters.total("missing")} faults`);
-  t.equal("pages whose read raised SIGBUS", r.sigbus, half);
+  // Planted (tests only), one per count: that count's check expects one more.
+  t.equal("pages whose read raised SIGBUS", r.sigbus, half + (planted(t, "sigbus-count") ? 1 : 0));
   const wrong = r.signalled.find((p) => p % 2 === 1);
   t.check(wrong === undefined, "only poisoned (even) pages raise SIGBUS", { expected: "even pages", seen: `page ${wrong}` });
   t.check(r.nonZero === 0, "odd pages read zero", {
     expected: 0,
     seen: r.firstNonZero ? `${r.nonZero} pages; page ${r.firstNonZero.page} byte ${r.firstNonZero.offset} is ${r.firstNonZero.value}` : r.nonZero,
   });
-  t.equal("faults the handler resolved (one per page)", handlers.counters.total("missing"), ctx.pages);
+  t.equal("faults the handler resolved (one per page)", handlers.counters.total("missing"), ctx.pages + (planted(t, "missing-count") ? 1 : 0));
 }
 
 export const poisonCases: readonly UnitCase[] = [{

@@ -6,11 +6,12 @@
 // every access while the handler, following the fork, sees no fault at all.
 import { runFaultJob } from "../../harness/native-fault.ts";
 import type { ServeResult } from "../../harness/protocol.ts";
-import { COUNT_OFFSET } from "../../harness/source.ts";
+import { COUNT_OFFSET, RUN_SEED, TAG_OFFSET, tagText } from "../../harness/source.ts";
 import { childCountSigbus } from "../../sys/native.ts";
 import type { FeatureName } from "../../uffd/constants.ts";
 import { IOCTL } from "../../uffd/structs.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
+import { planted } from "./beyond-kit.ts";
 import { caseLimitMs } from "../../harness/limits.ts";
 
 const JOB_MS = 60_000;
@@ -22,24 +23,33 @@ async function sigbus(t: CaseRun, wp: boolean): Promise<void> {
   const split = Math.ceil(ctx.pages / 2);
 
   // 1. This process, from a Worker: SIGBUS, COPY in the signal path, retry.
+  // Each page's counter, then its tag, must be that page's.
   const expected = Float64Array.from(ctx.countVerify);
-  if (t.planted.plant.has("counter")) expected[split - 1] = expected[split - 1]! + 1;
+  if (planted(t, "counter")) expected[split - 1] = expected[split - 1]! + 1;
   const r = await runFaultJob(ctx, "sigbus-resolve", {
     uffd: ctx.uffd.fd, dst: ctx.dst.addr, src: ctx.src.addr, pages: split, pageSize: ctx.pageSize,
     countOffset: COUNT_OFFSET, expected, wp,
-    ioctls: { copy: IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WRITEPROTECT },
+    // Planted (tests only): a request the uffd does not know in place of UFFDIO_COPY, so the signal path's copy fails.
+    ioctls: { copy: planted(t, "sigbus-ioctl") ? ~IOCTL.COPY : IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WRITEPROTECT },
+    tag: { offset: TAG_OFFSET, seed: RUN_SEED },
+    // Planted (tests only): the signal path copies the next source page (split < pages, so there is one).
+    sourceShift: planted(t, "sigbus-wrong-page") ? 1 : 0,
   }, { timeoutMs: caseLimitMs(JOB_MS) });
   t.note(`in-process: ${r.sigbus} SIGBUS taken, ${r.copied} of ${split} pages copied in by the signal path`);
   if (r.error) throw new Error(r.error);
   t.check(r.verdict !== "repeated", "a missing page signalled again right after it was copied in", {
     expected: "one missing SIGBUS per page", seen: `page ${r.page} signalled twice`,
   });
-  t.check(r.verdict === "ok", `counter of page ${r.page} after SIGBUS and UFFDIO_COPY`, { expected: r.expected, seen: r.seen });
-  t.equal("pages copied in by the SIGBUS path", r.copied, split);
-  if (wp) t.equal("SIGBUS taken (one missing and one write-protect per page)", r.sigbus, 2 * split);
+  t.check(r.verdict !== "corrupt", `counter of page ${r.page} after SIGBUS and UFFDIO_COPY`, { expected: r.expected, seen: r.seen });
+  if (r.verdict === "wrong-page") {
+    t.check(false, `data of page ${r.page} after SIGBUS and UFFDIO_COPY`, { expected: `page ${r.page}'s`, seen: tagText(r.page!, r.seen!, RUN_SEED) });
+  }
+  // Planted (tests only), one per count: that count's check expects one more.
+  t.equal("pages copied in by the SIGBUS path", r.copied, split + (planted(t, "copied-count") ? 1 : 0));
+  if (wp) t.equal("SIGBUS taken (one missing and one write-protect per page)", r.sigbus, 2 * split + (planted(t, "sigbus-count") ? 1 : 0));
 
   // 2. A forked child on released pages: SIGBUS on every access, no userfault.
-  if (!t.planted.plant.has("release")) ctx.dst.release();
+  if (!planted(t, "release")) ctx.dst.release();
   const handlers = await ctx.startHandlers({ onFork: "follow", applyWp: wp });
   let child;
   let served: ServeResult[] = [];
@@ -52,8 +62,8 @@ async function sigbus(t: CaseRun, wp: boolean): Promise<void> {
     served = await ctx.stopHandlers();
   }
   t.equal("accesses that raised SIGBUS in the forked child", child.count, split);
-  t.equal("fork events read by the handler", handlers.counters.total("fork"), 1);
-  t.equal("userfaults the handler saw", served.reduce((n, s) => n + s.faults, 0), 0);
+  t.equal("fork events read by the handler", handlers.counters.total("fork"), 1 + (planted(t, "fork-count") ? 1 : 0));
+  t.equal("userfaults the handler saw", served.reduce((n, s) => n + s.faults, 0), planted(t, "userfault-count") ? 1 : 0);
 }
 
 function row(name: string, wp: boolean): UnitCase {
