@@ -14,6 +14,7 @@ export const COMMANDS = {
   stress: () => import("./stress.ts").then((m) => m.default),
   run: () => import("./run.ts").then((m) => m.default),
   "wp-mremap": () => import("./wp-mremap.ts").then((m) => m.default),
+  "hugepage-hold": () => import("./hugepage-hold.ts").then((m) => m.default),
   explore: () => import("./explore.ts").then((m) => m.default),
   "explore-mem": () => import("./explore-mem.ts").then((m) => m.default),
 } satisfies Record<string, Lazy>;

@@ -5,6 +5,7 @@
 // nr_hugepages, under the settings lock, taken off again afterwards (after
 // success, failure, or a signal: restore.ts).
 import { join } from "node:path";
+import { MADV, MAP, mmap, munmap, tryMadvise } from "../sys/mem.ts";
 import { defaultHugePageSize, meminfoKb } from "../harness/memory.ts";
 import { SettingChange } from "./restore.ts";
 import { hugetlbDir, readCount } from "./sizes.ts";
@@ -86,4 +87,28 @@ export function reserveHugepages(need: number, size?: number): SettingChange | u
     );
   }
   return change;
+}
+
+/** MAP_HUGE_SHIFT: mmap's flags carry log2 of the hugetlb page size from bit 26. */
+const MAP_HUGE_SHIFT = 26;
+
+/**
+ * Fault in and drop one free hugetlb page of `size` bytes, so that the next
+ * user finds it ready: the first touch of a gigantic page (1 GiB) in a
+ * virtual machine waits for the host to back that memory (seconds here), a
+ * later one does not. The page goes back to the free pool (the kernel clears
+ * it again for its next user). Returns false when it could not be done
+ * (no page, or no MADV_POPULATE_WRITE before Linux 5.14).
+ */
+export function warmHugepage(size: number): boolean {
+  let addr = 0;
+  try {
+    addr = mmap(size, { flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.HUGETLB | (Math.log2(size) << MAP_HUGE_SHIFT) });
+    // The kernel faults it in (never JS: a fault that failed would be a SIGBUS here). Before 5.14: not warmed.
+    return tryMadvise(addr, size, MADV.POPULATE_WRITE) === 0;
+  } catch {
+    return false;
+  } finally {
+    if (addr) munmap(addr, size);
+  }
 }

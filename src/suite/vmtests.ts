@@ -14,6 +14,7 @@ import { allCases, planCases as planUnit } from "../unit/plan.ts";
 import { runUnit } from "../unit/runner.ts";
 import { planCases as planWpMremap, runWpMremap } from "../wp-mremap/run.ts";
 import { hugetlbSizes, thpSizes } from "../machine/sizes.ts";
+import { type HugepageHold, holdHugepage } from "./hugepage-hold.ts";
 import { type RowOutcome, stressInChild } from "./side-run.ts";
 
 /** run_vmtests.sh: `uffd-stress anon 20 16`, `hugetlb H 32`, `hugetlb-private H 32`, `shmem 20 16`, `shmem-private 20 16`. */
@@ -61,6 +62,12 @@ function hugetlbStressSize(setup: boolean, groups: number): { mib: number; chang
   return { mib: Math.min(target, Math.floor(free / 2) * hpsMiB) };
 }
 
+/** Hugetlb page sizes above the default one (1 GiB on x86_64): the kernel takes seconds to allocate one. */
+function gigantic(sizes: readonly number[]): number[] {
+  const base = pageSizeOf(MEMORY.hugetlb);
+  return base === 0 ? [] : sizes.filter((s) => s > base);
+}
+
 /** The stress rows of fixed size, one after another, each in a child process; by memory type. */
 function sideLane(wp: boolean): Map<MemoryName, Promise<RowOutcome>> {
   const lane = new Map<MemoryName, Promise<RowOutcome>>();
@@ -80,13 +87,28 @@ export async function runVmtests(opts: VmtestsOptions): Promise<void> {
   const sink = opts.sink;
 
   const unitPlanned = planUnit(allCases()).length;
-  const wpPlanned = planWpMremap({ thp: thpSizes(), hugetlb: hugetlbSizes() }).length;
+  const wpSizes = { thp: thpSizes(), hugetlb: hugetlbSizes() };
+  const wpPlanned = planWpMremap(wpSizes).length;
   const planned = unitPlanned + VMTESTS_STRESS.length + wpPlanned;
   sink.plan(planned);
 
   // With cases side by side, the stress rows that need no huge pages run
-  // meanwhile, one after another, each in its own process.
-  const lane = (opts.jobs ?? 1) > 1 ? sideLane(opts.wp) : new Map<MemoryName, Promise<RowOutcome>>();
+  // meanwhile, one after another, each in its own process; and the
+  // gigantic hugetlb pages uffd-wp-mremap needs (seconds to allocate) are
+  // reserved meanwhile by helper processes.
+  const side = (opts.jobs ?? 1) > 1;
+  const lane = side ? sideLane(opts.wp) : new Map<MemoryName, Promise<RowOutcome>>();
+  const holds = side && mayChangeSettings(opts.setup) ? gigantic(wpSizes.hugetlb).map(holdHugepage) : [];
+  try {
+    await runParts(opts, lane, holds);
+  } finally {
+    await Promise.all(holds.map((h) => h.release()));
+  }
+}
+
+/** unit, stress and wp-mremap, one after another, into the run's sink. */
+async function runParts(opts: VmtestsOptions, lane: Map<MemoryName, Promise<RowOutcome>>, holds: readonly HugepageHold[]): Promise<void> {
+  const sink = opts.sink;
 
   // 1. uffd-unit-tests
   sink.note("uffd-unit-tests");
@@ -166,7 +188,9 @@ export async function runVmtests(opts: VmtestsOptions): Promise<void> {
   // 3. uffd-wp-mremap
   sink.note("uffd-wp-mremap");
   try {
-    runWpMremap({ sink: section(sink), setup: opts.setup });
+    const held = new Set<number>();
+    for (const h of holds) if (await h.held) held.add(h.size);
+    runWpMremap({ sink: section(sink), setup: opts.setup, held });
   } catch (e) {
     sink.result({
       name: "uffd-wp-mremap", part: "wp-mremap", memory: null, status: "fail", reason: "runner failed",

@@ -131,6 +131,8 @@ export interface WpMremapOptions {
   readonly filter?: string;
   /** Change THP knobs and nr_hugepages (default true); without, THP cases skip and hugetlb uses free pages. */
   readonly setup?: boolean;
+  /** Hugetlb page sizes of which this run holds one page already (reserved by a helper process): not reserved again. */
+  readonly held?: ReadonlySet<number>;
 }
 
 /** The whole program: plan, settings, cases, restore; results into `sink`. */
@@ -198,7 +200,7 @@ function* wpMremapSteps(opts: WpMremapOptions): Generator<void, void, void> {
         }
       }
       for (const size of new Set(cases.filter((c) => c.hugetlb).map((c) => c.size))) {
-        const why = mayChangeSettings(setup) ? reserveOneHugetlbPage(size, changes) : hugepageShortage(1, size);
+        const why = mayChangeSettings(setup) && !opts.held?.has(size) ? reserveOneHugetlbPage(size, changes) : hugepageShortage(1, size);
         if (why) hugetlbSkip.set(size, why);
       }
     }

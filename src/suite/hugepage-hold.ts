@@ -1,0 +1,47 @@
+// A gigantic hugetlb page (1 GiB on x86_64) takes the kernel seconds to
+// allocate, and uffd-wp-mremap needs one at the end of `run`. With cases side
+// by side, a child process (`uffd-suite hugepage-hold`) reserves it while the
+// unit cases run, under the same policy and record as any reservation, and
+// gives it back when `run` closes its stdin (or dies).
+import type { Subprocess } from "bun";
+import { selfCommand } from "../harness/self-exec.ts";
+
+export interface HugepageHold {
+  /** The page size held, in bytes. */
+  readonly size: number;
+  /** true once the child holds a page of its own; false when it could not (the run then reserves as usual). */
+  readonly held: Promise<boolean>;
+  /** Let the page go and wait for the child to end. */
+  release(): Promise<void>;
+}
+
+const RELEASE_WAIT_MS = 30_000;
+
+export function holdHugepage(size: number): HugepageHold {
+  const child: Subprocess<"pipe", "pipe", "inherit"> = Bun.spawn([...selfCommand(), "hugepage-hold", "--kb", String(size / 1024)], {
+    stdin: "pipe", stdout: "pipe", stderr: "inherit",
+  });
+  const held = (async () => {
+    const dec = new TextDecoder();
+    let text = "";
+    for await (const chunk of child.stdout) {
+      text += dec.decode(chunk, { stream: true });
+      if (text.includes("\n")) break;
+    }
+    return text.split("\n")[0] === "held";
+  })().catch(() => false);
+  return {
+    size,
+    held,
+    async release() {
+      try {
+        child.stdin.end();
+      } catch {
+        // already gone
+      }
+      const ended = await Promise.race([child.exited.then(() => true), Bun.sleep(RELEASE_WAIT_MS).then(() => false)]);
+      if (!ended) child.kill("SIGTERM");
+      await child.exited;
+    },
+  };
+}
