@@ -4,18 +4,21 @@
 // Per group (min(CPUs, 32) of them) three pooled Workers: a locking loop, a
 // fault handler (serve.ts) and a background copier. This thread only
 // orchestrates: it registers, releases, verifies unregistered memory, and
-// never touches registered memory nor serves the uffd. Workers are acquired
-// once per run and get one job per bounce; during a bounce they are steered
+// never touches registered memory nor serves the uffd. The locking and
+// copying Workers are acquired once per run and get one job per bounce; the
+// handlers are started and stopped per bounce by harness/handlers.ts (the
+// pool hands the same Workers back). During a bounce the Workers are steered
 // through Atomics on a SharedArrayBuffer.
-import { HandlerCounters, statsLine } from "../harness/counters.ts";
+import { statsLine } from "../harness/counters.ts";
+import { Handlers, type StopToucher, StopPages } from "../harness/handlers.ts";
 import { hugepageShortage, reserveHugepages } from "../harness/hugetlb.ts";
 import { Area, type MemoryType } from "../harness/memory.ts";
 import { type PooledWorker, type WorkerPool, workerPool } from "../harness/pool.ts";
-import type { Job, ServeJob, ServeResult, TouchResult } from "../harness/protocol.ts";
+import type { Job, TouchResult } from "../harness/protocol.ts";
 import type { SettingChange } from "../harness/restore.ts";
 import { COUNT_OFFSET, initSourcePages, TAG_OFFSET } from "../harness/source.ts";
-import { close, pipe, writeByte } from "../sys/fd.ts";
-import { MADV, madvise, MAP, mmap, munmap, PAGE_SIZE, toArrayBufferAt } from "../sys/mem.ts";
+import { firstRejection, within } from "../harness/settle.ts";
+import { MAP, mmap, toArrayBufferAt } from "../sys/mem.ts";
 import type { FeatureSet } from "../uffd/bits.ts";
 import type { FeatureName } from "../uffd/constants.ts";
 import { probeFeatures, Uffd } from "../uffd/uffd.ts";
@@ -56,11 +59,6 @@ export interface StressOutcome {
   readonly seconds: number;
 }
 
-/** Ends a bounce early; its message is the run's failure. */
-class StressFailure extends Error {
-  override readonly name = "StressFailure";
-}
-
 const SETTLE_MS = 15_000;
 
 function featuresFor(mem: MemoryType, wp: boolean, kernel: FeatureSet): FeatureName[] {
@@ -83,29 +81,6 @@ function wpLacking(mem: MemoryType, kernel: FeatureSet): string | undefined {
   return missing.length > 0 ? `feature missing: ${missing.join(", ")}` : undefined;
 }
 
-
-/** Settle `p` or give up after `ms` (a Worker stuck in the kernel never replies). */
-async function within<T>(p: Promise<T>, ms: number): Promise<{ ok: true; value: T } | { ok: false; error: unknown } | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  try {
-    return await Promise.race([
-      p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Rejects with the first rejection among `ps` (never resolves). */
-function firstRejection(ps: readonly Promise<unknown>[]): Promise<never> {
-  const p = new Promise<never>((_, reject) => {
-    for (const x of ps) x.catch(reject);
-  });
-  p.catch(() => {});
-  return p;
-}
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -166,7 +141,7 @@ export async function runStress(opts: StressOptions): Promise<StressOutcome> {
 interface Workers {
   readonly lockers: PooledWorker[];
   readonly copiers: PooledWorker[];
-  readonly handlers: PooledWorker[];
+  /** Touches the stop pages of blocking-read handlers. */
   toucher?: PooledWorker;
 }
 
@@ -188,11 +163,9 @@ async function stressAreas(
     src.dispose();
     throw e;
   }
-  // Stop pages for blocking-read handlers: a fault on one tells the handler that takes it to return.
-  const stopLen = g.groups * PAGE_SIZE;
-  const stopAddr = mmap(stopLen);
   let uffd: Uffd | undefined;
-  const workers: Workers = { lockers: [], copiers: [], handlers: [] };
+  let stopPages: StopPages | undefined;
+  const workers: Workers = { lockers: [], copiers: [] };
   // Jobs not settled yet: their Workers may still be inside the areas.
   const inflight = new Map<Promise<unknown>, string>();
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -202,16 +175,14 @@ async function stressAreas(
     // The destination starts empty whatever the source writes did (THP may span both).
     dst.release();
     uffd = Uffd.create({ features: featuresFor(mem, wp, kernel) });
-    uffd.register({ start: stopAddr, len: stopLen }, { missing: true });
+    stopPages = new StopPages(uffd);
 
-    const acquire = (kind: "stress" | "handler") => Promise.all(Array.from({ length: g.groups }, () => pool.acquire(kind)));
-    workers.lockers.push(...(await acquire("stress")));
-    workers.copiers.push(...(await acquire("stress")));
-    workers.handlers.push(...(await acquire("handler")));
+    const acquire = () => Promise.all(Array.from({ length: g.groups }, () => pool.acquire("stress")));
+    workers.lockers.push(...(await acquire()));
+    workers.copiers.push(...(await acquire()));
 
     const ctrlBuf = new SharedArrayBuffer(CTRL_SLOTS * 4);
     const ctrl = new Int32Array(ctrlBuf);
-    const counters = new HandlerCounters(g.groups);
     const interval = opts.eexistIntervalS;
     if (interval > 0) timer = setInterval(() => Atomics.store(ctrl, CTRL.eexistDue, 1), interval * 1000);
     const plant = opts.plant ?? new Set<StressPlant>();
@@ -226,20 +197,21 @@ async function stressAreas(
     // Our jobs are not in the harness's Job union; the pool only forwards them.
     const run = <T>(w: PooledWorker, job: unknown, timeoutMs?: number): Promise<T> =>
       track(w.run<T>(job as Job, { timeoutMs }), (job as { type: string }).type);
+    const touchStop: StopToucher = async (job, timeoutMs) => {
+      workers.toucher ??= await pool.acquire("toucher");
+      return run<TouchResult>(workers.toucher, { type: "touch", ...job }, timeoutMs);
+    };
 
     for (let bounce = opts.bounces - 1; bounce >= 0; bounce--) {
       const poll = (bounce & BOUNCE.poll) !== 0;
       const u = uffd;
-      u.setNonBlocking(poll);
       const modes = { missing: true, wp };
       u.register({ start: dst.addr, len: bytes }, modes);
       if (dst.alias !== dst.addr) u.register({ start: dst.alias, len: bytes }, modes);
       // Pages a racing COPY from the zapped source left behind must go (see the C).
       dst.release();
-      counters.reset();
       Atomics.store(ctrl, CTRL.stop, 0);
       if (interval === 0) Atomics.store(ctrl, CTRL.eexistDue, 1);
-      if (!poll) madvise(stopAddr, stopLen, MADV.DONTNEED);
 
       if (plant.has("counter") && !planted && bounce & BOUNCE.verify) {
         // Test-only: one page of the source gets a counter the verification array does not expect.
@@ -258,28 +230,14 @@ async function stressAreas(
         opts.note(`planted page ${page + 1}'s tag in page ${page} (test hook)`);
       }
 
-      const pipes = poll ? Array.from({ length: g.groups }, () => pipe()) : [];
-      const serving = workers.handlers.map((w, slot) =>
-        run<ServeResult>(w, {
-          type: "serve",
-          uffdFd: u.fd,
-          featuresHex: u.enabled.mask.toString(16),
-          stopFd: poll ? pipes[slot]![0] : -1,
-          mode: poll ? "poll" : "read",
-          strategy: "copy",
-          dst: dst.addr,
-          dstAlias: dst.alias,
-          src: src.addr,
-          size: bytes,
-          pageSize: g.pageSize,
-          applyWp: wp,
-          forbidWriteMissing: true,
-          stopPages: poll ? undefined : { start: stopAddr, len: stopLen },
-          onFork: "close",
-          counters: counters.buffer,
-          slot,
-        } satisfies ServeJob),
-      );
+      const handlers = await Handlers.start({
+        uffd: u, pool, count: g.groups, mode: poll ? "poll" : "read", stopPages, touchStop,
+        serve: {
+          strategy: "copy", dst: dst.addr, dstAlias: dst.alias, src: src.addr, size: bytes, pageSize: g.pageSize,
+          applyWp: wp, forbidWriteMissing: true, onFork: "close",
+        },
+      });
+      for (const p of handlers.serving) track(p, "serve");
       const locking = workers.lockers.map((w, group) =>
         run<LockResult>(w, {
           type: "stress-lock",
@@ -309,13 +267,7 @@ async function stressAreas(
           ctrl: ctrlBuf,
         } satisfies CopyJob),
       );
-      const failed = firstRejection([...serving, ...locking, ...copying]);
-      const live = new Set(serving);
-      for (const p of serving) {
-        const drop = () => live.delete(p);
-        p.then(drop, drop);
-      }
-      const stop = (timeoutMs?: number) => stopHandlers(poll ? pipes : undefined, live.size, stopAddr, workers, pool, run, timeoutMs);
+      const failed = firstRejection([handlers.failed, ...locking, ...copying]);
 
       try {
         await Promise.race([Promise.all(copying), failed]);
@@ -325,8 +277,7 @@ async function stressAreas(
         Atomics.store(ctrl, CTRL.stop, 1);
         const locks = await Promise.race([Promise.all(locking), failed]);
         for (const l of locks) totals.locks += l.locks;
-        await Promise.race([stop(), failed]);
-        await Promise.race([Promise.all(serving), failed]);
+        await Promise.race([handlers.stop(), failed]);
       } catch (e) {
         Atomics.store(ctrl, CTRL.failed, 1);
         Atomics.store(ctrl, CTRL.stop, 1);
@@ -359,20 +310,7 @@ async function stressAreas(
           for (const start of views) u.tryWake(start, bytes);
         }, 10);
         try {
-          const stopping = stop(SETTLE_MS).catch(() => {});
-          await within(Promise.allSettled(serving), SETTLE_MS);
-          if (!poll) {
-            // Every handler has returned (or never will): a stop fault that no
-            // handler is left to read must not hold the toucher. Unregistered,
-            // the stop pages fault in as ordinary memory.
-            try {
-              u.unregister({ start: stopAddr, len: stopLen });
-            } catch {
-              // gone already
-            }
-            u.tryWake(stopAddr, stopLen);
-          }
-          await within(stopping, SETTLE_MS);
+          await handlers.abandon(SETTLE_MS);
           if (!(await within(Promise.allSettled([...inflight.keys()]), SETTLE_MS))) {
             opts.note(`still running after the failure: ${[...inflight.values()].join(", ")} (their memory is left mapped)`);
           }
@@ -380,11 +318,6 @@ async function stressAreas(
           clearInterval(waker);
         }
         return done("fail", message(e));
-      } finally {
-        for (const [r, w] of pipes) {
-          close(r);
-          close(w);
-        }
       }
 
       if (wp) u.writeProtect({ start: dst.addr, len: bytes }, { wp: false });
@@ -397,6 +330,7 @@ async function stressAreas(
       }
       [src, dst] = [dst, src];
 
+      const counters = handlers.counters;
       const missing = counters.total("missing");
       const wpFaults = counters.total("wp");
       totals.missing += missing;
@@ -415,43 +349,14 @@ async function stressAreas(
     return done("pass");
   } finally {
     if (timer) clearInterval(timer);
-    for (const w of [...workers.lockers, ...workers.copiers, ...workers.handlers]) pool.release(w);
+    for (const w of [...workers.lockers, ...workers.copiers]) pool.release(w);
     if (workers.toucher) pool.release(workers.toucher);
     uffd?.close();
     if (inflight.size === 0) {
-      munmap(stopAddr, stopLen);
+      stopPages?.dispose();
       src.dispose();
       dst.dispose();
     }
     // else: a Worker is still inside the areas; leaking them is the safe choice.
   }
 }
-
-/**
- * Stop the handlers: a byte down each stop pipe (poll), or a fault on one
- * stop page per live handler, one after another (blocking read): each fault
- * is read by exactly one handler, which resolves it and returns.
- */
-async function stopHandlers(
-  pipes: readonly [number, number][] | undefined,
-  live: number,
-  stopAddr: number,
-  workers: Workers,
-  pool: WorkerPool,
-  run: <T>(w: PooledWorker, job: unknown, timeoutMs?: number) => Promise<T>,
-  timeoutMs?: number,
-): Promise<void> {
-  if (pipes) {
-    for (const [, w] of pipes) writeByte(w);
-    return;
-  }
-  if (live === 0) return;
-  workers.toucher ??= await pool.acquire("toucher");
-  const r = await run<TouchResult>(
-    workers.toucher,
-    { type: "touch", start: stopAddr, pages: live, pageSize: PAGE_SIZE, op: "read" },
-    timeoutMs,
-  );
-  if (r.touched !== live) throw new StressFailure(`stop pages touched ${r.touched} of ${live}`);
-}
-
