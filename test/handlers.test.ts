@@ -4,21 +4,16 @@
 // non-blocking again; a failed handler is stopped around without a hang.
 import { afterAll, describe, expect, test } from "bun:test";
 import { UffdTestContext } from "../src/harness/context.ts";
-import { MEMORY } from "../src/harness/memory.ts";
 import { workerPool } from "../src/harness/pool.ts";
+import { withContext as withSmallContext } from "./support/context.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 
 const features = probeFeatures();
 const PAGES = 8;
 afterAll(() => workerPool().shutdown());
 
-async function withContext(opts: Parameters<typeof UffdTestContext.create>[1], fn: (ctx: UffdTestContext) => Promise<void>): Promise<void> {
-  const ctx = UffdTestContext.create(MEMORY.anon, { size: PAGES * 4096, ...opts });
-  try {
-    await fn(ctx);
-  } finally {
-    await ctx.dispose();
-  }
+function withContext(opts: Parameters<typeof UffdTestContext.create>[1], fn: (ctx: UffdTestContext) => Promise<void>): Promise<void> {
+  return withSmallContext("anon", { size: PAGES * 4096, ...opts }, fn);
 }
 
 describe("blocking-read handlers and their stop pages", () => {

@@ -11,6 +11,7 @@ import { HandlerCounters } from "../src/harness/counters.ts";
 import { MEMORY } from "../src/harness/memory.ts";
 import { runFaultJob } from "../src/harness/native-fault.ts";
 import { workerPool } from "../src/harness/pool.ts";
+import { withContext as withSmallContext } from "./support/context.ts";
 import type { ServeJob, ServeResult, TouchJob, TouchResult } from "../src/harness/protocol.ts";
 import { HandlerError, serve } from "../src/harness/serve.ts";
 import { COUNT_OFFSET, RUN_SEED, TAG_OFFSET } from "../src/harness/source.ts";
@@ -24,13 +25,8 @@ const PAGES = 16;
 const SIZE = PAGES * 4096;
 afterAll(() => workerPool().shutdown());
 
-async function withContext(opts: Parameters<typeof UffdTestContext.create>[1], fn: (ctx: UffdTestContext) => Promise<void>): Promise<void> {
-  const ctx = UffdTestContext.create(MEMORY.anon, { size: SIZE, ...opts });
-  try {
-    await fn(ctx);
-  } finally {
-    await ctx.dispose();
-  }
+function withContext(opts: Parameters<typeof UffdTestContext.create>[1], fn: (ctx: UffdTestContext) => Promise<void>): Promise<void> {
+  return withSmallContext("anon", { size: SIZE, ...opts }, fn);
 }
 
 describe("poison", () => {

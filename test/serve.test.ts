@@ -5,8 +5,8 @@
 // errors that must end a handler.
 import { afterAll, describe, expect, test } from "bun:test";
 import { UffdTestContext } from "../src/harness/context.ts";
-import { MEMORY } from "../src/harness/memory.ts";
 import { workerPool } from "../src/harness/pool.ts";
+import { withContext as withSmallContext } from "./support/context.ts";
 import { bytesAt } from "../src/sys/mem.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 
@@ -14,13 +14,8 @@ const features = probeFeatures();
 const SIZE = 16 * 4096;
 afterAll(() => workerPool().shutdown());
 
-async function withContext(mem: "anon" | "shmem", opts: Parameters<typeof UffdTestContext.create>[1], fn: (ctx: UffdTestContext) => Promise<void>): Promise<void> {
-  const ctx = UffdTestContext.create(MEMORY[mem], { size: SIZE, ...opts });
-  try {
-    await fn(ctx);
-  } finally {
-    await ctx.dispose();
-  }
+function withContext(mem: "anon" | "shmem", opts: Parameters<typeof UffdTestContext.create>[1], fn: (ctx: UffdTestContext) => Promise<void>): Promise<void> {
+  return withSmallContext(mem, { size: SIZE, ...opts }, fn);
 }
 
 describe("missing faults", () => {
