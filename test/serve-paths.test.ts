@@ -16,7 +16,8 @@ import type { ServeJob, ServeResult, TouchJob, TouchResult } from "../src/harnes
 import { HandlerError, serve } from "../src/harness/serve.ts";
 import { COUNT_OFFSET, RUN_SEED, TAG_OFFSET } from "../src/harness/source.ts";
 import { close, pipe, writeByte } from "../src/sys/fd.ts";
-import { bytesAt, MADV, madvise } from "../src/sys/mem.ts";
+import { Errno, SysError } from "../src/sys/errno.ts";
+import { bytesAt, MADV, madvise, mmap, munmap, PROT } from "../src/sys/mem.ts";
 import { runEventsChild } from "../src/sys/native/forked.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 
@@ -275,4 +276,31 @@ describe("inline: stop page, stop pipe, faults outside the ranges", () => {
       await ctx.dispose();
     }
   });
+});
+
+describe("inline: a resolve that fails for another reason than EEXIST ends the handler", () => {
+  for (const strategy of ["copy", "move"] as const) {
+    test.skipIf(strategy === "move" && !features.has("MOVE"))(`${strategy} from an unreadable source: the error names the ioctl, the offset and the result`, () =>
+      withContext({ features: strategy === "move" ? ["MOVE"] : [] }, async (ctx) => {
+        ctx.register({ missing: true });
+        const ps = ctx.pageSize;
+        const counters = new HandlerCounters(1);
+        const unreadable = mmap(ctx.size, { prot: PROT.NONE });
+        try {
+          await withPipe(async (r) => {
+            const job = inlineJob(ctx, counters, { stopFd: r, strategy, src: unreadable });
+            const out = await serveInline(ctx, job, [{ start: ctx.dst.addr + 2 * ps, pages: 1, pageSize: ps, op: "read" }]);
+            const e = out.error as SysError;
+            expect(e).toBeInstanceOf(SysError);
+            const call = strategy === "copy" ? "UFFDIO_COPY" : "UFFDIO_MOVE";
+            // COPY cannot read the source (EFAULT); MOVE refuses areas of other protections (EINVAL).
+            const errno = strategy === "copy" ? Errno.EFAULT : Errno.EINVAL;
+            expect(e.message).toBe(new SysError(call, errno, `dst offset ${2 * ps}, result ${-errno}`).message);
+            expect(counters.total("missing")).toBe(0);
+          });
+        } finally {
+          munmap(unreadable, ctx.size);
+        }
+      }));
+  }
 });
