@@ -6,6 +6,7 @@
 // a toucher Worker takes the faults, so a job can say what no Handlers
 // start would (a bad stop pipe, a smaller destination than registered).
 import { afterAll, describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import { UffdTestContext } from "../src/harness/context.ts";
 import { HandlerCounters } from "../src/harness/counters.ts";
 import { MEMORY } from "../src/harness/memory.ts";
@@ -13,11 +14,11 @@ import { runFaultJob } from "../src/harness/native-fault.ts";
 import { workerPool } from "../src/harness/pool.ts";
 import { withContext as withSmallContext } from "./support/context.ts";
 import type { ServeJob, ServeResult, TouchJob, TouchResult } from "../src/harness/protocol.ts";
-import { HandlerError, serve } from "../src/harness/serve.ts";
+import { HandlerError, RemovedSpan, serve } from "../src/harness/serve.ts";
 import { COUNT_OFFSET, RUN_SEED, TAG_OFFSET } from "../src/harness/source.ts";
 import { close, pipe, writeByte } from "../src/sys/fd.ts";
 import { Errno, SysError } from "../src/sys/errno.ts";
-import { bytesAt, MADV, madvise, mmap, munmap, PROT } from "../src/sys/mem.ts";
+import { bytesAt, MADV, madvise, MAP, mmap, munmap, PROT } from "../src/sys/mem.ts";
 import { runEventsChild } from "../src/sys/native/forked.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 
@@ -77,6 +78,7 @@ describe("events", () => {
   test.skipIf(lacking)("fork followed, remap moves the destination, remove unregisters: the child sees every page", () =>
     withContext({ features: [...need] }, async (ctx) => {
       ctx.register({ missing: true });
+      const fds = readdirSync("/proc/self/fd").length;
       const h = await ctx.startHandlers({ onFork: "follow", forbidWriteMissing: true });
       let child;
       let served: ServeResult[] = [];
@@ -93,6 +95,8 @@ describe("events", () => {
       expect([c.total("fork"), c.total("remap"), c.total("missing"), c.total("unmap")]).toEqual([1, 1, PAGES, 0]);
       expect(c.total("remove")).toBeGreaterThanOrEqual(1);
       expect(served).toEqual([{ faults: PAGES, adopted: 1 }]);
+      // The child's uffd, adopted on the fork event, was closed when the handler stopped.
+      expect(readdirSync("/proc/self/fd").length).toBe(fds);
     }));
 
   test.skipIf(lacking)("fork closed: the child's uffd is dropped, its faults never reach the handler", () =>
@@ -118,6 +122,18 @@ describe("events", () => {
 });
 
 describe("move", () => {
+  test.skipIf(!features.has("MOVE"))("MOVE by two pages, first fault on an odd page: the chunk starts at the even page below", () =>
+    withContext({ features: ["MOVE"] }, async (ctx) => {
+      const want = Uint8Array.from(bytesAt(ctx.src.addr, ctx.size));
+      ctx.register({ missing: true });
+      const h = await ctx.startHandlers({ strategy: "move", moveChunk: 2 * ctx.pageSize });
+      const r = await ctx.touch({ start: ctx.dst.addr + ctx.pageSize, pages: PAGES - 1, pageSize: ctx.pageSize, op: "read" });
+      await ctx.stopHandlers();
+      expect(r.touched).toBe(PAGES - 1);
+      expect(Buffer.compare(bytesAt(ctx.dst.addr, ctx.size), want)).toBe(0);
+      expect(h.counters.total("missing")).toBe(PAGES / 2);
+    }));
+
   test.skipIf(!features.has("MOVE"))("MOVE without a chunk size moves one page per fault", () =>
     withContext({ features: ["MOVE"] }, async (ctx) => {
       ctx.register({ missing: true });
@@ -132,7 +148,7 @@ describe("move", () => {
 /** A job for serve() on this thread over ctx's areas; `job` overrides. */
 function inlineJob(ctx: UffdTestContext, counters: HandlerCounters, job: Partial<ServeJob> & { stopFd: number }): ServeJob {
   return {
-    type: "serve", uffdFd: ctx.uffd.fd, featuresHex: ctx.uffd.enabled.mask.toString(16), mode: "poll", strategy: "copy",
+    type: "serve", uffdFd: ctx.uffd.fd, mode: "poll", strategy: "copy",
     dst: ctx.dst.addr, dstAlias: ctx.dst.addr, src: ctx.src.addr, size: ctx.size, pageSize: ctx.pageSize,
     applyWp: false, forbidWriteMissing: false, onFork: "follow", counters: counters.buffer, slot: 0, ...job,
   };
@@ -248,6 +264,7 @@ describe("inline: stop page, stop pipe, faults outside the ranges", () => {
           const at = where === "below" ? ctx.dst.addr : ctx.dst.addr + 15 * ps;
           const out = await serveInline(ctx, job, [{ start: at, pages: 1, pageSize: ps, op: "read" }]);
           expect(out.error).toEqual(new HandlerError(`fault at 0x${at.toString(16)} outside the destination`));
+          expect(out.error?.name).toBe("HandlerError");
           expect(counters.total("missing")).toBe(0);
         });
       }));
@@ -303,4 +320,54 @@ describe("inline: a resolve that fails for another reason than EEXIST ends the h
         }
       }));
   }
+});
+
+describe("write-protect and unmap", () => {
+  test.skipIf(features.missing(["PAGEFAULT_FLAG_WP", "EXACT_ADDRESS"]).length > 0)("wp faults mid-page (EXACT_ADDRESS): the whole page is unprotected, once", () =>
+    withContext({ features: ["PAGEFAULT_FLAG_WP", "EXACT_ADDRESS"] }, async (ctx) => {
+      ctx.register({ missing: true, wp: true });
+      const h = await ctx.startHandlers({ applyWp: true });
+      expect((await ctx.verifyDst()).mismatches).toBe(0);
+      const ps = ctx.pageSize;
+      await ctx.touch({ start: ctx.dst.addr, pages: PAGES, pageSize: ps, op: "write", offset: 100, value: 7 });
+      await ctx.touch({ start: ctx.dst.addr, pages: PAGES, pageSize: ps, op: "write", offset: 200, value: 8 });
+      await ctx.stopHandlers();
+      expect([h.counters.total("missing"), h.counters.total("wp")]).toEqual([PAGES, PAGES]);
+    }));
+
+  test.skipIf(!features.has("EVENT_UNMAP"))("an UNMAP event (the destination replaced in one MAP_FIXED step) is counted", () =>
+    withContext({ features: ["EVENT_UNMAP"] }, async (ctx) => {
+      ctx.register({ missing: true });
+      const h = await ctx.startHandlers();
+      // This thread blocks in mmap until the handler Worker has read the event.
+      mmap(ctx.size, { addr: ctx.dst.addr, flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.FIXED });
+      const served = await ctx.stopHandlers();
+      expect([h.counters.total("unmap"), h.counters.total("missing")]).toEqual([1, 0]);
+      expect(served).toEqual([{ faults: 0, adopted: 0 }]);
+    }));
+});
+
+describe("the span of removed ranges", () => {
+  const ENOENT = -Errno.ENOENT;
+  test("empty: explains nothing", () => {
+    const s = new RemovedSpan();
+    expect([s.explains(ENOENT, 0), s.explains(ENOENT, 4096)]).toEqual([false, false]);
+  });
+
+  test("one range: ENOENT inside it, and only ENOENT", () => {
+    const s = new RemovedSpan();
+    s.add(0x10000, 0x20000);
+    expect([0xffff, 0x10000, 0x1ffff, 0x20000].map((a) => s.explains(ENOENT, a))).toEqual([false, true, true, false]);
+    expect(s.explains(-Errno.EEXIST, 0x10000)).toBe(false);
+    expect(s.explains(0, 0x10000)).toBe(false);
+  });
+
+  test("more ranges: the span from the lowest start to the highest end", () => {
+    const s = new RemovedSpan();
+    s.add(0x30000, 0x40000);
+    s.add(0x10000, 0x20000);
+    s.add(0x50000, 0x60000);
+    s.add(0x20000, 0x30000);
+    expect([0xffff, 0x10000, 0x25000, 0x5ffff, 0x60000].map((a) => s.explains(ENOENT, a))).toEqual([false, true, true, true, false]);
+  });
 });

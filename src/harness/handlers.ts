@@ -10,7 +10,7 @@ import type { ServeJob, ServeResult, TouchJob, TouchResult } from "./protocol.ts
 import { firstRejection, within } from "./settle.ts";
 
 /** What each handler serves: the fields of its job that its starter decides. */
-export type ServeSpec = Omit<ServeJob, "type" | "uffdFd" | "featuresHex" | "stopFd" | "mode" | "stopPages" | "counters" | "slot">;
+export type ServeSpec = Omit<ServeJob, "type" | "uffdFd" | "stopFd" | "mode" | "stopPages" | "counters" | "slot">;
 
 /** Touch stop pages from a Worker (never from the thread that starts the handlers). */
 export type StopToucher = (job: Omit<TouchJob, "type">, timeoutMs: number | undefined) => Promise<TouchResult>;
@@ -125,14 +125,12 @@ export class Handlers {
     o.uffd.setNonBlocking(!read);
     const workers = await Promise.all(Array.from({ length: o.count }, () => o.pool.acquire("handler")));
     const counters = new HandlerCounters(o.count);
-    const featuresHex = o.uffd.enabled.mask.toString(16);
     const running = workers.map((worker, slot): Running => {
       const stop = read ? undefined : pipe();
       const job: ServeJob = {
         ...o.serve,
         type: "serve",
         uffdFd: o.uffd.fd,
-        featuresHex,
         stopFd: stop ? stop[0] : -1,
         mode: o.mode,
         stopPages: read ? { start: stopStart, len: o.count * PAGE_SIZE } : undefined,
