@@ -110,9 +110,10 @@ describe("missing faults", () => {
       expect(h.counters.total("missing")).toBe(0);
     }));
 
-  for (const strategy of ["zeropage", "move"] as const) {
-    test.skipIf(strategy === "move" && !features.has("MOVE"))(`${strategy}: EEXIST also wakes the waiter`, () =>
-      withContext("anon", { features: strategy === "move" ? ["MOVE"] : [] }, async (ctx) => {
+  // Page 4 is even: the poison strategy poisons it (and gets EEXIST).
+  for (const [strategy, need] of [["zeropage", undefined], ["move", "MOVE"], ["poison", "POISON"]] as const) {
+    test.skipIf(need !== undefined && !features.has(need))(`${strategy}: EEXIST also wakes the waiter`, () =>
+      withContext("anon", { features: need ? [need] : [] }, async (ctx) => {
         ctx.register({ missing: true });
         const at = 4 * ctx.pageSize;
         const reading = ctx.touch({ start: ctx.dst.addr + at, pages: 1, pageSize: ctx.pageSize, op: "read" }, { timeoutMs: 10_000 });
