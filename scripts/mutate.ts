@@ -12,7 +12,8 @@ const REPO = join(import.meta.dir, "..");
 
 /** Source file -> the test command that exercises it (as narrow as it can be, so each mutant runs fast). */
 export const MUTATE_TESTS: Readonly<Record<string, { tests: string; timeoutMs?: number; concurrency?: number }>> = {
-  "src/harness/serve.ts": { tests: "test/serve.test.ts", timeoutMs: 10_000, concurrency: 3 },
+  // --bail and a short test timeout: a mutant that leaves a fault unserved fails in seconds, not at the run limit.
+  "src/harness/serve.ts": { tests: "--bail --timeout 5000 test/serve.test.ts test/serve-paths.test.ts", timeoutMs: 10_000, concurrency: 2 },
   "src/harness/counters.ts": { tests: "test/counters.test.ts" },
   "src/report/ktap.ts": { tests: "test/ktap.test.ts" },
   "src/unit/run-case.ts": { tests: "test/errors-are-failures.test.ts test/oracles-pages.test.ts" },

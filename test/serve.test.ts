@@ -4,9 +4,9 @@
 // fault already resolved by someone else (EEXIST, then a wake), and the
 // errors that must end a handler.
 import { afterAll, describe, expect, test } from "bun:test";
-import { UffdTestContext } from "../src/harness/context.ts";
-import { MEMORY } from "../src/harness/memory.ts";
+import type { UffdTestContext } from "../src/harness/context.ts";
 import { workerPool } from "../src/harness/pool.ts";
+import { withContext as withSmallContext } from "./support/context.ts";
 import { bytesAt } from "../src/sys/mem.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 
@@ -14,13 +14,8 @@ const features = probeFeatures();
 const SIZE = 16 * 4096;
 afterAll(() => workerPool().shutdown());
 
-async function withContext(mem: "anon" | "shmem", opts: Parameters<typeof UffdTestContext.create>[1], fn: (ctx: UffdTestContext) => Promise<void>): Promise<void> {
-  const ctx = UffdTestContext.create(MEMORY[mem], { size: SIZE, ...opts });
-  try {
-    await fn(ctx);
-  } finally {
-    await ctx.dispose();
-  }
+function withContext(mem: "anon" | "shmem", opts: Parameters<typeof UffdTestContext.create>[1], fn: (ctx: UffdTestContext) => Promise<void>): Promise<void> {
+  return withSmallContext(mem, { size: SIZE, ...opts }, fn);
 }
 
 describe("missing faults", () => {
@@ -115,9 +110,10 @@ describe("missing faults", () => {
       expect(h.counters.total("missing")).toBe(0);
     }));
 
-  for (const strategy of ["zeropage", "move"] as const) {
-    test.skipIf(strategy === "move" && !features.has("MOVE"))(`${strategy}: EEXIST also wakes the waiter`, () =>
-      withContext("anon", { features: strategy === "move" ? ["MOVE"] : [] }, async (ctx) => {
+  // Page 4 is even: the poison strategy poisons it (and gets EEXIST).
+  for (const [strategy, need] of [["zeropage", undefined], ["move", "MOVE"], ["poison", "POISON"]] as const) {
+    test.skipIf(need !== undefined && !features.has(need))(`${strategy}: EEXIST also wakes the waiter`, () =>
+      withContext("anon", { features: need ? [need] : [] }, async (ctx) => {
         ctx.register({ missing: true });
         const at = 4 * ctx.pageSize;
         const reading = ctx.touch({ start: ctx.dst.addr + at, pages: 1, pageSize: ctx.pageSize, op: "read" }, { timeoutMs: 10_000 });

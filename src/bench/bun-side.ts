@@ -1,5 +1,6 @@
-// The Bun side of the bench: the product's handler Workers (serve.ts via
-// UffdTestContext.startHandlers) serve faults raised by bench faulter Workers.
+// The Bun side of the bench: the product's handler Workers (serve.ts, started
+// and stopped by harness/handlers.ts through UffdTestContext.startHandlers, as
+// for unit cases and stress) serve faults raised by bench faulter Workers.
 import { UffdTestContext } from "../harness/context.ts";
 import { MEMORY } from "../harness/memory.ts";
 import { WorkerPool } from "../harness/pool.ts";

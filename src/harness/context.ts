@@ -1,14 +1,12 @@
-// One context per (test x memory type): the areas, the uffd, the stop pipes
-// and the Workers serving it. No module-level state; dispose() closes and
+// One context per (test x memory type): the areas, the uffd, its stop pages
+// and the Handlers serving it (handlers.ts). No module-level state; dispose() closes and
 // unmaps everything, also when the test threw.
-import { close, pipe, writeByte } from "../sys/fd.ts";
-import { MAP, mmap, munmap, PAGE_SIZE } from "../sys/mem.ts";
 import type { FeatureName } from "../uffd/constants.ts";
 import type { IoctlSet } from "../uffd/bits.ts";
 import { type OpenOptions, type RegisterModes, Uffd } from "../uffd/uffd.ts";
-import { HandlerCounters } from "./counters.ts";
+import { Handlers, StopPages } from "./handlers.ts";
 import { Area, type MemoryType, pageSizeOf } from "./memory.ts";
-import { type PooledWorker, type WorkerPool, workerPool } from "./pool.ts";
+import { type WorkerPool, workerPool } from "./pool.ts";
 import type { FaultStrategy, ServeResult, TouchJob, TouchResult } from "./protocol.ts";
 import { initSourcePages } from "./source.ts";
 import { caseLimitMs } from "./limits.ts";
@@ -54,68 +52,6 @@ export interface HandlerOptions {
   readonly registered?: "dst" | "alias";
 }
 
-interface Running {
-  readonly worker: PooledWorker;
-  readonly stopRead: number;
-  readonly stopWrite: number;
-  readonly done: Promise<ServeResult>;
-  finished: boolean;
-}
-
-/** Fault-handler Workers serving a context's uffd. */
-export class Handlers {
-  readonly counters: HandlerCounters;
-  readonly mode: "poll" | "read";
-  readonly #ctx: UffdTestContext;
-  readonly #running: Running[];
-  readonly #stopPages: number;
-  /** Rejects with the first handler error. */
-  readonly failed: Promise<never>;
-  #stopped: Promise<ServeResult[]> | undefined;
-
-  constructor(ctx: UffdTestContext, counters: HandlerCounters, mode: "poll" | "read", running: Running[], stopPages: number) {
-    this.#ctx = ctx;
-    this.counters = counters;
-    this.mode = mode;
-    this.#running = running;
-    this.#stopPages = stopPages;
-    this.failed = new Promise<never>((_, reject) => {
-      for (const r of running) r.done.catch(reject);
-    });
-    this.failed.catch(() => {});
-  }
-
-  /** Stop every handler and return what each served; throws the first handler error. */
-  stop(opts: { timeoutMs?: number } = {}): Promise<ServeResult[]> {
-    this.#stopped ??= this.#stop(opts.timeoutMs ?? caseLimitMs(30_000));
-    return this.#stopped;
-  }
-
-  async #stop(timeoutMs: number): Promise<ServeResult[]> {
-    const live = this.#running.filter((r) => !r.finished);
-    if (this.mode === "poll") {
-      for (const r of live) writeByte(r.stopWrite);
-    } else if (live.length > 0) {
-      // Blocking readers wake only for a message: fault their stop pages, one per live handler.
-      await this.#ctx.touch(
-        { start: this.#stopPages, pages: live.length, pageSize: PAGE_SIZE, op: "read" },
-        { timeoutMs, raceHandlers: false },
-      );
-    }
-    const results = await Promise.allSettled(this.#running.map((r) => r.done));
-    const pool = this.#ctx.pool;
-    for (const r of this.#running) {
-      pool.release(r.worker);
-      close(r.stopRead);
-      close(r.stopWrite);
-    }
-    if (this.mode === "read") this.#ctx.uffd.setNonBlocking(true);
-    const bad = results.find((r) => r.status === "rejected");
-    if (bad) throw (bad as PromiseRejectedResult).reason;
-    return results.map((r) => (r as PromiseFulfilledResult<ServeResult>).value);
-  }
-}
-
 export class UffdTestContext {
   readonly mem: MemoryType;
   readonly pageSize: number;
@@ -128,7 +64,7 @@ export class UffdTestContext {
   /** Expected counter of every page (source layout). */
   countVerify: Float64Array;
   #handlers: Handlers | undefined;
-  #stopArea: { addr: number; len: number; registered: boolean } | undefined;
+  readonly #stopPages: StopPages;
   #disposed = false;
   readonly #wrongPage: boolean;
   /** Toucher jobs not yet settled: their Workers may still be inside our memory. */
@@ -149,6 +85,7 @@ export class UffdTestContext {
     this.uffd = uffd;
     this.pool = pool;
     this.countVerify = verify;
+    this.#stopPages = new StopPages(uffd);
   }
 
   static create(mem: MemoryType, opts: ContextOptions = {}): UffdTestContext {
@@ -189,47 +126,28 @@ export class UffdTestContext {
   /** Start fault-handler Workers on this context's uffd. */
   async startHandlers(opts: HandlerOptions = {}): Promise<Handlers> {
     if (this.#handlers) throw new Error("handlers already running on this context");
-    const count = opts.count ?? 1;
-    const mode = opts.mode ?? "poll";
-    const counters = new HandlerCounters(count);
-    const alias = opts.registered === "alias";
-    let stopPages = 0;
-    if (mode === "read") {
-      stopPages = this.#stopPagesFor(count);
-      this.uffd.setNonBlocking(false);
-    }
-    const workers = await Promise.all(Array.from({ length: count }, () => this.pool.acquire("handler")));
-    const running: Running[] = workers.map((worker, slot) => {
-      const [stopRead, stopWrite] = pipe();
-      const entry: Running = {
-        worker, stopRead, stopWrite, finished: false,
-        done: worker.run<ServeResult>({
-          type: "serve",
-          uffdFd: this.uffd.fd,
-          featuresHex: this.uffd.enabled.mask.toString(16),
-          stopFd: stopRead,
-          mode,
-          strategy: opts.strategy ?? "copy",
-          dst: this.dst.addr,
-          dstAlias: alias ? this.dst.alias : this.dst.addr,
-          src: this.src.addr,
-          size: this.size,
-          pageSize: this.pageSize,
-          applyWp: opts.applyWp ?? false,
-          forbidWriteMissing: opts.forbidWriteMissing ?? false,
-          moveChunk: opts.moveChunk,
-          stopPages: mode === "read" ? { start: stopPages, len: count * PAGE_SIZE } : undefined,
-          onFork: opts.onFork ?? "follow",
-          minorCheck: opts.minorCheck,
-          counters: counters.buffer,
-          slot,
-          wrongPage: this.#wrongPage,
-        }),
-      };
-      entry.done.then(() => (entry.finished = true), () => (entry.finished = true));
-      return entry;
+    this.#handlers = await Handlers.start({
+      uffd: this.uffd,
+      pool: this.pool,
+      count: opts.count ?? 1,
+      mode: opts.mode ?? "poll",
+      stopPages: this.#stopPages,
+      touchStop: (job, timeoutMs) => this.touch(job, { timeoutMs, raceHandlers: false }),
+      serve: {
+        strategy: opts.strategy ?? "copy",
+        dst: this.dst.addr,
+        dstAlias: opts.registered === "alias" ? this.dst.alias : this.dst.addr,
+        src: this.src.addr,
+        size: this.size,
+        pageSize: this.pageSize,
+        applyWp: opts.applyWp ?? false,
+        forbidWriteMissing: opts.forbidWriteMissing ?? false,
+        moveChunk: opts.moveChunk,
+        onFork: opts.onFork ?? "follow",
+        minorCheck: opts.minorCheck,
+        wrongPage: this.#wrongPage,
+      },
     });
-    this.#handlers = new Handlers(this, counters, mode, running, stopPages);
     return this.#handlers;
   }
 
@@ -282,28 +200,6 @@ export class UffdTestContext {
     );
   }
 
-  #stopPagesFor(count: number): number {
-    const len = count * PAGE_SIZE;
-    if (this.#stopArea && this.#stopArea.len < len) {
-      munmap(this.#stopArea.addr, this.#stopArea.len);
-      this.#stopArea = undefined;
-    }
-    if (!this.#stopArea) {
-      const addr = mmap(len);
-      this.#stopArea = { addr, len, registered: false };
-    }
-    const s = this.#stopArea;
-    // Fresh (missing) stop pages each time: drop what an earlier stop faulted in.
-    if (s.registered) this.uffd.unregister({ start: s.addr, len: s.len });
-    // MAP_FIXED over our own mapping replaces it in one step. Unmapping first
-    // left a gap in which another thread (Bun's allocator, a Worker) could map
-    // its own memory, which the MAP_FIXED then clobbered: the arm64 crashes.
-    mmap(s.len, { addr: s.addr, flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.FIXED });
-    this.uffd.register({ start: s.addr, len: s.len }, { missing: true });
-    s.registered = true;
-    return s.addr;
-  }
-
   /** Stop handlers, close the uffd, unmap everything. Idempotent. */
   async dispose(): Promise<void> {
     if (this.#disposed) return;
@@ -327,7 +223,7 @@ export class UffdTestContext {
         return;
       }
     }
-    if (this.#stopArea) munmap(this.#stopArea.addr, this.#stopArea.len);
+    this.#stopPages.dispose();
     this.dst.dispose();
     this.src.dispose();
   }

@@ -8,8 +8,6 @@ export type FaultStrategy = "copy" | "zeropage" | "move" | "poison";
 export interface ServeJob {
   readonly type: "serve";
   readonly uffdFd: number;
-  /** Enabled feature mask, hex (BigInt doesn't cross postMessage everywhere). */
-  readonly featuresHex: string;
   /** Read end of this handler's stop pipe (poll mode). */
   readonly stopFd: number;
   /** poll+read, or blocking read (stopped by a fault on its stop page). */
