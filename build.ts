@@ -34,12 +34,16 @@ function entrypoints(): string[] {
 
 const { outfile, target } = options();
 const args = [
-  "build", "--compile", "--format=esm", "--bytecode",
+  "build",
+  "--compile",
+  "--format=esm",
+  "--bytecode",
   // Each command's modules in their own chunk, loaded when it runs: `--version`
   // and a case process's start-up do not load the rest.
   "--splitting",
   // The binary runs in testers' folders: their .env or bunfig.toml must not change it.
-  "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
   ...(target ? [`--target=${target}`] : []),
   `--outfile=${outfile}`,
   ...entrypoints(),

@@ -29,11 +29,21 @@ interface Row {
 }
 
 const ROWS: readonly Row[] = [
-  { name: "unit --origin kernel", args: ["unit", "--origin", "kernel"], jobs: true, c: { prog: "uffd-unit-tests", args: [], hugepages: 64 } },
+  {
+    name: "unit --origin kernel",
+    args: ["unit", "--origin", "kernel"],
+    jobs: true,
+    c: { prog: "uffd-unit-tests", args: [], hugepages: 64 },
+  },
   { name: "unit", args: ["unit"], jobs: true },
   { name: "run", args: ["run"], jobs: true },
   // The C program lost write-protect stress in 6.17: ours without it, to compare like with like.
-  { name: "stress anon 128 32 --no-wp", args: ["stress", "anon", "128", "32", "--no-wp"], jobs: false, c: { prog: "uffd-stress", args: ["anon", "128", "32"], hugepages: 0 } },
+  {
+    name: "stress anon 128 32 --no-wp",
+    args: ["stress", "anon", "128", "32", "--no-wp"],
+    jobs: false,
+    c: { prog: "uffd-stress", args: ["anon", "128", "32"], hugepages: 0 },
+  },
   { name: "wp-mremap", args: ["wp-mremap"], jobs: false, c: { prog: "uffd-wp-mremap", args: [], hugepages: 0 } },
   { name: "--version", args: ["--version"], jobs: false },
 ];
@@ -109,13 +119,21 @@ function fmtMs(ms: number): string {
 
 function summary(xs: readonly Sample[]): string {
   const bad = xs.filter((x) => x.code !== 0 && x.code !== 4).length;
-  return `wall ${fmtMs(median(xs.map((x) => x.wallMs))).padStart(9)}  cpu ${fmtMs(median(xs.map((x) => x.cpuMs))).padStart(9)}  ` +
-    `peak rss ${median(xs.map((x) => x.peakRssMiB)).toFixed(0).padStart(5)} MiB${bad ? `  (${bad} runs exited non-zero)` : ""}`;
+  return (
+    `wall ${fmtMs(median(xs.map((x) => x.wallMs))).padStart(9)}  cpu ${fmtMs(median(xs.map((x) => x.cpuMs))).padStart(9)}  ` +
+    `peak rss ${median(xs.map((x) => x.peakRssMiB))
+      .toFixed(0)
+      .padStart(5)} MiB${bad ? `  (${bad} runs exited non-zero)` : ""}`
+  );
 }
 
 function options(): { rounds: number; only?: string } {
   try {
-    const { values } = parseArgs({ options: { rounds: { type: "string" }, only: { type: "string" } }, strict: true, allowPositionals: false });
+    const { values } = parseArgs({
+      options: { rounds: { type: "string" }, only: { type: "string" } },
+      strict: true,
+      allowPositionals: false,
+    });
     const rounds = values.rounds === undefined ? 5 : Number(values.rounds);
     if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds wants a whole number >= 1, not '${values.rounds}'`);
     return { rounds, only: values.only };
@@ -135,7 +153,10 @@ if (cDir !== undefined && !existsSync(cDir)) {
   process.stderr.write(`bench/suite.ts: UFFD_C_DIR=${cDir} does not exist\n`);
   process.exit(2);
 }
-const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 console.log(`# bench:suite: ${rounds} rounds per row, medians; load average before: ${load()}; CPUs: ${navigator.hardwareConcurrency}`);
 for (const row of ROWS) {
   if (only !== undefined && !row.name.includes(only)) continue;
@@ -152,7 +173,9 @@ for (const row of ROWS) {
   console.log(`${row.name.padEnd(28)} ${summary(ours)}`);
   if (row.jobs) {
     console.log(`${`  ... --jobs 1`.padEnd(28)} ${summary(serial)}`);
-    console.log(`${"  speed-up of the default".padEnd(28)} ${(median(serial.map((x) => x.wallMs)) / median(ours.map((x) => x.wallMs))).toFixed(2)}x`);
+    console.log(
+      `${"  speed-up of the default".padEnd(28)} ${(median(serial.map((x) => x.wallMs)) / median(ours.map((x) => x.wallMs))).toFixed(2)}x`,
+    );
   }
   if (c) {
     console.log(`${`  C ${c.prog} ${c.args.join(" ")}`.padEnd(28)} ${summary(theirs)}`);

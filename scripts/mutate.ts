@@ -21,9 +21,12 @@ export const MUTATE_TESTS: Readonly<Record<string, { tests: string; timeoutMs?: 
   "src/harness/source.ts": { tests: "test/oracles-pages.test.ts test/touch.test.ts test/stress-verify.test.ts" },
   "src/stress/verify.ts": { tests: "test/stress-verify.test.ts" },
   "src/stress/protocol.ts": { tests: "test/stress-verify.test.ts" },
-  "src/unit/cases/events.ts": { tests: "test/case-rows.test.ts test/events-checks.test.ts test/oracles-count-plants.test.ts test/oracles-wrong-page.test.ts -t \"events|childFailure|olderKernelStop|expectedCounts|handlerNote\"" },
+  "src/unit/cases/events.ts": {
+    tests:
+      'test/case-rows.test.ts test/events-checks.test.ts test/oracles-count-plants.test.ts test/oracles-wrong-page.test.ts -t "events|childFailure|olderKernelStop|expectedCounts|handlerNote"',
+  },
   "src/unit/cases/sigbus.ts": { tests: "test/case-rows.test.ts test/oracles-count-plants.test.ts -t sigbus" },
-  "src/sys/native/faults.ts": { tests: "test/native-faults.test.ts test/oracles-count-plants.test.ts -t \"sigbus|poison\"" },
+  "src/sys/native/faults.ts": { tests: 'test/native-faults.test.ts test/oracles-count-plants.test.ts -t "sigbus|poison"' },
 };
 
 function bun(): string {
@@ -73,7 +76,9 @@ for (const spec of files) {
   writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);
   console.log(`mutate ${spec}: ${config.commandRunner.command}`);
   const p = Bun.spawnSync(["node", join(REPO, "node_modules/@stryker-mutator/core/bin/stryker.js"), "run", path], {
-    cwd: REPO, stdout: "inherit", stderr: "inherit",
+    cwd: REPO,
+    stdout: "inherit",
+    stderr: "inherit",
   });
   if (p.exitCode !== 0) failed++;
 }

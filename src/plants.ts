@@ -44,7 +44,10 @@ export const PLANTS: Readonly<Record<string, string>> = {
 
 /** The names in UFFD_SUITE_PLANT, in order, without blanks. */
 export function plantNames(env: Record<string, string | undefined> = process.env): string[] {
-  return (env.UFFD_SUITE_PLANT ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return (env.UFFD_SUITE_PLANT ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** The names in UFFD_SUITE_PLANT that are no plant. */

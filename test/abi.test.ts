@@ -4,11 +4,27 @@
 import { describe, expect, test } from "bun:test";
 import { SYSCALLS, syscallTable, UnsupportedArchError } from "../src/sys/arch.ts";
 import {
-  EVENT, FEATURE, FEATURE_BITS, featureMask, IOCTL, IOCTL_NRS, IoctlSet, PAGEFAULT_FLAG, REGISTER_MODE, STRUCTS,
-  UFFD_API, UFFD_MSG,
+  EVENT,
+  FEATURE,
+  FEATURE_BITS,
+  featureMask,
+  IOCTL,
+  IOCTL_NRS,
+  IoctlSet,
+  PAGEFAULT_FLAG,
+  REGISTER_MODE,
+  STRUCTS,
+  UFFD_API,
+  UFFD_MSG,
 } from "../src/uffd/index.ts";
 import {
-  CONTINUE_MODE, COPY_MODE, MOVE_MODE, POISON_MODE, UFFD_USER_MODE_ONLY, WRITEPROTECT_MODE, ZEROPAGE_MODE,
+  CONTINUE_MODE,
+  COPY_MODE,
+  MOVE_MODE,
+  POISON_MODE,
+  UFFD_USER_MODE_ONLY,
+  WRITEPROTECT_MODE,
+  ZEROPAGE_MODE,
 } from "../src/uffd/constants.ts";
 
 describe("ioctl numbers", () => {
@@ -29,8 +45,16 @@ describe("ioctl numbers", () => {
 
   test("_UFFDIO_* command numbers", () => {
     expect(IOCTL_NRS).toEqual({
-      REGISTER: 0x00, UNREGISTER: 0x01, WAKE: 0x02, COPY: 0x03, ZEROPAGE: 0x04, MOVE: 0x05,
-      WRITEPROTECT: 0x06, CONTINUE: 0x07, POISON: 0x08, API: 0x3f,
+      REGISTER: 0x00,
+      UNREGISTER: 0x01,
+      WAKE: 0x02,
+      COPY: 0x03,
+      ZEROPAGE: 0x04,
+      MOVE: 0x05,
+      WRITEPROTECT: 0x06,
+      CONTINUE: 0x07,
+      POISON: 0x08,
+      API: 0x3f,
     });
   });
 
@@ -143,7 +167,18 @@ describe("events and flags", () => {
   test("pagefault flags, register modes, ioctl bit numbers", () => {
     expect(PAGEFAULT_FLAG).toEqual({ WRITE: 1, WP: 2, MINOR: 4 });
     expect(REGISTER_MODE).toEqual({ MISSING: 1, WP: 2, MINOR: 4 });
-    expect(IOCTL_NRS).toMatchObject({ REGISTER: 0, UNREGISTER: 1, WAKE: 2, COPY: 3, ZEROPAGE: 4, MOVE: 5, WRITEPROTECT: 6, CONTINUE: 7, POISON: 8, API: 0x3f });
+    expect(IOCTL_NRS).toMatchObject({
+      REGISTER: 0,
+      UNREGISTER: 1,
+      WAKE: 2,
+      COPY: 3,
+      ZEROPAGE: 4,
+      MOVE: 5,
+      WRITEPROTECT: 6,
+      CONTINUE: 7,
+      POISON: 8,
+      API: 0x3f,
+    });
   });
 });
 

@@ -84,7 +84,14 @@ function expectUsage(r: { code: number | null; out: string; err: string }, names
 const RUN_TIMEOUT_MS = 10_000;
 
 function run(cmd: string[], env: Record<string, string> = {}) {
-  const p = Bun.spawnSync(cmd, { cwd: REPO, env: childEnv(env), stdout: "pipe", stderr: "pipe", timeout: RUN_TIMEOUT_MS, killSignal: "SIGKILL" });
+  const p = Bun.spawnSync(cmd, {
+    cwd: REPO,
+    env: childEnv(env),
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: RUN_TIMEOUT_MS,
+    killSignal: "SIGKILL",
+  });
   const err = p.stderr.toString() + (p.exitedDueToTimeout ? `\n(killed after ${RUN_TIMEOUT_MS} ms)` : "");
   return { code: p.exitCode, out: p.stdout.toString(), err };
 }
@@ -123,7 +130,9 @@ describe("bad input: one line naming the problem, exit 2, nothing changed", () =
     expect(r.err).not.toContain("[debug]");
     expect(r.err).toContain("[info] unit: 2 pass");
     // A valid level still works: 5 (trace) shows the debug lines.
-    expect(run([...fromSource(), "unit", "-f", "zeropage", "--mem", "anon", "--no-setup"], { CONSOLA_LEVEL: "5" }).err).toContain("[debug]");
+    expect(run([...fromSource(), "unit", "-f", "zeropage", "--mem", "anon", "--no-setup"], { CONSOLA_LEVEL: "5" }).err).toContain(
+      "[debug]",
+    );
   });
 
   test("a bad --output leaves no file behind, and a good one with a bad option is not created either", () => {

@@ -76,7 +76,12 @@ describe("uffd-suite bench", () => {
       expect(c.ratio).toBeGreaterThan(0);
     }
     expect(rep.scaling.map((s: { faulters: number; handlers: number }) => `${s.faulters}/${s.handlers}`)).toEqual([
-      "1/1", "2/1", "4/1", "1/2", "2/2", "4/2",
+      "1/1",
+      "2/1",
+      "4/1",
+      "1/2",
+      "2/2",
+      "4/2",
     ]);
   });
 
@@ -95,7 +100,15 @@ describe("uffd-suite bench", () => {
   });
 
   test("bad values are usage errors (exit 2)", () => {
-    for (const args of [["--pages", "x"], ["--kinds", "nope"], ["--modes", "poll,blocking"], ["--c-loop", "fast"], ["--runs", "0"], ["--pin", "5000"], ["--pin", "x"]]) {
+    for (const args of [
+      ["--pages", "x"],
+      ["--kinds", "nope"],
+      ["--modes", "poll,blocking"],
+      ["--c-loop", "fast"],
+      ["--runs", "0"],
+      ["--pin", "5000"],
+      ["--pin", "x"],
+    ]) {
       const r = bench(args);
       expect(r.code).toBe(2);
       expect(r.out).toBe("");

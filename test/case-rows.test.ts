@@ -8,7 +8,13 @@ import { sigbusCases } from "../src/unit/cases/sigbus.ts";
 
 const ALL = ["anon", "shmem", "shmem-private", "hugetlb", "hugetlb-private"];
 const WP = ["PAGEFAULT_FLAG_WP", "WP_HUGETLBFS_SHMEM"];
-const row = (c: UnitCase): Record<string, unknown> => ({ name: c.name, description: c.description, memory: c.memory, features: c.features, origin: c.origin });
+const row = (c: UnitCase): Record<string, unknown> => ({
+  name: c.name,
+  description: c.description,
+  memory: c.memory,
+  features: c.features,
+  origin: c.origin,
+});
 
 test("events and events-wp", () => {
   const events = ["EVENT_FORK", "EVENT_REMAP", "EVENT_REMOVE"];
@@ -20,9 +26,16 @@ test("events and events-wp", () => {
 });
 
 test("sigbus and sigbus-wp", () => {
-  const says = (what: string) => `UFFD_FEATURE_SIGBUS: SIGBUS on ${what} pages, resolved in the signal path; a forked child gets SIGBUS and no userfault`;
+  const says = (what: string) =>
+    `UFFD_FEATURE_SIGBUS: SIGBUS on ${what} pages, resolved in the signal path; a forked child gets SIGBUS and no userfault`;
   expect(sigbusCases.map(row)).toEqual([
     { name: "sigbus", description: says("missing"), memory: ALL, features: ["SIGBUS", "EVENT_FORK"], origin: "kernel" },
-    { name: "sigbus-wp", description: says("missing and write-protected"), memory: ALL, features: ["SIGBUS", "EVENT_FORK", ...WP], origin: "kernel" },
+    {
+      name: "sigbus-wp",
+      description: says("missing and write-protected"),
+      memory: ALL,
+      features: ["SIGBUS", "EVENT_FORK", ...WP],
+      origin: "kernel",
+    },
   ]);
 });

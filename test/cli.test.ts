@@ -14,7 +14,8 @@ const ANSI = /\u001b\[/;
 /** The environment of a user at a terminal-less shell: no CI/NO_COLOR/TEST hints. */
 function plainEnv(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !["CI", "NO_COLOR", "TEST", "FORCE_COLOR"].includes(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !["CI", "NO_COLOR", "TEST", "FORCE_COLOR"].includes(k)) env[k] = v;
   return env;
 }
 
@@ -106,21 +107,17 @@ describe("the compiled binary", () => {
     for (const path of Object.values(WORKER_ENTRIES)) expect(existsSync(join(REPO, "src", path))).toBe(true);
   });
 
-  test(
-    "bun build.ts builds it; it runs from a folder outside the checkout",
-    () => {
-      const bin = join(tmp, "uffd-suite");
-      const build = run([process.execPath, join(REPO, "build.ts"), "--outfile", bin]);
-      expect(build.err).toContain("built");
-      expect(build.code).toBe(0);
-      const version = run([bin, "--version"], { cwd: tmp });
-      expect(version).toEqual({ code: 0, out: `${pkg.version}\n`, err: "" });
-      const r = run([bin, "features", "--json"], { cwd: tmp });
-      expect(r.err).toBe("");
-      expect(r.code).toBe(0);
-      expect(Object.keys(JSON.parse(r.out).features)).toHaveLength(17);
-      expectUsageError(run([bin, "nope"], { cwd: tmp }), "unknown command nope");
-    },
-    120_000,
-  );
+  test("bun build.ts builds it; it runs from a folder outside the checkout", () => {
+    const bin = join(tmp, "uffd-suite");
+    const build = run([process.execPath, join(REPO, "build.ts"), "--outfile", bin]);
+    expect(build.err).toContain("built");
+    expect(build.code).toBe(0);
+    const version = run([bin, "--version"], { cwd: tmp });
+    expect(version).toEqual({ code: 0, out: `${pkg.version}\n`, err: "" });
+    const r = run([bin, "features", "--json"], { cwd: tmp });
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(Object.keys(JSON.parse(r.out).features)).toHaveLength(17);
+    expectUsageError(run([bin, "nope"], { cwd: tmp }), "unknown command nope");
+  }, 120_000);
 });

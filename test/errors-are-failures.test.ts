@@ -59,89 +59,141 @@ describe("each kind of error a case throws gets its verdict", () => {
 
 describe("check helpers", () => {
   test("a passing case keeps its notes, one line each", async () => {
-    const r = await runCase(memoryless((t) => {
-      t.note("first\n  second");
-      t.check(true, "fine", { expected: 1, seen: 1 });
-      t.equal("same", 2, 2);
-    }), undefined, { kernel });
+    const r = await runCase(
+      memoryless((t) => {
+        t.note("first\n  second");
+        t.check(true, "fine", { expected: 1, seen: 1 });
+        t.equal("same", 2, 2);
+      }),
+      undefined,
+      { kernel },
+    );
     expect(r).toMatchObject({ status: "pass", diagnostics: ["first second"] });
   });
 
   test("check and equal fail with expected and seen, after the notes", async () => {
-    const bad = await runCase(memoryless((t) => {
-      t.note("before");
-      t.equal("count", 3, 4);
-    }), undefined, { kernel });
+    const bad = await runCase(
+      memoryless((t) => {
+        t.note("before");
+        t.equal("count", 3, 4);
+      }),
+      undefined,
+      { kernel },
+    );
     expect(bad).toMatchObject({ status: "fail", diagnostics: ["before", "count: expected 4, seen 3"] });
-    const chk = await runCase(memoryless((t) => t.check(false, "flag", { expected: "set", seen: 0x10n })), undefined, { kernel });
+    const chk = await runCase(
+      memoryless((t) => t.check(false, "flag", { expected: "set", seen: 0x10n })),
+      undefined,
+      { kernel },
+    );
     expect(chk.diagnostics).toEqual(["flag: expected set, seen 0x10"]);
-    const first = await runCase(memoryless((t) => {
-      t.equal("a", 1, 2);
-      t.equal("b", 1, 3);
-    }), undefined, { kernel });
+    const first = await runCase(
+      memoryless((t) => {
+        t.equal("a", 1, 2);
+        t.equal("b", 1, 3);
+      }),
+      undefined,
+      { kernel },
+    );
     expect(first.diagnostics).toEqual(["a: expected 2, seen 1"]);
   });
 
   test("a skip keeps the notes made before it, and its reason on one line", async () => {
-    const r = await runCase(memoryless((t) => {
-      t.note("why");
-      t.skip("feature missing:\n MOVE");
-    }), undefined, { kernel });
+    const r = await runCase(
+      memoryless((t) => {
+        t.note("why");
+        t.skip("feature missing:\n MOVE");
+      }),
+      undefined,
+      { kernel },
+    );
     expect(r).toMatchObject({ status: "skip", reason: "feature missing: MOVE", diagnostics: ["why"] });
   });
 
   test("clean-ups run last first, all of them, and a failing one fails only a passing case", async () => {
     const order: number[] = [];
-    const r = await runCase(memoryless((t) => {
-      t.defer(() => void order.push(1));
-      t.defer(async () => {
-        order.push(2);
-        throw new Error("first clean-up");
-      });
-      t.defer(() => {
-        order.push(3);
-        throw new Error("second clean-up");
-      });
-    }), undefined, { kernel });
+    const r = await runCase(
+      memoryless((t) => {
+        t.defer(() => void order.push(1));
+        t.defer(async () => {
+          order.push(2);
+          throw new Error("first clean-up");
+        });
+        t.defer(() => {
+          order.push(3);
+          throw new Error("second clean-up");
+        });
+      }),
+      undefined,
+      { kernel },
+    );
     expect(order).toEqual([3, 2, 1]);
     expect(r).toMatchObject({ status: "fail", diagnostics: ["clean-up failed: second clean-up"] });
-    const failed = await runCase(memoryless((t) => {
-      t.defer(() => {
-        throw new Error("clean-up");
-      });
-      t.equal("x", 1, 2);
-    }), undefined, { kernel });
+    const failed = await runCase(
+      memoryless((t) => {
+        t.defer(() => {
+          throw new Error("clean-up");
+        });
+        t.equal("x", 1, 2);
+      }),
+      undefined,
+      { kernel },
+    );
     expect(failed.diagnostics).toEqual(["x: expected 2, seen 1"]);
-    const skipped = await runCase(memoryless((t) => {
-      t.defer(() => {
-        throw new Error("clean-up after a skip");
-      });
-      t.skip("feature missing: MOVE");
-    }), undefined, { kernel });
+    const skipped = await runCase(
+      memoryless((t) => {
+        t.defer(() => {
+          throw new Error("clean-up after a skip");
+        });
+        t.skip("feature missing: MOVE");
+      }),
+      undefined,
+      { kernel },
+    );
     expect(skipped).toMatchObject({ status: "fail", diagnostics: ["clean-up failed: clean-up after a skip"] });
   });
 
   test("a memory-less case asking for a context fails, naming the case", async () => {
-    const r = await runCase(memoryless((t) => t.context()), undefined, { kernel });
+    const r = await runCase(
+      memoryless((t) => t.context()),
+      undefined,
+      { kernel },
+    );
     expect(r).toMatchObject({ status: "fail", diagnostics: ["case probe has no memory type to make a context on"] });
   });
 
   test("the case sees the kernel's features and no plant unless asked", async () => {
     let seen: unknown[] = [];
-    await runCase(memoryless((t) => void (seen = [t.kernel, t.mem, [...t.planted.plant]])), undefined, { kernel });
+    await runCase(
+      memoryless((t) => void (seen = [t.kernel, t.mem, [...t.planted.plant]])),
+      undefined,
+      { kernel },
+    );
     expect(seen).toEqual([kernel, undefined, []]);
-    await runCase(memoryless((t) => void (seen = [...t.planted.plant])), undefined, { kernel, planted: { plant: new Set(["counter"]) } });
+    await runCase(
+      memoryless((t) => void (seen = [...t.planted.plant])),
+      undefined,
+      { kernel, planted: { plant: new Set(["counter"]) } },
+    );
     expect(seen).toEqual(["counter"]);
   });
 
   test("every missing feature is named; a check failure without lines gives its message", async () => {
-    const two = await runCase(memoryless(() => {
-      throw new MissingFeatureError(["MOVE", "POISON"]);
-    }), undefined, { kernel });
+    const two = await runCase(
+      memoryless(() => {
+        throw new MissingFeatureError(["MOVE", "POISON"]);
+      }),
+      undefined,
+      { kernel },
+    );
     expect(two.reason).toBe("feature missing: MOVE, POISON");
-    const bare = await runCase(memoryless(() => {
-      throw new CheckFailure("just the\nmessage");
-    }), undefined, { kernel });
+    const bare = await runCase(
+      memoryless(() => {
+        throw new CheckFailure("just the\nmessage");
+      }),
+      undefined,
+      { kernel },
+    );
     expect(bare.diagnostics).toEqual(["just the message"]);
   });
 
@@ -164,7 +216,11 @@ describe("check helpers", () => {
 
   test("ms: the case's own time", async () => {
     const t0 = performance.now();
-    const r = await runCase(memoryless(() => Bun.sleep(30)), undefined, { kernel });
+    const r = await runCase(
+      memoryless(() => Bun.sleep(30)),
+      undefined,
+      { kernel },
+    );
     const wall = performance.now() - t0;
     expect(r.ms).toBeGreaterThanOrEqual(29);
     expect(r.ms).toBeLessThanOrEqual(Math.ceil(wall) + 1);

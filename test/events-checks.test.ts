@@ -15,16 +15,19 @@ const tag = (page: number) => (BigInt(RUN_SEED) << 32n) | BigInt(page);
 
 describe("childFailure", () => {
   test("a counter that differs: page, counter seen, counter expected", () => {
-    expect(childFailure({ status: exited(1), stage: "second half", page: 7, seen: 1n, expected: 2n }))
-      .toBe('content mismatch at stage "second half": page 7 counter 1, expected 2');
+    expect(childFailure({ status: exited(1), stage: "second half", page: 7, seen: 1n, expected: 2n })).toBe(
+      'content mismatch at stage "second half": page 7 counter 1, expected 2',
+    );
   });
   test("a released page that is not zero: page, byte offset, value", () => {
-    expect(childFailure({ status: exited(10), stage: "zero check", page: 3, seen: 255n, expected: 12n }))
-      .toBe('a released page is not zero at stage "zero check": page 3 byte 12 is 255');
+    expect(childFailure({ status: exited(10), stage: "zero check", page: 3, seen: 255n, expected: 12n })).toBe(
+      'a released page is not zero at stage "zero check": page 3 byte 12 is 255',
+    );
   });
   test("another page's tag: whose data it is", () => {
-    expect(childFailure({ status: exited(14), stage: "first half", page: 0, seen: tag(1), expected: tag(0) }))
-      .toBe(`a page holds another page's data at stage "first half": page 0 holds page 1's data`);
+    expect(childFailure({ status: exited(14), stage: "first half", page: 0, seen: tag(1), expected: tag(0) })).toBe(
+      `a page holds another page's data at stage "first half": page 0 holds page 1's data`,
+    );
     expect(childFailure({ status: exited(14) })).toMatch(/^a page holds another page's data: page 0 holds no source page's data/);
   });
   test("a failed call: its errno", () => {
@@ -33,19 +36,31 @@ describe("childFailure", () => {
   });
   test("no stage, no errno: the exit alone", () => {
     expect(childFailure({ status: exited(9) })).toBe("mremap failed");
-    expect(childFailure({ status: { kind: "signaled", signal: 7, name: "SIGBUS", coreDumped: false }, stage: "first half" }))
-      .toBe('killed by SIGBUS at stage "first half"');
+    expect(childFailure({ status: { kind: "signaled", signal: 7, name: "SIGBUS", coreDumped: false }, stage: "first half" })).toBe(
+      'killed by SIGBUS at stage "first half"',
+    );
   });
   test("the details belong to their exit codes only", () => {
     // Exit 2 with a page and values: no counter, byte or tag text.
     expect(childFailure({ status: exited(2), page: 1, seen: 1n, expected: 2n })).toBe("bad arguments");
-    expect(childFailure({ status: { kind: "signaled", signal: 9, name: "SIGKILL", coreDumped: false }, page: 1, seen: 1n, expected: 2n, errno: Errno.EIO }))
-      .toBe("killed by SIGKILL: EIO");
+    expect(
+      childFailure({
+        status: { kind: "signaled", signal: 9, name: "SIGKILL", coreDumped: false },
+        page: 1,
+        seen: 1n,
+        expected: 2n,
+        errno: Errno.EIO,
+      }),
+    ).toBe("killed by SIGKILL: EIO");
   });
 });
 
 describe("olderKernelStop", () => {
-  const stop = (stage: EventsChildResult["stage"], errno = Errno.EINVAL, code = 9): EventsChildResult => ({ status: exited(code), stage, errno });
+  const stop = (stage: EventsChildResult["stage"], errno = Errno.EINVAL, code = 9): EventsChildResult => ({
+    status: exited(code),
+    stage,
+    errno,
+  });
   test("hugetlb mremap refused with EINVAL: remap and release left out", () => {
     for (const mem of [MEMORY.hugetlb, MEMORY["hugetlb-private"]]) {
       expect(olderKernelStop(mem, stop("mremap"))).toEqual({
@@ -68,7 +83,13 @@ describe("olderKernelStop", () => {
     expect(olderKernelStop(MEMORY.hugetlb, stop("second half"))).toBeUndefined();
     expect(olderKernelStop(MEMORY["hugetlb-private"], stop("second half", Errno.EINVAL, 1))).toBeUndefined();
     expect(olderKernelStop(MEMORY.hugetlb, { status: exited(0), stage: "mremap", errno: Errno.EINVAL })).toBeUndefined();
-    expect(olderKernelStop(MEMORY.hugetlb, { status: { kind: "signaled", signal: 7, name: "SIGBUS", coreDumped: false }, stage: "mremap", errno: Errno.EINVAL })).toBeUndefined();
+    expect(
+      olderKernelStop(MEMORY.hugetlb, {
+        status: { kind: "signaled", signal: 7, name: "SIGBUS", coreDumped: false },
+        stage: "mremap",
+        errno: Errno.EINVAL,
+      }),
+    ).toBeUndefined();
   });
 });
 
@@ -85,7 +106,8 @@ describe("expectedCounts", () => {
 });
 
 describe("handlerNote", () => {
-  const totals = (late: number) => (name: string) => ({ missing: 5, wp: 4, fork: 1, remap: 2, remove: 3, wokenAfterRemove: late })[name] ?? 99;
+  const totals = (late: number) => (name: string) =>
+    ({ missing: 5, wp: 4, fork: 1, remap: 2, remove: 3, wokenAfterRemove: late })[name] ?? 99;
   test("each count by its name", () => {
     expect(handlerNote(totals(0))).toBe("handler: 5 missing, 4 wp faults; events: 1 fork, 2 remap, 3 remove");
   });

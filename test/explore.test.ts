@@ -14,7 +14,11 @@ interface Run {
 
 function explore(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Run {
   const p = Bun.spawnSync([...fromSource(), "explore", ...args], {
-    env: childEnv({ CONSOLA_LEVEL: "1", ...env }), stdout: "pipe", stderr: "pipe", timeout: timeoutMs, killSignal: "SIGKILL",
+    env: childEnv({ CONSOLA_LEVEL: "1", ...env }),
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: timeoutMs,
+    killSignal: "SIGKILL",
   });
   return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
 }

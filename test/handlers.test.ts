@@ -17,21 +17,24 @@ function withContext(opts: Parameters<typeof UffdTestContext.create>[1], fn: (ct
 }
 
 describe("blocking-read handlers and their stop pages", () => {
-  test.skipIf(!features.has("EVENT_UNMAP"))("starts of 1, 3 and 2 handlers in a row: each stops, the stop pages grow without an UNMAP event", () =>
-    withContext({ features: ["EVENT_UNMAP"] }, async (ctx) => {
-      for (const count of [1, 3, 2]) {
-        ctx.register({ missing: true });
-        const h = await ctx.startHandlers({ mode: "read", count });
-        expect((await ctx.verifyDst()).mismatches).toBe(0);
-        const served = await ctx.stopHandlers();
-        expect(served).toHaveLength(count);
-        expect(served.reduce((n, s) => n + s.faults, 0)).toBe(PAGES);
-        expect(h.counters.total("missing")).toBe(PAGES);
-        expect(h.counters.total("unmap")).toBe(0);
-        ctx.unregister();
-        ctx.dst.release();
-      }
-    }));
+  test.skipIf(!features.has("EVENT_UNMAP"))(
+    "starts of 1, 3 and 2 handlers in a row: each stops, the stop pages grow without an UNMAP event",
+    () =>
+      withContext({ features: ["EVENT_UNMAP"] }, async (ctx) => {
+        for (const count of [1, 3, 2]) {
+          ctx.register({ missing: true });
+          const h = await ctx.startHandlers({ mode: "read", count });
+          expect((await ctx.verifyDst()).mismatches).toBe(0);
+          const served = await ctx.stopHandlers();
+          expect(served).toHaveLength(count);
+          expect(served.reduce((n, s) => n + s.faults, 0)).toBe(PAGES);
+          expect(h.counters.total("missing")).toBe(PAGES);
+          expect(h.counters.total("unmap")).toBe(0);
+          ctx.unregister();
+          ctx.dst.release();
+        }
+      }),
+  );
 
   test("after a stop the uffd is non-blocking again: reading it returns at once", () =>
     withContext({}, async (ctx) => {

@@ -29,7 +29,14 @@ interface Ran {
 }
 
 function run(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Ran {
-  const p = Bun.spawnSync([compiledBinary(), ...args], { cwd: REPO, env: childEnv(env), stdout: "pipe", stderr: "pipe", timeout: timeoutMs, killSignal: "SIGKILL" });
+  const p = Bun.spawnSync([compiledBinary(), ...args], {
+    cwd: REPO,
+    env: childEnv(env),
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: timeoutMs,
+    killSignal: "SIGKILL",
+  });
   return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
 }
 
@@ -52,52 +59,74 @@ function onRecord(): number[] {
 }
 
 describe.skipIf(!ROOT || !HUGETLB)("huge pages shared between runs (needs root and a hugetlb page size)", () => {
-  test(`two unit --mem hugetlb and a stress hugetlb 64 8 at once, ${ROUNDS} rounds: no failure, settings back after each`, async () => {
-    compiledBinary();
-    let passed = 0;
-    for (let round = 1; round <= ROUNDS; round++) {
-      const before = snapshot();
-      const ends = await Promise.all([["unit", "--mem", "hugetlb"], ["unit", "--mem", "hugetlb"], ["stress", "hugetlb", "64", "8"]].map((a) => runAsync(a)));
-      for (const e of ends) {
-        // A skip (exit 4) is no failure, but a `not ok` or any other exit is.
-        expect({ round, run: e.args, code: e.code === 4 ? 0 : e.code, notOk: notOk(e.out) }).toEqual({ round, run: e.args, code: 0, notOk: [] });
-        passed += e.out.split("\n").filter((l) => /^ok /.test(l) && !l.includes("# SKIP")).length;
+  test(
+    `two unit --mem hugetlb and a stress hugetlb 64 8 at once, ${ROUNDS} rounds: no failure, settings back after each`,
+    async () => {
+      compiledBinary();
+      let passed = 0;
+      for (let round = 1; round <= ROUNDS; round++) {
+        const before = snapshot();
+        const ends = await Promise.all(
+          [
+            ["unit", "--mem", "hugetlb"],
+            ["unit", "--mem", "hugetlb"],
+            ["stress", "hugetlb", "64", "8"],
+          ].map((a) => runAsync(a)),
+        );
+        for (const e of ends) {
+          // A skip (exit 4) is no failure, but a `not ok` or any other exit is.
+          expect({ round, run: e.args, code: e.code === 4 ? 0 : e.code, notOk: notOk(e.out) }).toEqual({
+            round,
+            run: e.args,
+            code: 0,
+            notOk: [],
+          });
+          passed += e.out.split("\n").filter((l) => /^ok /.test(l) && !l.includes("# SKIP")).length;
+        }
+        expect({ round, changed: changes(before, snapshot()) }).toEqual({ round, changed: [] });
+        expect(onRecord().filter((pid) => ends.some((e) => e.err.includes(`pid ${pid}`)))).toEqual([]);
       }
-      expect({ round, changed: changes(before, snapshot()) }).toEqual({ round, changed: [] });
-      expect(onRecord().filter((pid) => ends.some((e) => e.err.includes(`pid ${pid}`)))).toEqual([]);
-    }
-    expect(passed).toBeGreaterThan(0);
-  }, ROUNDS * 60_000);
+      expect(passed).toBeGreaterThan(0);
+    },
+    ROUNDS * 60_000,
+  );
 
-  test.skipIf(!Bun.which("flock"))("the lock held past the wait (an older version's whole run): one wait, then the hugetlb cases skip naming the holder; nothing changed", async () => {
-    const dir = join(tmp, "held");
-    mkdirSync(dir, { mode: 0o700 });
-    const holder = Bun.spawn(["flock", join(dir, "lock"), "sleep", "60"], { stdout: "ignore", stderr: "ignore" });
-    try {
-      // Until the holder really has the lock (a fixed sleep may be too short on a loaded machine).
-      const lock = join(dir, "lock");
-      for (let i = 0; i < 200; i++) {
-        if (existsSync(lock) && Bun.spawnSync(["flock", "-n", lock, "true"]).exitCode === 1) break;
-        await Bun.sleep(25);
+  test.skipIf(!Bun.which("flock"))(
+    "the lock held past the wait (an older version's whole run): one wait, then the hugetlb cases skip naming the holder; nothing changed",
+    async () => {
+      const dir = join(tmp, "held");
+      mkdirSync(dir, { mode: 0o700 });
+      const holder = Bun.spawn(["flock", join(dir, "lock"), "sleep", "60"], { stdout: "ignore", stderr: "ignore" });
+      try {
+        // Until the holder really has the lock (a fixed sleep may be too short on a loaded machine).
+        const lock = join(dir, "lock");
+        for (let i = 0; i < 200; i++) {
+          if (existsSync(lock) && Bun.spawnSync(["flock", "-n", lock, "true"]).exitCode === 1) break;
+          await Bun.sleep(25);
+        }
+        expect(Bun.spawnSync(["flock", "-n", lock, "true"]).exitCode).toBe(1);
+        const before = snapshot();
+        const started = performance.now();
+        const r = run(["unit", "--mem", "hugetlb", "-f", "wp-fork"], { UFFD_SUITE_STATE_DIR: dir });
+        const seconds = (performance.now() - started) / 1000;
+        expect(r.code).toBe(4);
+        const hugetlb = r.out.split("\n").filter((l) => / on hugetlb$| on hugetlb #/.test(l));
+        expect(hugetlb.length).toBeGreaterThan(0);
+        for (const l of hugetlb)
+          expect(l).toMatch(
+            /# SKIP (not enough HugeTLB pages \(need \d+; could not reserve them for this run: machine settings are held by another uffd-suite run|CONFIG_GUP_TEST missing)/,
+          );
+        // One wait of 10 s, not one per case.
+        expect(seconds).toBeLessThan(20);
+        expect(r.err.split("\n").filter((l) => l.includes("held by another"))).toHaveLength(1);
+        expect(changes(before, snapshot())).toEqual([]);
+      } finally {
+        holder.kill("SIGKILL");
+        await holder.exited;
       }
-      expect(Bun.spawnSync(["flock", "-n", lock, "true"]).exitCode).toBe(1);
-      const before = snapshot();
-      const started = performance.now();
-      const r = run(["unit", "--mem", "hugetlb", "-f", "wp-fork"], { UFFD_SUITE_STATE_DIR: dir });
-      const seconds = (performance.now() - started) / 1000;
-      expect(r.code).toBe(4);
-      const hugetlb = r.out.split("\n").filter((l) => / on hugetlb$| on hugetlb #/.test(l));
-      expect(hugetlb.length).toBeGreaterThan(0);
-      for (const l of hugetlb) expect(l).toMatch(/# SKIP (not enough HugeTLB pages \(need \d+; could not reserve them for this run: machine settings are held by another uffd-suite run|CONFIG_GUP_TEST missing)/);
-      // One wait of 10 s, not one per case.
-      expect(seconds).toBeLessThan(20);
-      expect(r.err.split("\n").filter((l) => l.includes("held by another"))).toHaveLength(1);
-      expect(changes(before, snapshot())).toEqual([]);
-    } finally {
-      holder.kill("SIGKILL");
-      await holder.exited;
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 
   test("a restore that leaves a setting changed fails the run: `not ok N environment` naming it before the totals, exit 1", () => {
     const before = readFileSync(NR, "utf8").trim();
@@ -137,61 +166,92 @@ function canBindMount(): boolean {
 }
 
 const SPOILED: ReadonlyArray<readonly [string, string, Spoil, boolean]> = [
-  ["world-writable", "may be written by others (mode 777)", (d) => {
-    mkdirSync(d);
-    chmodSync(d, 0o777);
-    return undefined;
-  }, true],
-  ["a file", "is not a folder", (d) => {
-    writeFileSync(d, "x");
-    return undefined;
-  }, true],
-  ["a symlink", "is a symbolic link", (d) => {
-    mkdirSync(`${d}-target`, { mode: 0o700 });
-    symlinkSync(`${d}-target`, d);
-    return undefined;
-  }, true],
-  ["owned by another user", "belongs to uid 65534", (d) => {
-    mkdirSync(d, { mode: 0o700 });
-    chownSync(d, 65534, 65534);
-    return undefined;
-  }, true],
-  ["on a read-only file system", "(EROFS)", (d) => {
-    mkdirSync(d, { mode: 0o700 });
-    Bun.spawnSync(["mount", "--bind", d, d]);
-    Bun.spawnSync(["mount", "-o", "remount,bind,ro", d]);
-    return () => Bun.spawnSync(["umount", d]);
-  }, canBindMount()],
+  [
+    "world-writable",
+    "may be written by others (mode 777)",
+    (d) => {
+      mkdirSync(d);
+      chmodSync(d, 0o777);
+      return undefined;
+    },
+    true,
+  ],
+  [
+    "a file",
+    "is not a folder",
+    (d) => {
+      writeFileSync(d, "x");
+      return undefined;
+    },
+    true,
+  ],
+  [
+    "a symlink",
+    "is a symbolic link",
+    (d) => {
+      mkdirSync(`${d}-target`, { mode: 0o700 });
+      symlinkSync(`${d}-target`, d);
+      return undefined;
+    },
+    true,
+  ],
+  [
+    "owned by another user",
+    "belongs to uid 65534",
+    (d) => {
+      mkdirSync(d, { mode: 0o700 });
+      chownSync(d, 65534, 65534);
+      return undefined;
+    },
+    true,
+  ],
+  [
+    "on a read-only file system",
+    "(EROFS)",
+    (d) => {
+      mkdirSync(d, { mode: 0o700 });
+      Bun.spawnSync(["mount", "--bind", d, d]);
+      Bun.spawnSync(["mount", "-o", "remount,bind,ro", d]);
+      return () => Bun.spawnSync(["umount", d]);
+    },
+    canBindMount(),
+  ],
 ];
 
 describe.skipIf(!ROOT || !HUGETLB)("no safety, no change: an unusable state folder (needs root and a hugetlb page size)", () => {
   SPOILED.forEach(([name, why, spoil, possible], i) => {
-    test.skipIf(!possible)(`${name}${possible ? "" : " (needs mount --bind)"}: one line says why, nothing changes, hugetlb cases skip naming it; a SIGKILLed run leaves nothing either`, async () => {
-      const dir = join(tmp, `state-${i}`);
-      const undo = spoil(dir);
-      try {
-        const env = { UFFD_SUITE_STATE_DIR: dir };
-        const before = snapshot();
-        const r = run(["unit", "--mem", "hugetlb", "-f", "zeropage"], env);
-        const said = r.err.split("\n").filter((l) => l.startsWith("uffd-suite: "));
-        expect(said).toHaveLength(1);
-        expect(said[0]).toContain("not changing machine settings:");
-        expect(said[0]).toContain(why);
-        expect(r.err).not.toMatch(/nr_hugepages \d+ ->/);
-        expect(notOk(r.out)).toEqual([]);
-        // Skipped, naming why: pages found free may be another run's, so it does not use them.
-        expect(r.out).toMatch(/^ok 1 zeropage on hugetlb # SKIP not enough HugeTLB pages \(need \d+; could not reserve them for this run: not changing machine settings: /m);
-        expect(changes(before, snapshot())).toEqual([]);
+    test.skipIf(!possible)(
+      `${name}${possible ? "" : " (needs mount --bind)"}: one line says why, nothing changes, hugetlb cases skip naming it; a SIGKILLed run leaves nothing either`,
+      async () => {
+        const dir = join(tmp, `state-${i}`);
+        const undo = spoil(dir);
+        try {
+          const env = { UFFD_SUITE_STATE_DIR: dir };
+          const before = snapshot();
+          const r = run(["unit", "--mem", "hugetlb", "-f", "zeropage"], env);
+          const said = r.err.split("\n").filter((l) => l.startsWith("uffd-suite: "));
+          expect(said).toHaveLength(1);
+          expect(said[0]).toContain("not changing machine settings:");
+          expect(said[0]).toContain(why);
+          expect(r.err).not.toMatch(/nr_hugepages \d+ ->/);
+          expect(notOk(r.out)).toEqual([]);
+          // Skipped, naming why: pages found free may be another run's, so it does not use them.
+          expect(r.out).toMatch(
+            /^ok 1 zeropage on hugetlb # SKIP not enough HugeTLB pages \(need \d+; could not reserve them for this run: not changing machine settings: /m,
+          );
+          expect(changes(before, snapshot())).toEqual([]);
 
-        const killed = new Live([compiledBinary(), "unit", "--mem", "hugetlb"], { env: childEnv(env) });
-        await killed.waitFor(/^ok 1 /m, 30_000);
-        killed.kill("SIGKILL");
-        await killed.finish();
-        expect(changes(before, snapshot())).toEqual([]);
-      } finally {
-        undo?.();
-      }
-    }, 90_000);
+          const killed = new Live([compiledBinary(), "unit", "--mem", "hugetlb"], { env: childEnv(env) });
+          await killed.waitFor(/^ok 1 /m, 30_000);
+          killed.kill("SIGKILL");
+          await killed.finish();
+          expect(changes(before, snapshot())).toEqual([]);
+        } finally {
+          undo?.();
+        }
+      },
+      90_000,
+    );
   });
 });
 
@@ -211,17 +271,23 @@ describe("closed or full stdout", () => {
     expect(changes(before, snapshot())).toEqual([]);
   }, 60_000);
 
-  test.skipIf(!existsSync("/dev/full"))("`unit > /dev/full`: one line, 'the report could not be written', exit 1, no stack trace", () => {
-    const p = Bun.spawnSync(["bash", "-c", '"$BIN" unit -f zeropage --mem anon,shmem --no-setup >/dev/full'], {
-      env: childEnv({ BIN: compiledBinary() }), stderr: "pipe", timeout: 60_000,
-    });
-    const text = p.stderr.toString();
-    expect(p.exitCode).toBe(1);
-    expect(stackTrace.test(text)).toBe(false);
-    expect(text.split("\n").filter((l) => l && !l.startsWith("[info]"))).toEqual([
-      "uffd-suite: the report could not be written: stdout: ENOSPC (no space left on device); stopping",
-    ]);
-  }, 60_000);
+  test.skipIf(!existsSync("/dev/full"))(
+    "`unit > /dev/full`: one line, 'the report could not be written', exit 1, no stack trace",
+    () => {
+      const p = Bun.spawnSync(["bash", "-c", '"$BIN" unit -f zeropage --mem anon,shmem --no-setup >/dev/full'], {
+        env: childEnv({ BIN: compiledBinary() }),
+        stderr: "pipe",
+        timeout: 60_000,
+      });
+      const text = p.stderr.toString();
+      expect(p.exitCode).toBe(1);
+      expect(stackTrace.test(text)).toBe(false);
+      expect(text.split("\n").filter((l) => l && !l.startsWith("[info]"))).toEqual([
+        "uffd-suite: the report could not be written: stdout: ENOSPC (no space left on device); stopping",
+      ]);
+    },
+    60_000,
+  );
 });
 
 describe("TMPDIR", () => {
@@ -233,21 +299,25 @@ describe("TMPDIR", () => {
     expect(notOk(r.out)).toEqual([]);
   }, 60_000);
 
-  test.skipIf(!canBindMount())("full (a 1 MiB tmpfs, filled; needs mount): said once, no false `not ok`", () => {
-    const dir = join(tmp, "full");
-    mkdirSync(dir);
-    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]).exitCode).toBe(0);
-    try {
-      Bun.spawnSync(["dd", "if=/dev/zero", `of=${join(dir, "fill")}`, "bs=64k"], { stderr: "pipe" });
-      const r = run(["unit", "-f", "wp-fork", "--mem", "anon,shmem", "--no-setup"], { TMPDIR: dir });
-      const said = r.err.split("\n").filter((l) => l.startsWith("uffd-suite: "));
-      expect(said).toHaveLength(1);
-      expect(said[0]).toMatch(new RegExp(`^uffd-suite: TMPDIR ${dir} is full \\(\\d+ KiB free\\); using /tmp instead$`));
-      expect(r.out.indexOf("ok 1")).toBeGreaterThan(0);
-      expect(notOk(r.out)).toEqual([]);
-      expect(r.code).toBe(0);
-    } finally {
-      Bun.spawnSync(["umount", dir]);
-    }
-  }, 60_000);
+  test.skipIf(!canBindMount())(
+    "full (a 1 MiB tmpfs, filled; needs mount): said once, no false `not ok`",
+    () => {
+      const dir = join(tmp, "full");
+      mkdirSync(dir);
+      expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]).exitCode).toBe(0);
+      try {
+        Bun.spawnSync(["dd", "if=/dev/zero", `of=${join(dir, "fill")}`, "bs=64k"], { stderr: "pipe" });
+        const r = run(["unit", "-f", "wp-fork", "--mem", "anon,shmem", "--no-setup"], { TMPDIR: dir });
+        const said = r.err.split("\n").filter((l) => l.startsWith("uffd-suite: "));
+        expect(said).toHaveLength(1);
+        expect(said[0]).toMatch(new RegExp(`^uffd-suite: TMPDIR ${dir} is full \\(\\d+ KiB free\\); using /tmp instead$`));
+        expect(r.out.indexOf("ok 1")).toBeGreaterThan(0);
+        expect(notOk(r.out)).toEqual([]);
+        expect(r.code).toBe(0);
+      } finally {
+        Bun.spawnSync(["umount", dir]);
+      }
+    },
+    60_000,
+  );
 });

@@ -19,7 +19,10 @@ test("uffd-suite run: no process left, every setting as before (and its JUnit re
   const marker = newMarker();
   const report = join(tmp, "run.xml");
   const before = snapshot();
-  const live = new Live([bin, "run", "--format", "junit", "--output", report], { env: childEnv({ [marker.name]: marker.value }), cwd: tmp });
+  const live = new Live([bin, "run", "--format", "junit", "--output", report], {
+    env: childEnv({ [marker.name]: marker.value }),
+    cwd: tmp,
+  });
   // Watch the settings while it runs: the run must change something (else restoring is not tested).
   const seen = new Set<string>();
   const watch = setInterval(() => {

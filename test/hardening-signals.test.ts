@@ -103,7 +103,12 @@ describe("signals", () => {
 
   test("unit --no-isolate, a Worker stuck in an unserved fault: SIGINT still ends it", async () => {
     const r = await interrupt(
-      { cmd: [...fromSource(), "unit", "-f", "selftest-hang", "--no-isolate", "--no-setup"], env: { UFFD_SUITE_TEST_CASES: "1" }, ready: /^1\.\.1$/m, settle: 1500 },
+      {
+        cmd: [...fromSource(), "unit", "-f", "selftest-hang", "--no-isolate", "--no-setup"],
+        env: { UFFD_SUITE_TEST_CASES: "1" },
+        ready: /^1\.\.1$/m,
+        settle: 1500,
+      },
       ["SIGINT"],
     );
     // 1.5 s after the plan line the case's Worker waits in its fault.

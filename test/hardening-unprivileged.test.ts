@@ -45,10 +45,14 @@ function runOnce(cmd: string[], opts: { trace?: boolean }): Ran {
   const trace = opts.trace && HAVE_STRACE ? ["strace", "-f", "-qq", "-e", "trace=open,openat,creat,truncate", "-o", log] : [];
   try {
     const p = Bun.spawnSync([...trace, ...cmd], { cwd: "/tmp", env: childEnv(), stdout: "pipe", stderr: "pipe" });
-    const writes = trace.length === 0 ? [] : readFileSync(log, "utf8").split("\n")
-      .filter((l) => /"\/(proc|sys)\//.test(l) && /O_WRONLY|O_RDWR|O_TRUNC|O_CREAT|truncate\(/.test(l))
-      // The pin tests' gup_test device is opened read-write to issue ioctls: no setting.
-      .filter((l) => !l.includes('"/sys/kernel/debug/gup_test"'));
+    const writes =
+      trace.length === 0
+        ? []
+        : readFileSync(log, "utf8")
+            .split("\n")
+            .filter((l) => /"\/(proc|sys)\//.test(l) && /O_WRONLY|O_RDWR|O_TRUNC|O_CREAT|truncate\(/.test(l))
+            // The pin tests' gup_test device is opened read-write to issue ioctls: no setting.
+            .filter((l) => !l.includes('"/sys/kernel/debug/gup_test"'));
     return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString(), writes };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -105,14 +109,17 @@ describe("nobody, vm.unprivileged_userfaultfd=0: user-mode-only userfaultfds", (
     expect(lines.filter((l) => l.startsWith("not ok"))).toEqual([]);
     const skips = lines.filter((l) => l.includes("# SKIP "));
     // EVENT_FORK needs CAP_SYS_PTRACE: the fork-event cases skip with that reason.
-    expect(lines.find((l) => / events on anon /.test(`${l} `))).toMatch(/# SKIP EVENT_FORK not permitted \(UFFDIO_API: EPERM; needs CAP_SYS_PTRACE\)$/);
+    expect(lines.find((l) => / events on anon /.test(`${l} `))).toMatch(
+      /# SKIP EVENT_FORK not permitted \(UFFDIO_API: EPERM; needs CAP_SYS_PTRACE\)$/,
+    );
     expect(lines.find((l) => l.includes(" sigbus on shmem"))).toContain("# SKIP EVENT_FORK not permitted");
     // Kernel-mode faults need the sysctl (or CAP_SYS_PTRACE).
     expect(lines.find((l) => l.includes(" user-mode-only on anon"))).toMatch(/# SKIP .*vm\.unprivileged_userfaultfd=1/);
     expect(lines.find((l) => l.includes("UFFDIO_API (with /dev/userfaultfd)"))).toContain(`# SKIP ${NO_PERMISSION}`);
     for (const l of skips) expect(l.slice(l.indexOf("# SKIP ") + 7).length).toBeGreaterThan(10);
     // What needs no privilege ran.
-    for (const name of ["UFFDIO_API (with syscall)", "zeropage on anon", "wp-fork on anon", "minor on shmem"]) expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^ok \\d+ ${name.replace(/[()]/g, "\\$&")}$`)));
+    for (const name of ["UFFDIO_API (with syscall)", "zeropage on anon", "wp-fork on anon", "minor on shmem"])
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^ok \\d+ ${name.replace(/[()]/g, "\\$&")}$`)));
     expect(r.writes).toEqual([]);
     expect(changes(before, snapshot())).toEqual([]);
   }, 90_000);
@@ -123,7 +130,9 @@ describe("nobody, vm.unprivileged_userfaultfd=0: user-mode-only userfaultfds", (
     expect(r.code).toBe(0);
     const lines = results(r.out);
     expect(lines.filter((l) => l.startsWith("not ok"))).toEqual([]);
-    expect(lines.find((l) => l.includes("size=2097152, private=true, swapout=false, hugetlb=false"))).toMatch(/# SKIP THP sizes not switched on \(changing THP settings needs root\)$/);
+    expect(lines.find((l) => l.includes("size=2097152, private=true, swapout=false, hugetlb=false"))).toMatch(
+      /# SKIP THP sizes not switched on \(changing THP settings needs root\)$/,
+    );
     expect(lines[0]).toMatch(/^ok 1 test_one_folio\(size=4096, private=false, swapout=false, hugetlb=false\)$/);
     expect(r.writes).toEqual([]);
     expect(changes(before, snapshot())).toEqual([]);
@@ -149,7 +158,10 @@ describe("nobody, vm.unprivileged_userfaultfd=1 and no free huge pages", () => {
     expect(lines).toContainEqual(expect.stringMatching(/^ok \d+ user-mode-only on anon$/));
     const hugetlb = lines.filter((l) => / on hugetlb(-private)?( |$)/.test(l));
     expect(hugetlb.length).toBeGreaterThan(10);
-    for (const l of hugetlb) expect(l).toMatch(/# SKIP (not enough HugeTLB pages \(need \d+, free 0\)|EVENT_FORK not permitted .*|CONFIG_GUP_TEST missing|feature missing: .*)$/);
+    for (const l of hugetlb)
+      expect(l).toMatch(
+        /# SKIP (not enough HugeTLB pages \(need \d+, free 0\)|EVENT_FORK not permitted .*|CONFIG_GUP_TEST missing|feature missing: .*)$/,
+      );
     expect(lines.find((l) => l.includes(" wp-fork-pin on anon"))).toMatch(/# SKIP CONFIG_GUP_TEST missing$|^ok \d+ wp-fork-pin on anon$/);
     expect(r.err).toContain("not root: using the 0 free huge pages as they are");
     expect(changes(before, snapshot())).toEqual([]);

@@ -10,19 +10,23 @@ const GIGA = "/sys/kernel/mm/hugepages/hugepages-1048576kB";
 const count = (f: string) => Number(readFileSync(join(GIGA, f), "utf8"));
 const root = process.getuid?.() === 0;
 
-test.skipIf(!root || !existsSync(GIGA))("holds one 1 GiB page while stdin is open, and gives it back at its end (needs root and 1 GiB hugetlb pages)", async () => {
-  const before = count("nr_hugepages");
-  const p = Bun.spawn([process.execPath, MAIN, "hugepage-hold", "--kb", "1048576"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-  const reader = p.stdout.getReader();
-  const { value } = await reader.read();
-  const line = new TextDecoder().decode(value).trim();
-  expect(line).toBe("held");
-  expect(count("nr_hugepages")).toBe(before + 1);
-  expect(count("free_hugepages")).toBeGreaterThanOrEqual(1);
-  p.stdin.end();
-  expect(await p.exited).toBe(0);
-  expect(count("nr_hugepages")).toBe(before);
-}, 60_000);
+test.skipIf(!root || !existsSync(GIGA))(
+  "holds one 1 GiB page while stdin is open, and gives it back at its end (needs root and 1 GiB hugetlb pages)",
+  async () => {
+    const before = count("nr_hugepages");
+    const p = Bun.spawn([process.execPath, MAIN, "hugepage-hold", "--kb", "1048576"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const reader = p.stdout.getReader();
+    const { value } = await reader.read();
+    const line = new TextDecoder().decode(value).trim();
+    expect(line).toBe("held");
+    expect(count("nr_hugepages")).toBe(before + 1);
+    expect(count("free_hugepages")).toBeGreaterThanOrEqual(1);
+    p.stdin.end();
+    expect(await p.exited).toBe(0);
+    expect(count("nr_hugepages")).toBe(before);
+  },
+  60_000,
+);
 
 test("a size that is no hugetlb page size of this kernel: one line, exit 2, nothing held", () => {
   const p = Bun.spawnSync([process.execPath, MAIN, "hugepage-hold", "--kb", "3"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });

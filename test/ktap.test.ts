@@ -29,7 +29,11 @@ function totalsOf(text: string): Record<string, number> {
 type Row = Omit<Result, "name" | "part" | "memory" | "diagnostics"> & { readonly diagnostics?: readonly string[] };
 const MIXED: ReadonlyArray<readonly [string, Row, string]> = [
   ["zeropage on anon", { status: "pass" }, "ok 1 zeropage on anon"],
-  ["events on shmem", { status: "fail", reason: "crashed: SIGSEGV", diagnostics: ["events on shmem: case process killed by SIGSEGV"] }, "not ok 2 events on shmem # crashed: SIGSEGV"],
+  [
+    "events on shmem",
+    { status: "fail", reason: "crashed: SIGSEGV", diagnostics: ["events on shmem: case process killed by SIGSEGV"] },
+    "not ok 2 events on shmem # crashed: SIGSEGV",
+  ],
   ["minor on hugetlb", { status: "fail", reason: "TIMEOUT 2 s" }, "not ok 3 minor on hugetlb # TIMEOUT 2 s"],
   ["move on anon", { status: "skip", reason: "feature missing: MOVE" }, "ok 4 move on anon # SKIP feature missing: MOVE"],
   ["poison on anon", { status: "fail", diagnostics: ["odd pages read zero: expected 0, seen 1"] }, "not ok 5 poison on anon"],
@@ -56,13 +60,22 @@ describe("KtapSink: lines, Totals and exit code agree", () => {
     expect(lines.slice(0, 2)).toEqual(["TAP version 13", "1..6"]);
     for (const [, , line] of MIXED) expect(lines).toContain(line);
     // Diagnostics come right before their result.
-    expect(lines[lines.indexOf("not ok 2 events on shmem # crashed: SIGSEGV") - 1]).toBe("# events on shmem: case process killed by SIGSEGV");
+    expect(lines[lines.indexOf("not ok 2 events on shmem # crashed: SIGSEGV") - 1]).toBe(
+      "# events on shmem: case process killed by SIGSEGV",
+    );
     expect(lines[lines.indexOf("ok 6 sigbus on anon") - 1]).toBe("# in-process: 8 SIGBUS");
     expect(lines.at(-2)).toBe("# Totals: pass:2 fail:3 xfail:0 xpass:0 skip:1 error:0");
     expect(lines.at(-1)).toBe("");
 
     const { asserts, result } = parse(text);
-    expect(asserts.map((a) => [a.id, a.ok])).toEqual([[1, true], [2, false], [3, false], [4, true], [5, false], [6, true]]);
+    expect(asserts.map((a) => [a.id, a.ok])).toEqual([
+      [1, true],
+      [2, false],
+      [3, false],
+      [4, true],
+      [5, false],
+      [6, true],
+    ]);
     expect(asserts[3]!.skip).toBe("feature missing: MOVE");
     const parsed = { pass: result.pass - result.skip, fail: result.fail, skip: result.skip };
     expect(totalsOf(text)).toEqual(parsed);

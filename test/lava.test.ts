@@ -57,12 +57,24 @@ function emit(args: string[], opts: { lava?: boolean; shell?: string } = {}): Em
   }
   writeFileSync(calls, "");
   const p = Bun.spawnSync([...(opts.shell ?? "sh").split(" "), SCRIPT, ...args, "-o", join(dir, "output")], {
-    cwd: dir, env: { PATH: `${bin}:/usr/bin:/bin` }, stdout: "pipe", stderr: "pipe",
+    cwd: dir,
+    env: { PATH: `${bin}:/usr/bin:/bin` },
+    stdout: "pipe",
+    stderr: "pipe",
   });
   expect(p.exitCode).toBe(0);
-  const results = readFileSync(join(dir, "output/result.txt"), "utf8").trim().split("\n").filter(Boolean)
+  const results = readFileSync(join(dir, "output/result.txt"), "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
     .map((l) => ({ id: l.split(" ")[0]!, result: l.split(" ")[1]! }));
-  return { stdout: p.stdout.toString(), stderr: p.stderr.toString(), results, dir, calls: readFileSync(calls, "utf8").trim().split("\n").filter(Boolean) };
+  return {
+    stdout: p.stdout.toString(),
+    stderr: p.stderr.toString(),
+    results,
+    dir,
+    calls: readFileSync(calls, "utf8").trim().split("\n").filter(Boolean),
+  };
 }
 
 /** A stand-in binary that prints a recorded output and exits as the real one did. */
@@ -118,7 +130,10 @@ describe("lava/uffd-suite.sh: one LAVA case per KTAP result", () => {
 
   for (const shell of SHELLS) {
     test(`${shell}: running the binary, every result and the program's exit are reported with lava-test-case`, () => {
-      for (const [name, r] of [["unit", unit], ["wp-mremap", wpMremap]] as const) {
+      for (const [name, r] of [
+        ["unit", unit],
+        ["wp-mremap", wpMremap],
+      ] as const) {
         const e = emit(["-b", recorded(name, r), "-c", `${name} --no-setup`], { shell });
         expect(e.stderr).toBe("");
         const want = expected(r.out);
@@ -153,7 +168,14 @@ describe("lava/uffd-suite.sh: one LAVA case per KTAP result", () => {
 
   test("the same name gives the same id whether it passes, fails, times out, crashes or skips", () => {
     const names = expected(`${unit.out}\n${wpMremap.out}`).map((k) => k.name);
-    const variants = (n: string) => [`ok 1 ${n}`, `not ok 1 ${n}`, `not ok 1 ${n} # TIMEOUT 60 s`, `not ok 1 ${n} # crashed: SIGSEGV`, `ok 1 ${n} # SKIP feature missing: MOVE`, `ok 1 ${n} # SKIP`];
+    const variants = (n: string) => [
+      `ok 1 ${n}`,
+      `not ok 1 ${n}`,
+      `not ok 1 ${n} # TIMEOUT 60 s`,
+      `not ok 1 ${n} # crashed: SIGSEGV`,
+      `ok 1 ${n} # SKIP feature missing: MOVE`,
+      `ok 1 ${n} # SKIP`,
+    ];
     for (const n of names) {
       const e = emit(["-i", logFile("variants.ktap", variants(n).join("\n"))]);
       const ids = e.results.map((x) => x.id.replace(/_dup\d+$/, ""));
@@ -163,7 +185,10 @@ describe("lava/uffd-suite.sh: one LAVA case per KTAP result", () => {
   }, 60_000);
 
   test("nested under the kselftest runner: the same ids, plus the runner's own line", () => {
-    for (const [name, r] of [["unit", unit], ["wp-mremap", wpMremap]] as const) {
+    for (const [name, r] of [
+      ["unit", unit],
+      ["wp-mremap", wpMremap],
+    ] as const) {
       const nested = underKselftestRunner(1, `uffd-suite-${name}`, r);
       const e = emit(["-i", logFile(`${name}.nested`, nested)]);
       const want = expected(r.out);
@@ -201,7 +226,13 @@ describe("lava/uffd-suite.sh: one LAVA case per KTAP result", () => {
   });
 
   test("bad usage: exit code 2 and one line naming the problem", () => {
-    for (const [args, problem] of [[["-x"], "unknown option -x"], [["-b"], "-b needs a value"], [["-c", ""], "an empty -c"], [["extra"], "unexpected argument extra"], [["-i", join(tmp, "nothing-here")], "cannot read the KTAP log"]] as const) {
+    for (const [args, problem] of [
+      [["-x"], "unknown option -x"],
+      [["-b"], "-b needs a value"],
+      [["-c", ""], "an empty -c"],
+      [["extra"], "unexpected argument extra"],
+      [["-i", join(tmp, "nothing-here")], "cannot read the KTAP log"],
+    ] as const) {
       const p = Bun.spawnSync(["sh", SCRIPT, ...args], { cwd: tmp, stdout: "pipe", stderr: "pipe" });
       expect(p.exitCode).toBe(2);
       expect(p.stdout.toString()).toBe("");
@@ -212,13 +243,20 @@ describe("lava/uffd-suite.sh: one LAVA case per KTAP result", () => {
 
   test("without lava-test-case it sends LAVA's signals itself, as send-to-lava.sh does", () => {
     const e = emit(["-i", logFile("unit.ktap", unit.out)], { lava: false });
-    const signalled = [...e.stdout.matchAll(/<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=(\S+) RESULT=(\w+)>/g)].map((m) => ({ id: m[1]!, result: m[2]! }));
+    const signalled = [...e.stdout.matchAll(/<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=(\S+) RESULT=(\w+)>/g)].map((m) => ({
+      id: m[1]!,
+      result: m[2]!,
+    }));
     expect(signalled).toEqual(e.results);
   });
 });
 
 describe("Linaro's parsers over what the test definition prints", () => {
-  const cases = () => [["unit", unit], ["wp-mremap", wpMremap]] as const;
+  const cases = () =>
+    [
+      ["unit", unit],
+      ["wp-mremap", wpMremap],
+    ] as const;
 
   test("parse-output.py: one distinct id per case, the script's own, with its result", () => {
     for (const [name, r] of cases()) {
@@ -262,7 +300,12 @@ function lavaLog(cases: { id: string; result: string; notes?: string[] }[], job 
   const lines = [rec("info", "start: 0 validate")];
   for (const c of cases) {
     // The console as LAVA logs it: each double quote escaped.
-    if (c.notes) lines.push(rec("target", `<LAVA_SIGNAL_STARTTC ${c.id}>`), ...c.notes.map((n) => rec("target", n.replaceAll('"', '\\"'))), rec("target", `<LAVA_SIGNAL_ENDTC ${c.id}>`));
+    if (c.notes)
+      lines.push(
+        rec("target", `<LAVA_SIGNAL_STARTTC ${c.id}>`),
+        ...c.notes.map((n) => rec("target", n.replaceAll('"', '\\"'))),
+        rec("target", `<LAVA_SIGNAL_ENDTC ${c.id}>`),
+      );
     lines.push(results(`{"case": "${c.id}", "definition": "0_uffd-suite", "endtc": ! "623", "result": "${c.result}", "starttc": ! "620"}`));
   }
   lines.push(results(`{"case": "0_uffd-suite", "definition": "lava", "result": "pass"}`));
@@ -272,12 +315,14 @@ function lavaLog(cases: { id: string; result: string; notes?: string[] }[], job 
 
 describe("npm run matrix: the cases of a job come from lava-run's log", () => {
   test("a failed case fails the target although LAVA calls the job a pass", () => {
-    const log = readLavaLog(lavaLog([
-      { id: "zeropage_on_anon", result: "pass" },
-      { id: "move_on_anon", result: "skip", notes: ["feature missing: MOVE"] },
-      { id: "events_on_shmem", result: "fail", notes: ["missing faults: expected 16, seen 15"] },
-      { id: "uffd-suite_unit", result: "fail", notes: ["exit code 1"] },
-    ]));
+    const log = readLavaLog(
+      lavaLog([
+        { id: "zeropage_on_anon", result: "pass" },
+        { id: "move_on_anon", result: "skip", notes: ["feature missing: MOVE"] },
+        { id: "events_on_shmem", result: "fail", notes: ["missing faults: expected 16, seen 15"] },
+        { id: "uffd-suite_unit", result: "fail", notes: ["exit code 1"] },
+      ]),
+    );
     expect(log.job?.result).toBe("pass");
     const v = judge(log, "unit");
     expect([v.pass, v.skip]).toEqual([1, 1]);
@@ -288,11 +333,16 @@ describe("npm run matrix: the cases of a job come from lava-run's log", () => {
   });
 
   test("a failure naming its upstream fix is known, and so is the exit code it causes", () => {
-    const hint = "known kernel bug: fixed upstream by 5a2f8d22ace4 (\"mm/hugetlb: fix uffd-wp during fork()\", v6.4); seen on Debian";
-    const v = judge(readLavaLog(lavaLog([
-      { id: "wp-fork_on_hugetlb-private", result: "fail", notes: [hint, "child's uffd-wp bit: expected clear, seen set"] },
-      { id: "uffd-suite_unit", result: "fail", notes: ["exit code 1"] },
-    ])), "unit");
+    const hint = 'known kernel bug: fixed upstream by 5a2f8d22ace4 ("mm/hugetlb: fix uffd-wp during fork()", v6.4); seen on Debian';
+    const v = judge(
+      readLavaLog(
+        lavaLog([
+          { id: "wp-fork_on_hugetlb-private", result: "fail", notes: [hint, "child's uffd-wp bit: expected clear, seen set"] },
+          { id: "uffd-suite_unit", result: "fail", notes: ["exit code 1"] },
+        ]),
+      ),
+      "unit",
+    );
     expect(v.unknown).toEqual([]);
     expect(v.known.map((f) => [f.name, f.diagnostic, f.known])).toEqual([
       ["wp-fork_on_hugetlb-private", "child's uffd-wp bit: expected clear, seen set", hint],
@@ -303,7 +353,11 @@ describe("npm run matrix: the cases of a job come from lava-run's log", () => {
   test("a crash of the program, a job LAVA failed, or no cases at all are failures", () => {
     const crash = judge(readLavaLog(lavaLog([{ id: "uffd-suite_unit", result: "fail", notes: ["exit code 132 (signal 4)"] }])), "unit");
     expect(crash.unknown.map((f) => f.name)).toEqual(["uffd-suite_unit"]);
-    const broken = readLavaLog([results(`{"case": "job", "definition": "lava", "error_msg": "boot timed out", "error_type": "Infrastructure", "result": "fail"}`)].join("\n"));
+    const broken = readLavaLog(
+      [
+        results(`{"case": "job", "definition": "lava", "error_msg": "boot timed out", "error_type": "Infrastructure", "result": "fail"}`),
+      ].join("\n"),
+    );
     expect(judge(broken, "unit").unknown.map((f) => [f.name, f.diagnostic])).toEqual([
       ["lava: job", "boot timed out"],
       ["no test case came back", "boot timed out"],
@@ -315,12 +369,22 @@ describe("npm run matrix -- --report: an earlier run's folder read back", () => 
   test("one row per target folder: its kernel, counts and wall time from the log", () => {
     const dir = join(tmp, "matrix-run", "6.1-x86_64");
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "job.yaml"), JSON.stringify({ actions: [
-      { deploy: { images: { kernel: { url: "file:///c/kernels/linux-image-6.1.0-57-amd64_6.1.192-3_amd64/vmlinuz" } } } },
-      { test: { definitions: [{ parameters: { COMMAND: "unit --timeout 240" } }] } },
-    ] }));
-    const log = lavaLog([{ id: "zeropage_on_anon", result: "pass" }, { id: "events_on_anon", result: "fail", notes: ["expected 1, seen 2"] }, { id: "uffd-suite_unit", result: "fail", notes: ["exit code 1"] }])
-      .replace('"dt": "2026-01-01T00:00:00"', '"dt": "2026-01-01T00:00:00.000"').replace(/"dt": "2026-01-01T00:00:00"(?![\s\S]*"dt": "2026-01-01T00:00:00")/, '"dt": "2026-01-01T00:01:40"');
+    writeFileSync(
+      join(dir, "job.yaml"),
+      JSON.stringify({
+        actions: [
+          { deploy: { images: { kernel: { url: "file:///c/kernels/linux-image-6.1.0-57-amd64_6.1.192-3_amd64/vmlinuz" } } } },
+          { test: { definitions: [{ parameters: { COMMAND: "unit --timeout 240" } }] } },
+        ],
+      }),
+    );
+    const log = lavaLog([
+      { id: "zeropage_on_anon", result: "pass" },
+      { id: "events_on_anon", result: "fail", notes: ["expected 1, seen 2"] },
+      { id: "uffd-suite_unit", result: "fail", notes: ["exit code 1"] },
+    ])
+      .replace('"dt": "2026-01-01T00:00:00"', '"dt": "2026-01-01T00:00:00.000"')
+      .replace(/"dt": "2026-01-01T00:00:00"(?![\s\S]*"dt": "2026-01-01T00:00:00")/, '"dt": "2026-01-01T00:01:40"');
     writeFileSync(join(dir, "lava-run.log"), log);
     const { rows, command } = readRun([dir]);
     expect(command).toBe("unit --timeout 240");
@@ -348,7 +412,8 @@ describe("known kernel bugs in the case table", () => {
     const other = ["uffd-wp bit after UFFDIO_WRITEPROTECT: expected set, seen clear"];
     expect(withKnownBug({ status: "fail", diagnostics: other }, wpFork, "hugetlb-private").diagnostics).toEqual(other);
     expect(withKnownBug({ status: "pass", diagnostics: [seen] }, wpFork, "hugetlb-private").diagnostics).toEqual([seen]);
-    expect(withKnownBug({ status: "skip", reason: "x", diagnostics: [] }, findCase("wp-fork-with-event", {})!, "hugetlb-private").diagnostics).toEqual([]);
+    expect(
+      withKnownBug({ status: "skip", reason: "x", diagnostics: [] }, findCase("wp-fork-with-event", {})!, "hugetlb-private").diagnostics,
+    ).toEqual([]);
   });
 });
-

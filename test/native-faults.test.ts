@@ -34,9 +34,17 @@ function sigbusContext(wp = false): UffdTestContext {
 
 function resolveArgs(c: UffdTestContext, over: Partial<SigbusResolveArgs> = {}): SigbusResolveArgs {
   return {
-    uffd: c.uffd.fd, dst: c.dst.addr, src: c.src.addr, pages: 3, pageSize: PS, countOffset: COUNT_OFFSET,
-    expected: c.countVerify, wp: false, ioctls: { copy: IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WRITEPROTECT },
-    tag: { offset: TAG_OFFSET, seed: RUN_SEED }, ...over,
+    uffd: c.uffd.fd,
+    dst: c.dst.addr,
+    src: c.src.addr,
+    pages: 3,
+    pageSize: PS,
+    countOffset: COUNT_OFFSET,
+    expected: c.countVerify,
+    wp: false,
+    ioctls: { copy: IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WRITEPROTECT },
+    tag: { offset: TAG_OFFSET, seed: RUN_SEED },
+    ...over,
   };
 }
 
@@ -48,11 +56,14 @@ test.skipIf(noSigbus !== undefined)(`sigbus resolve: every page copied in and ch
   expect(r).toEqual({ copied: 3, sigbus: 3, verdict: "ok" });
 });
 
-test.skipIf(noSigbus !== undefined)(`sigbus resolve: a copy of the next page stops at page 0 with both tags${noSigbus ? ` (${noSigbus})` : ""}`, async () => {
-  const c = sigbusContext();
-  const r = await runFaultJob(c, "sigbus-resolve", resolveArgs(c, { sourceShift: 1 }));
-  expect(r).toEqual({ copied: 1, sigbus: 1, verdict: "wrong-page", page: 0, seen: tag(1), expected: tag(0) });
-});
+test.skipIf(noSigbus !== undefined)(
+  `sigbus resolve: a copy of the next page stops at page 0 with both tags${noSigbus ? ` (${noSigbus})` : ""}`,
+  async () => {
+    const c = sigbusContext();
+    const r = await runFaultJob(c, "sigbus-resolve", resolveArgs(c, { sourceShift: 1 }));
+    expect(r).toEqual({ copied: 1, sigbus: 1, verdict: "wrong-page", page: 0, seen: tag(1), expected: tag(0) });
+  },
+);
 
 test.skipIf(noSigbus !== undefined)(`sigbus resolve: a tag from another run is no page's${noSigbus ? ` (${noSigbus})` : ""}`, async () => {
   const c = sigbusContext();
@@ -61,7 +72,11 @@ test.skipIf(noSigbus !== undefined)(`sigbus resolve: a tag from another run is n
   expect(r).toMatchObject({ verdict: "wrong-page", page: 0, seen: tag(0), expected: (BigInt(other) << 32n) | 0n });
   // Seed 0: no tag check.
   const c2 = sigbusContext();
-  expect(await runFaultJob(c2, "sigbus-resolve", resolveArgs(c2, { tag: { offset: TAG_OFFSET, seed: 0 } }))).toEqual({ copied: 3, sigbus: 3, verdict: "ok" });
+  expect(await runFaultJob(c2, "sigbus-resolve", resolveArgs(c2, { tag: { offset: TAG_OFFSET, seed: 0 } }))).toEqual({
+    copied: 3,
+    sigbus: 3,
+    verdict: "ok",
+  });
 });
 
 test.skipIf(noSigbus !== undefined)(`sigbus resolve: no tag given, none checked${noSigbus ? ` (${noSigbus})` : ""}`, async () => {
@@ -71,54 +86,102 @@ test.skipIf(noSigbus !== undefined)(`sigbus resolve: no tag given, none checked$
   expect(await runFaultJob(c, "sigbus-resolve", { ...untagged, sourceShift: 1 })).toEqual({ copied: 3, sigbus: 3, verdict: "ok" });
 });
 
-test.skipIf(noSigbus !== undefined)(`sigbus resolve: a counter that differs stops at its page${noSigbus ? ` (${noSigbus})` : ""}`, async () => {
-  const c = sigbusContext();
-  const expected = Float64Array.from(c.countVerify);
-  expected[2] = 5;
-  const r = await runFaultJob(c, "sigbus-resolve", resolveArgs(c, { expected }));
-  expect(r).toEqual({ copied: 3, sigbus: 3, verdict: "corrupt", page: 2, seen: 1n, expected: 5n });
-});
+test.skipIf(noSigbus !== undefined)(
+  `sigbus resolve: a counter that differs stops at its page${noSigbus ? ` (${noSigbus})` : ""}`,
+  async () => {
+    const c = sigbusContext();
+    const expected = Float64Array.from(c.countVerify);
+    expected[2] = 5;
+    const r = await runFaultJob(c, "sigbus-resolve", resolveArgs(c, { expected }));
+    expect(r).toEqual({ copied: 3, sigbus: 3, verdict: "corrupt", page: 2, seen: 1n, expected: 5n });
+  },
+);
 
-test.skipIf(noSigbus !== undefined)(`sigbus resolve: a failing UFFDIO_COPY in the signal path is an error naming the page${noSigbus ? ` (${noSigbus})` : ""}`, async () => {
-  const c = sigbusContext();
-  const r = await runFaultJob(c, "sigbus-resolve", resolveArgs(c, { ioctls: { copy: IOCTL.WAKE + 0x7f00, wake: IOCTL.WAKE, writeProtect: IOCTL.WRITEPROTECT } }));
-  expect(r).toEqual({ copied: 0, sigbus: 1, verdict: "ok", page: 0, error: "UFFDIO_COPY failed in the signal path at page 0" });
-});
+test.skipIf(noSigbus !== undefined)(
+  `sigbus resolve: a failing UFFDIO_COPY in the signal path is an error naming the page${noSigbus ? ` (${noSigbus})` : ""}`,
+  async () => {
+    const c = sigbusContext();
+    const r = await runFaultJob(
+      c,
+      "sigbus-resolve",
+      resolveArgs(c, { ioctls: { copy: IOCTL.WAKE + 0x7f00, wake: IOCTL.WAKE, writeProtect: IOCTL.WRITEPROTECT } }),
+    );
+    expect(r).toEqual({ copied: 0, sigbus: 1, verdict: "ok", page: 0, error: "UFFDIO_COPY failed in the signal path at page 0" });
+  },
+);
 
-test.skipIf(noSigbus !== undefined)(`sigbus resolve: a COPY refused by the kernel names its result${noSigbus ? ` (${noSigbus})` : ""}`, async () => {
-  const c = sigbusContext();
-  // A source nothing is mapped at: the kernel's copy from it fails with EFAULT.
-  const r = await runFaultJob(c, "sigbus-resolve", resolveArgs(c, { src: PS }));
-  expect(r).toEqual({ copied: 0, sigbus: 1, verdict: "ok", page: 0, error: "UFFDIO_COPY failed in the signal path at page 0 (result -14)" });
-});
+test.skipIf(noSigbus !== undefined)(
+  `sigbus resolve: a COPY refused by the kernel names its result${noSigbus ? ` (${noSigbus})` : ""}`,
+  async () => {
+    const c = sigbusContext();
+    // A source nothing is mapped at: the kernel's copy from it fails with EFAULT.
+    const r = await runFaultJob(c, "sigbus-resolve", resolveArgs(c, { src: PS }));
+    expect(r).toEqual({
+      copied: 0,
+      sigbus: 1,
+      verdict: "ok",
+      page: 0,
+      error: "UFFDIO_COPY failed in the signal path at page 0 (result -14)",
+    });
+  },
+);
 
 const noWp = noSigbus ?? (!kernel.has("PAGEFAULT_FLAG_WP") ? "feature missing: PAGEFAULT_FLAG_WP" : undefined);
-test.skipIf(noWp !== undefined)(`sigbus resolve, wp: one missing and one write-protect SIGBUS per page; a failing unprotect is an error${noWp ? ` (${noWp})` : ""}`, async () => {
-  const c = sigbusContext(true);
-  expect(await runFaultJob(c, "sigbus-resolve", resolveArgs(c, { wp: true }))).toEqual({ copied: 3, sigbus: 6, verdict: "ok" });
-  const d = sigbusContext(true);
-  const r = await runFaultJob(d, "sigbus-resolve", resolveArgs(d, { wp: true, ioctls: { copy: IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WAKE + 0x7f00 } }));
-  expect(r).toEqual({ copied: 1, sigbus: 2, verdict: "ok", page: 0, error: "UFFDIO_WRITEPROTECT (unprotect) failed in the signal path at page 0" });
-});
+test.skipIf(noWp !== undefined)(
+  `sigbus resolve, wp: one missing and one write-protect SIGBUS per page; a failing unprotect is an error${noWp ? ` (${noWp})` : ""}`,
+  async () => {
+    const c = sigbusContext(true);
+    expect(await runFaultJob(c, "sigbus-resolve", resolveArgs(c, { wp: true }))).toEqual({ copied: 3, sigbus: 6, verdict: "ok" });
+    const d = sigbusContext(true);
+    const r = await runFaultJob(
+      d,
+      "sigbus-resolve",
+      resolveArgs(d, { wp: true, ioctls: { copy: IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WAKE + 0x7f00 } }),
+    );
+    expect(r).toEqual({
+      copied: 1,
+      sigbus: 2,
+      verdict: "ok",
+      page: 0,
+      error: "UFFDIO_WRITEPROTECT (unprotect) failed in the signal path at page 0",
+    });
+  },
+);
 
-test.skipIf(noWp !== undefined)(`sigbus resolve, wp: a page still write-protected after its "unprotect" is given up on${noWp ? ` (${noWp})` : ""}`, async () => {
-  const c = sigbusContext(true);
-  // UFFDIO_WAKE in place of the unprotect: it succeeds and leaves the page protected, so each retried write signals again.
-  const r = await runFaultJob(c, "sigbus-resolve", resolveArgs(c, { wp: true, ioctls: { copy: IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WAKE } }));
-  expect(r).toEqual({ copied: 1, sigbus: 9, verdict: "ok", page: 0, error: "a page kept raising SIGBUS after it was resolved at page 0" });
-});
+test.skipIf(noWp !== undefined)(
+  `sigbus resolve, wp: a page still write-protected after its "unprotect" is given up on${noWp ? ` (${noWp})` : ""}`,
+  async () => {
+    const c = sigbusContext(true);
+    // UFFDIO_WAKE in place of the unprotect: it succeeds and leaves the page protected, so each retried write signals again.
+    const r = await runFaultJob(
+      c,
+      "sigbus-resolve",
+      resolveArgs(c, { wp: true, ioctls: { copy: IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WAKE } }),
+    );
+    expect(r).toEqual({
+      copied: 1,
+      sigbus: 9,
+      verdict: "ok",
+      page: 0,
+      error: "a page kept raising SIGBUS after it was resolved at page 0",
+    });
+  },
+);
 
-test.skipIf(noSigbus !== undefined)(`poison scan: pages still missing raise SIGBUS; the first non-zero byte of the others is named${noSigbus ? ` (${noSigbus})` : ""}`, async () => {
-  const c = sigbusContext();
-  // Pages 1 and 4 copied in (from a zeroed source, page 4 with one byte set): the rest raise SIGBUS.
-  const src = bytesAt(c.src.addr, PAGES * PS);
-  src.fill(0);
-  src[4 * PS + 9] = 7;
-  c.uffd.copy(c.dst.addr + PS, c.src.addr + PS, PS);
-  c.uffd.copy(c.dst.addr + 4 * PS, c.src.addr + 4 * PS, PS);
-  const r = await runFaultJob(c, "poison-scan", { dst: c.dst.addr, pages: PAGES, pageSize: PS });
-  expect(r).toEqual({ sigbus: 4, nonZero: 1, firstNonZero: { page: 4, offset: 9, value: 7 }, signalled: [0, 2, 3, 5] });
-});
+test.skipIf(noSigbus !== undefined)(
+  `poison scan: pages still missing raise SIGBUS; the first non-zero byte of the others is named${noSigbus ? ` (${noSigbus})` : ""}`,
+  async () => {
+    const c = sigbusContext();
+    // Pages 1 and 4 copied in (from a zeroed source, page 4 with one byte set): the rest raise SIGBUS.
+    const src = bytesAt(c.src.addr, PAGES * PS);
+    src.fill(0);
+    src[4 * PS + 9] = 7;
+    c.uffd.copy(c.dst.addr + PS, c.src.addr + PS, PS);
+    c.uffd.copy(c.dst.addr + 4 * PS, c.src.addr + 4 * PS, PS);
+    const r = await runFaultJob(c, "poison-scan", { dst: c.dst.addr, pages: PAGES, pageSize: PS });
+    expect(r).toEqual({ sigbus: 4, nonZero: 1, firstNonZero: { page: 4, offset: 9, value: 7 }, signalled: [0, 2, 3, 5] });
+  },
+);
 
 test.skipIf(noSigbus !== undefined)(`poison scan: zero pages only, no first non-zero byte${noSigbus ? ` (${noSigbus})` : ""}`, async () => {
   const c = sigbusContext();

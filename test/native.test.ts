@@ -8,9 +8,25 @@ import { close, ftruncate, memfdCreate, MFD, pipe, writeByte } from "../src/sys/
 import { libc } from "../src/sys/libc.ts";
 import { bytesAt, MAP, mmap, munmap, PAGE_SIZE, PROT } from "../src/sys/mem.ts";
 import {
-  CHILD_EXIT, ChildFailedError, childCountSigbus, childPagemap, childTouch, childZapPagemap, decodePagemap,
-  describeStatus, forkChild, loadNative, NativeCompileError, nativeCompileTimes, nativeRoutine, Pagemap, PAGEMAP,
-  probeSigbus, runChild, tryReap, waitChild,
+  CHILD_EXIT,
+  ChildFailedError,
+  childCountSigbus,
+  childPagemap,
+  childTouch,
+  childZapPagemap,
+  decodePagemap,
+  describeStatus,
+  forkChild,
+  loadNative,
+  NativeCompileError,
+  nativeCompileTimes,
+  nativeRoutine,
+  Pagemap,
+  PAGEMAP,
+  probeSigbus,
+  runChild,
+  tryReap,
+  waitChild,
 } from "../src/sys/native.ts";
 import { type FeatureSet, probeFeatures, Uffd } from "../src/uffd/index.ts";
 import type { FeatureName } from "../src/uffd/constants.ts";
@@ -48,7 +64,11 @@ describe("compile", () => {
     probeSigbus(mmap(P));
     // Other test files may share this process (and compile units of their own).
     const ours = () => nativeCompileTimes().filter((t) => t.name === "child" || t.name === "probe");
-    expect(ours().map((t) => t.name).sort()).toEqual(["child", "probe"]);
+    expect(
+      ours()
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual(["child", "probe"]);
     for (const t of ours()) {
       expect(t.compileMs).toBeGreaterThan(0);
       figures.push(`cc() compile of ${t.name}.c: ${t.compileMs.toFixed(1)} ms`);
@@ -114,7 +134,9 @@ describe("children on plain memory", () => {
       const bytes = bytesAt(addr, 4 * P);
       bytes.fill(0x5a);
       expect(await childTouch({ addr, len: 4 * P, check: { kind: "fill", expect: 0x5a } })).toEqual({
-        status: { kind: "exited", code: 0 }, pages: 4, mismatches: 0,
+        status: { kind: "exited", code: 0 },
+        pages: 4,
+        mismatches: 0,
       });
       bytes[2 * P + 100] = 1;
       const bad = await childTouch({ addr, len: 4 * P, check: { kind: "fill", expect: 0x5a } });
@@ -179,10 +201,16 @@ describe("children on plain memory", () => {
   test("a failing routine is a ChildFailedError that says why", async () => {
     const none = mmap(P, { prot: PROT.NONE });
     try {
-      const err = await childPagemap(0).then(() => undefined, (e: unknown) => e);
+      const err = await childPagemap(0).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       // Entry 0 is readable; the routine works even for address 0.
       expect(err).toBeUndefined();
-      const e2 = await childCountSigbus({ addr: none, len: P }).then(() => undefined, (e: unknown) => e);
+      const e2 = await childCountSigbus({ addr: none, len: P }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(e2).toBeInstanceOf(ChildFailedError);
       expect(String(e2)).toContain("killed by SIGSEGV");
     } finally {
@@ -375,10 +403,7 @@ describe.skipIf(!has("EVENT_FORK"))("forks under EVENT_FORK, events read by a Wo
     bytesAt(src, P).fill(0xa5);
     const h = await startForkHandler(uffd, "serve", src);
     try {
-      const r = await childTouch(
-        { addr: area.addr, len: area.size, check: { kind: "fill", expect: 0xa5 } },
-        { timeoutMs: 10_000 },
-      );
+      const r = await childTouch({ addr: area.addr, len: area.size, check: { kind: "fill", expect: 0xa5 } }, { timeoutMs: 10_000 });
       expect(r).toEqual({ status: { kind: "exited", code: 0 }, pages: 8, mismatches: 0 });
       expect([await h.settled(SLOT.FORKS, 1), await h.settled(SLOT.SERVED, 8), h.count(SLOT.ERRORS)]).toEqual([1, 8, 0]);
       // The parent's own pages were never faulted in.

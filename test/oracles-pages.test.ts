@@ -63,10 +63,16 @@ describe("page tags", () => {
 
   test("describeMismatch: the wrong page by its tag, or the first differing word", () => {
     expect(describeMismatch({ touched: 1, mismatches: 0 })).toBe("0 words differ");
-    expect(describeMismatch({ touched: 1, mismatches: 3, firstMismatch: { page: 2, offset: 8, got: 1, want: 0xff } }))
-      .toBe("3 words differ, first in page 2 at offset 8: 0x1 instead of 0xff");
-    expect(describeMismatch({ touched: 1, mismatches: 1, firstMismatch: { page: 2, offset: 56, got: 3, want: 2, wrongPage: "page 2 holds page 3's data" } }))
-      .toBe("1 words differ: page 2 holds page 3's data");
+    expect(describeMismatch({ touched: 1, mismatches: 3, firstMismatch: { page: 2, offset: 8, got: 1, want: 0xff } })).toBe(
+      "3 words differ, first in page 2 at offset 8: 0x1 instead of 0xff",
+    );
+    expect(
+      describeMismatch({
+        touched: 1,
+        mismatches: 1,
+        firstMismatch: { page: 2, offset: 56, got: 3, want: 2, wrongPage: "page 2 holds page 3's data" },
+      }),
+    ).toBe("1 words differ: page 2 holds page 3's data");
   });
 });
 
@@ -91,11 +97,15 @@ describe("a handler that resolves faults with the next page's contents", () => {
   // anon and shmem need no huge pages; every memory type: oracles-wrong-page.test.ts.
   for (const mem of ["anon", "shmem"] as const) {
     const skip = loadTimeSkip(events, mem, kernel);
-    test.skipIf(skip !== undefined)(`fails events on ${mem}${skip ? ` (${skip})` : ""}`, async () => {
-      const r = await runOne(events, mem, { kernel, plant: ["wrong-page"] });
-      if (r.status !== "fail") throw new Error(`expected a failure\n${describeResult(mem, r)}`);
-      expect(r.diagnostics.join("\n")).toMatch(WRONG_PAGE_IN_EVENTS);
-    }, 60_000);
+    test.skipIf(skip !== undefined)(
+      `fails events on ${mem}${skip ? ` (${skip})` : ""}`,
+      async () => {
+        const r = await runOne(events, mem, { kernel, plant: ["wrong-page"] });
+        if (r.status !== "fail") throw new Error(`expected a failure\n${describeResult(mem, r)}`);
+        expect(r.diagnostics.join("\n")).toMatch(WRONG_PAGE_IN_EVENTS);
+      },
+      60_000,
+    );
   }
 });
 

@@ -45,7 +45,10 @@ describe("an unknown plant name is a usage error", () => {
   for (const args of [["unit", "-f", "zeropage", "--mem", "anon"], ["stress", "anon", "8", "2"], ["wp-mremap"], ["run"]]) {
     test(`UFFD_SUITE_PLANT=counter,countr uffd-suite ${args.join(" ")}: exit 2, one line, nothing run`, () => {
       const r = Bun.spawnSync([...fromSource(), ...args], {
-        cwd: REPO, env: childEnv({ UFFD_SUITE_PLANT: "counter,countr" }), stdout: "pipe", stderr: "pipe",
+        cwd: REPO,
+        env: childEnv({ UFFD_SUITE_PLANT: "counter,countr" }),
+        stdout: "pipe",
+        stderr: "pipe",
       });
       expect(r.exitCode).toBe(2);
       expect(r.stdout.toString()).toBe("");

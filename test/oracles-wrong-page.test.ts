@@ -15,17 +15,21 @@ const events = eventsCases.find((c) => c.name === "events")!;
 
 for (const mem of events.memory as readonly MemoryName[]) {
   const skip = loadTimeSkip(events, mem, kernel);
-  test.skipIf(skip !== undefined)(`a handler serving the next page fails events on ${mem}${skip ? ` (${skip})` : ""}`, async () => {
-    const r = await runOne(events, mem, { kernel, plant: ["wrong-page"] });
-    timed(`events on ${mem} (wrong-page)`, r);
-    if (r.status === "skip") {
-      // Only a resource shortage decided at run time may skip (hugetlb pages taken meanwhile).
-      expect(r.reason).toMatch(/^not enough HugeTLB pages/);
-      expect(mem.startsWith("hugetlb")).toBe(true);
-      console.log(`# events on ${mem} (wrong-page): skipped at run time: ${r.reason}`);
-      return;
-    }
-    if (r.status !== "fail") throw new Error(`expected a failure\n${describeResult(mem, r)}`);
-    expect(r.diagnostics.join("\n")).toMatch(WRONG_PAGE_IN_EVENTS);
-  }, 60_000);
+  test.skipIf(skip !== undefined)(
+    `a handler serving the next page fails events on ${mem}${skip ? ` (${skip})` : ""}`,
+    async () => {
+      const r = await runOne(events, mem, { kernel, plant: ["wrong-page"] });
+      timed(`events on ${mem} (wrong-page)`, r);
+      if (r.status === "skip") {
+        // Only a resource shortage decided at run time may skip (hugetlb pages taken meanwhile).
+        expect(r.reason).toMatch(/^not enough HugeTLB pages/);
+        expect(mem.startsWith("hugetlb")).toBe(true);
+        console.log(`# events on ${mem} (wrong-page): skipped at run time: ${r.reason}`);
+        return;
+      }
+      if (r.status !== "fail") throw new Error(`expected a failure\n${describeResult(mem, r)}`);
+      expect(r.diagnostics.join("\n")).toMatch(WRONG_PAGE_IN_EVENTS);
+    },
+    60_000,
+  );
 }

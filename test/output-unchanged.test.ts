@@ -17,17 +17,22 @@ const GOLDEN = join(REPO, "test/golden");
 const recorded = JSON.parse(readFileSync(join(GOLDEN, "machine.json"), "utf8")) as Record<string, unknown>;
 const here = machineKey();
 const differs = Object.keys(recorded).filter((k) => JSON.stringify(recorded[k]) !== JSON.stringify(here[k]));
-const why = differs.length === 0
-  ? undefined
-  : `golden files were taken on another machine (${differs.map((k) => `${k}: ${JSON.stringify(recorded[k])} there, ${JSON.stringify(here[k])} here`).join("; ")})`;
+const why =
+  differs.length === 0
+    ? undefined
+    : `golden files were taken on another machine (${differs.map((k) => `${k}: ${JSON.stringify(recorded[k])} there, ${JSON.stringify(here[k])} here`).join("; ")})`;
 
 function golden(stem: string, ext: string): { text: string; code: number } {
-  return { text: readFileSync(join(GOLDEN, `${stem}.${ext}`), "utf8"), code: Number(readFileSync(join(GOLDEN, `${stem}.${ext}.code`), "utf8")) };
+  return {
+    text: readFileSync(join(GOLDEN, `${stem}.${ext}`), "utf8"),
+    code: Number(readFileSync(join(GOLDEN, `${stem}.${ext}.code`), "utf8")),
+  };
 }
 
 describe("the normalization keeps what must not change", () => {
   test("a renamed result, another verdict or a changed diagnostic shows; timings and counts do not", () => {
-    const a = "TAP version 13\n1..2\n# handler: 16 missing, 0 wp faults at 0x7f00\nok 1 zeropage on anon\nok 2 move on anon # SKIP feature missing: MOVE\n";
+    const a =
+      "TAP version 13\n1..2\n# handler: 16 missing, 0 wp faults at 0x7f00\nok 1 zeropage on anon\nok 2 move on anon # SKIP feature missing: MOVE\n";
     const b = a.replace("16 missing", "15 missing").replace("0x7f00", "0x7e00");
     expect(normalizeKtap(b)).toBe(normalizeKtap(a));
     for (const changed of [
@@ -46,7 +51,12 @@ describe.skipIf(why !== undefined)(`output as the pre-change binary gave it${why
   for (const c of GOLDEN_COMMANDS) {
     for (const f of GOLDEN_FORMATS) {
       test(`${c.args.join(" ")} --format ${f.format}`, () => {
-        const p = Bun.spawnSync([...fromSource(), ...c.args, "--format", f.format], { cwd: REPO, env: childEnv(), stdout: "pipe", stderr: "pipe" });
+        const p = Bun.spawnSync([...fromSource(), ...c.args, "--format", f.format], {
+          cwd: REPO,
+          env: childEnv(),
+          stdout: "pipe",
+          stderr: "pipe",
+        });
         const want = golden(c.stem, f.ext);
         expect(normalize(f.ext, p.stdout.toString())).toBe(want.text);
         expect(p.exitCode).toBe(want.code);

@@ -10,8 +10,19 @@ console.log(JSON.stringify({ pid: process.pid, x: process.env.UFFD_REEXEC_X ?? n
 reexecWithEnv({ UFFD_REEXEC_X: "1" });`;
 
 function run(env: Record<string, string>) {
-  const p = Bun.spawnSync([process.execPath, "-e", script, "a", "b c"], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
-  return { code: p.exitCode, lines: p.stdout.toString().trim().split("\n").map((l) => JSON.parse(l) as { pid: number; x: string | null; args: string[] }) };
+  const p = Bun.spawnSync([process.execPath, "-e", script, "a", "b c"], {
+    env: { ...process.env, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return {
+    code: p.exitCode,
+    lines: p.stdout
+      .toString()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { pid: number; x: string | null; args: string[] }),
+  };
 }
 
 test("starts again as the same process with the variable added and the arguments kept", () => {
@@ -34,9 +45,20 @@ test("does nothing when the variable is set already", () => {
 });
 
 test("always: starts again even with the variable set, and keeps the caller's value of it", () => {
-  const always = script.replace("reexecWithEnv({ UFFD_REEXEC_X: \"1\" });", "if (!process.env.UFFD_REEXEC_Y) reexecWithEnv({ UFFD_REEXEC_X: \"1\", UFFD_REEXEC_Y: \"1\" }, { always: true });");
-  const p = Bun.spawnSync([process.execPath, "-e", always], { env: { ...process.env, UFFD_REEXEC_X: "mine" }, stdout: "pipe", stderr: "pipe" });
-  const lines = p.stdout.toString().trim().split("\n").map((l) => JSON.parse(l) as { pid: number; x: string | null });
+  const always = script.replace(
+    'reexecWithEnv({ UFFD_REEXEC_X: "1" });',
+    'if (!process.env.UFFD_REEXEC_Y) reexecWithEnv({ UFFD_REEXEC_X: "1", UFFD_REEXEC_Y: "1" }, { always: true });',
+  );
+  const p = Bun.spawnSync([process.execPath, "-e", always], {
+    env: { ...process.env, UFFD_REEXEC_X: "mine" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const lines = p.stdout
+    .toString()
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { pid: number; x: string | null });
   expect(p.exitCode).toBe(0);
   expect(lines).toHaveLength(2);
   expect(lines[1]!.pid).toBe(lines[0]!.pid);

@@ -30,9 +30,18 @@ function cli(args: string[], env: Record<string, string> = {}) {
   return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
 }
 
-const ktapResults = (text: string) => text.split("\n").filter((l) => /^(not )?ok \d+ /.test(l)).map((l) => parseKtapResult(l)!);
+const ktapResults = (text: string) =>
+  text
+    .split("\n")
+    .filter((l) => /^(not )?ok \d+ /.test(l))
+    .map((l) => parseKtapResult(l)!);
 
-const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", htmlEntities: true, isArray: (name) => ["testsuite", "testcase", "property"].includes(name) });
+const xml = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "",
+  htmlEntities: true,
+  isArray: (name) => ["testsuite", "testcase", "property"].includes(name),
+});
 
 /** Validate and parse a JUnit document; its test cases. */
 function junitCases(doc: string): { suite: any; cases: any[] } {
@@ -46,7 +55,10 @@ function junitCases(doc: string): { suite: any; cases: any[] } {
 // One real run with every kind of result: a crash, a hang past its limit, a
 // failed check, a pass, a skip (test-only cases), kept for several tests below.
 // One case at a time: a case's duration (time since the previous result) is then its own run time.
-const selftest = cli(["unit", "-f", "selftest", "--timeout", "2", "--no-setup", "--jobs", "1", "--format", "json", "-o", join(tmp, "selftest.json")], { UFFD_SUITE_TEST_CASES: "1" });
+const selftest = cli(
+  ["unit", "-f", "selftest", "--timeout", "2", "--no-setup", "--jobs", "1", "--format", "json", "-o", join(tmp, "selftest.json")],
+  { UFFD_SUITE_TEST_CASES: "1" },
+);
 
 describe("the result stream kept as the result model", () => {
   test("records, reasons, diagnostics, durations (fake clock), notes joining the next result", () => {
@@ -57,11 +69,24 @@ describe("the result stream kept as the result model", () => {
     now = 250;
     c.result({ name: "zeropage on anon", part: "unit", memory: "anon", status: "pass", diagnostics: [] });
     now = 1250;
-    c.result({ name: "events on hugetlb-private", part: "unit", memory: "hugetlb-private", status: "fail", diagnostics: ["expected 1, seen 2"] });
+    c.result({
+      name: "events on hugetlb-private",
+      part: "unit",
+      memory: "hugetlb-private",
+      status: "fail",
+      diagnostics: ["expected 1, seen 2"],
+    });
     c.result({ name: "move on anon", part: "unit", memory: "anon", status: "skip", reason: "feature missing: MOVE", diagnostics: [] });
     now = 1300;
     const folio = { size: 4096, private: true, swapout: false, hugetlb: false };
-    c.result({ name: caseName(folio), part: "wp-mremap", memory: folioMemory({ ...folio }), status: "fail", reason: "TIMEOUT 60 s", diagnostics: [] });
+    c.result({
+      name: caseName(folio),
+      part: "wp-mremap",
+      memory: folioMemory({ ...folio }),
+      status: "fail",
+      reason: "TIMEOUT 60 s",
+      diagnostics: [],
+    });
     expect(c.records.map((r) => [r.n, r.name, r.memory, r.part, r.result, r.reason, r.duration, r.diagnostics])).toEqual([
       [1, "zeropage on anon", "anon", "unit", "pass", null, 0.25, ["[INFO] a note"]],
       [2, "events on hugetlb-private", "hugetlb-private", "unit", "fail", "expected 1, seen 2", 1, ["expected 1, seen 2"]],
@@ -100,10 +125,23 @@ describe("JUnit XML", () => {
   test("escapes what XML forbids or reserves; a parser reads every value back", () => {
     const nasty = `a<b>&"c'd ]]> \u0001\u001f tab\there`;
     const report: RunReport = {
-      tool: "uffd-suite", version: "0", command: "unit", kernel: { release: "6.18", arch: "x86_64" }, hostname: "h",
+      tool: "uffd-suite",
+      version: "0",
+      command: "unit",
+      kernel: { release: "6.18", arch: "x86_64" },
+      hostname: "h",
       started: "2026-01-01T00:00:00.000Z",
       cases: [
-        { n: 1, name: nasty, part: "unit", memory: "anon", result: "fail", reason: nasty, duration: 0.5, diagnostics: [nasty, "line 2 </failure>"] },
+        {
+          n: 1,
+          name: nasty,
+          part: "unit",
+          memory: "anon",
+          result: "fail",
+          reason: nasty,
+          duration: 0.5,
+          diagnostics: [nasty, "line 2 </failure>"],
+        },
         { n: 2, name: "b", part: "unit", memory: null, result: "skip", reason: "feature missing: <MOVE>", duration: 0, diagnostics: [] },
         { n: 3, name: "c", part: "stress", memory: "shmem", result: "pass", reason: null, duration: 1.25, diagnostics: ["bounce 1 & 2"] },
       ],
@@ -126,7 +164,13 @@ describe("JUnit XML", () => {
     expect(r.code).toBe(1);
     const { suite, cases } = junitCases(r.out);
     expect(suite).toMatchObject({ name: "uffd-suite unit", tests: "5", failures: "3", skipped: "1" });
-    expect(cases.map((c) => c.name)).toEqual(["selftest-crash", "selftest-hang on anon", "selftest-fail", "selftest-pass", "selftest-hugetlb-shortage on hugetlb"]);
+    expect(cases.map((c) => c.name)).toEqual([
+      "selftest-crash",
+      "selftest-hang on anon",
+      "selftest-fail",
+      "selftest-pass",
+      "selftest-hugetlb-shortage on hugetlb",
+    ]);
     expect(cases[0].failure.message).toBe("crashed: SIGSEGV");
     expect(cases[0].failure["#text"]).toContain("case process killed by SIGSEGV");
     expect(cases[1].failure.message).toBe("TIMEOUT 2 s");
@@ -195,7 +239,10 @@ describe("kernel CI: the Linaro kselftest regex on real output", () => {
     for (const { r } of runs()) {
       const results = ktapResults(r.out);
       expect(results.length).toBeGreaterThan(0);
-      const matched = r.out.split("\n").map((l) => LINARO.exec(l)).filter((m) => m !== null);
+      const matched = r.out
+        .split("\n")
+        .map((l) => LINARO.exec(l))
+        .filter((m) => m !== null);
       expect(matched.map((m) => m![2]!.trim())).toEqual(results.map((k) => k.name));
       expect(matched.map((m) => (m![4] === "SKIP" ? "skip" : m![1] ? "fail" : "pass"))).toEqual(results.map((k) => k.result));
     }
@@ -205,7 +252,10 @@ describe("kernel CI: the Linaro kselftest regex on real output", () => {
     for (const [i, { name, r }] of runs().entries()) {
       const nested = underKselftestRunner(i + 1, `uffd-suite-${name}`, r);
       const results = ktapResults(r.out);
-      const matched = nested.split("\n").map((l) => LINARO.exec(l)).filter((m) => m !== null);
+      const matched = nested
+        .split("\n")
+        .map((l) => LINARO.exec(l))
+        .filter((m) => m !== null);
       const own = r.code === 0 ? "pass" : r.code === 4 ? "skip" : "fail";
       expect(matched.map((m) => m![2]!.trim())).toEqual([...results.map((k) => k.name), `selftests: mm: uffd-suite-${name}`]);
       expect(matched.map((m) => (m![4] === "SKIP" ? "skip" : m![1] ? "fail" : "pass"))).toEqual([...results.map((k) => k.result), own]);

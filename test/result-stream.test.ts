@@ -34,7 +34,13 @@ describe("one result stream", () => {
 
   test("report/ imports nothing outside itself; stress imports no other program; run lives above them", () => {
     const outside = (dir: string, allowed: readonly string[]) =>
-      files.filter((f) => f.startsWith(`${dir}/`)).flatMap((f) => importedFolders(f).filter((d) => !allowed.includes(d)).map((d) => `${f} -> ${d}`));
+      files
+        .filter((f) => f.startsWith(`${dir}/`))
+        .flatMap((f) =>
+          importedFolders(f)
+            .filter((d) => !allowed.includes(d))
+            .map((d) => `${f} -> ${d}`),
+        );
     expect(outside("report", ["report"])).toEqual([]);
     expect(outside("stress", ["stress", "harness", "machine", "sys", "uffd", "report", "."])).toEqual([]);
     expect(files.filter((f) => f.startsWith("stress/") && /vmtests|side-run/.test(f))).toEqual([]);

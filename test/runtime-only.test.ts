@@ -53,7 +53,17 @@ function makeRoot(bin: string): { root: string; libs: string[] } {
 }
 
 /** Cases whose code runs compiled C (src/sys/native): every helper is used by one of them. */
-const NATIVE_CASES = ["sigbus", "sigbus-wp", "events", "events-wp", "events-unmap", "poison", "wp-fork", "minor-collapse", "user-mode-only"];
+const NATIVE_CASES = [
+  "sigbus",
+  "sigbus-wp",
+  "events",
+  "events-wp",
+  "events-unmap",
+  "poison",
+  "wp-fork",
+  "minor-collapse",
+  "user-mode-only",
+];
 
 test.skipIf(!isRoot || tools.length > 0)(
   `unit in a chroot holding only the binary and its runtime libraries${!isRoot ? " (needs root for chroot and mounts)" : ""}${tools.length ? ` (missing tools: ${tools.join(", ")})` : ""}`,

@@ -49,7 +49,8 @@ describe("poison", () => {
       expect(r.nonZero).toBe(0);
       expect(h.counters.total("missing")).toBe(PAGES);
       expect(served[0]!.faults).toBe(PAGES);
-    }));
+    }),
+  );
 
   test.skipIf(!features.has("POISON"))("odd pages hold their own source page, not the next one", () =>
     withContext({ features: ["POISON"] }, async (ctx) => {
@@ -68,7 +69,8 @@ describe("poison", () => {
       expect(r.nonZero).toBe(PAGES / 2);
       expect(r.firstNonZero).toEqual({ page: 1, offset: 0, value: 2 });
       expect(h.counters.total("missing")).toBe(PAGES);
-    }));
+    }),
+  );
 });
 
 describe("events", () => {
@@ -83,10 +85,19 @@ describe("events", () => {
       let child;
       let served: ServeResult[] = [];
       try {
-        child = await runEventsChild({
-          dst: ctx.dst.addr, remapTo: ctx.src.addr, pages: ctx.pages, pageSize: ctx.pageSize,
-          countOffset: COUNT_OFFSET, expected: ctx.countVerify, releaseAdvice: MADV.DONTNEED, tag: { offset: TAG_OFFSET, seed: RUN_SEED },
-        }, { timeoutMs: 20_000 });
+        child = await runEventsChild(
+          {
+            dst: ctx.dst.addr,
+            remapTo: ctx.src.addr,
+            pages: ctx.pages,
+            pageSize: ctx.pageSize,
+            countOffset: COUNT_OFFSET,
+            expected: ctx.countVerify,
+            releaseAdvice: MADV.DONTNEED,
+            tag: { offset: TAG_OFFSET, seed: RUN_SEED },
+          },
+          { timeoutMs: 20_000 },
+        );
       } finally {
         served = await ctx.stopHandlers();
       }
@@ -97,7 +108,8 @@ describe("events", () => {
       expect(served).toEqual([{ faults: PAGES, adopted: 1 }]);
       // The child's uffd, adopted on the fork event, was closed when the handler stopped.
       expect(readdirSync("/proc/self/fd").length).toBe(fds);
-    }));
+    }),
+  );
 
   test.skipIf(lacking)("fork closed: the child's uffd is dropped, its faults never reach the handler", () =>
     withContext({ features: [...need] }, async (ctx) => {
@@ -106,10 +118,18 @@ describe("events", () => {
       let child;
       let served: ServeResult[] = [];
       try {
-        child = await runEventsChild({
-          dst: ctx.dst.addr, remapTo: ctx.src.addr, pages: ctx.pages, pageSize: ctx.pageSize,
-          countOffset: COUNT_OFFSET, expected: ctx.countVerify, releaseAdvice: MADV.DONTNEED,
-        }, { timeoutMs: 20_000 });
+        child = await runEventsChild(
+          {
+            dst: ctx.dst.addr,
+            remapTo: ctx.src.addr,
+            pages: ctx.pages,
+            pageSize: ctx.pageSize,
+            countOffset: COUNT_OFFSET,
+            expected: ctx.countVerify,
+            releaseAdvice: MADV.DONTNEED,
+          },
+          { timeoutMs: 20_000 },
+        );
       } finally {
         served = await ctx.stopHandlers();
       }
@@ -118,7 +138,8 @@ describe("events", () => {
       expect(child.page).toBe(0);
       expect([h.counters.total("fork"), h.counters.total("missing"), h.counters.total("remap")]).toEqual([1, 0, 0]);
       expect(served).toEqual([{ faults: 0, adopted: 0 }]);
-    }));
+    }),
+  );
 });
 
 describe("move", () => {
@@ -132,7 +153,8 @@ describe("move", () => {
       expect(r.touched).toBe(PAGES - 1);
       expect(Buffer.compare(bytesAt(ctx.dst.addr, ctx.size), want)).toBe(0);
       expect(h.counters.total("missing")).toBe(PAGES / 2);
-    }));
+    }),
+  );
 
   test.skipIf(!features.has("MOVE"))("MOVE without a chunk size moves one page per fault", () =>
     withContext({ features: ["MOVE"] }, async (ctx) => {
@@ -142,15 +164,28 @@ describe("move", () => {
       await ctx.stopHandlers();
       expect(r.touched).toBe(PAGES);
       expect(h.counters.total("missing")).toBe(PAGES);
-    }));
+    }),
+  );
 });
 
 /** A job for serve() on this thread over ctx's areas; `job` overrides. */
 function inlineJob(ctx: UffdTestContext, counters: HandlerCounters, job: Partial<ServeJob> & { stopFd: number }): ServeJob {
   return {
-    type: "serve", uffdFd: ctx.uffd.fd, mode: "poll", strategy: "copy",
-    dst: ctx.dst.addr, dstAlias: ctx.dst.addr, src: ctx.src.addr, size: ctx.size, pageSize: ctx.pageSize,
-    applyWp: false, forbidWriteMissing: false, onFork: "follow", counters: counters.buffer, slot: 0, ...job,
+    type: "serve",
+    uffdFd: ctx.uffd.fd,
+    mode: "poll",
+    strategy: "copy",
+    dst: ctx.dst.addr,
+    dstAlias: ctx.dst.addr,
+    src: ctx.src.addr,
+    size: ctx.size,
+    pageSize: ctx.pageSize,
+    applyWp: false,
+    forbidWriteMissing: false,
+    onFork: "follow",
+    counters: counters.buffer,
+    slot: 0,
+    ...job,
   };
 }
 
@@ -161,7 +196,10 @@ function inlineJob(ctx: UffdTestContext, counters: HandlerCounters, job: Partial
  * ordinary ones).
  */
 async function serveInline(
-  ctx: UffdTestContext, job: ServeJob, touches: Omit<TouchJob, "type">[], opts: { beforeServe?: () => void; view?: "dst" | "alias" } = {},
+  ctx: UffdTestContext,
+  job: ServeJob,
+  touches: Omit<TouchJob, "type">[],
+  opts: { beforeServe?: () => void; view?: "dst" | "alias" } = {},
 ): Promise<{ served?: ServeResult; error?: Error; touched: TouchResult[] }> {
   const workers = await Promise.all(touches.map(() => ctx.pool.acquire("toucher")));
   const touching = touches.map((t, i) => workers[i]!.run<TouchResult>({ type: "touch", ...t }, { timeoutMs: 5_000 }));
@@ -195,25 +233,37 @@ async function withPipe(fn: (r: number, w: number) => Promise<void>): Promise<vo
 }
 
 describe("inline: stop page, stop pipe, faults outside the ranges", () => {
-  test.skipIf(!features.has("EXACT_ADDRESS"))("a stop page right below the destination, faulted mid-page: the page above is served, the stop fault ends the loop", () =>
-    withContext({ features: ["EXACT_ADDRESS"] }, async (ctx) => {
-      ctx.register({ missing: true });
-      const ps = ctx.pageSize;
-      const counters = new HandlerCounters(1);
-      await withPipe(async (r) => {
-        // Destination: pages 1..15; stop page: page 0.
-        const job = inlineJob(ctx, counters, { stopFd: r, dst: ctx.dst.addr + ps, size: ctx.size - ps, src: ctx.src.addr + ps, stopPages: { start: ctx.dst.addr, len: ps } });
-        const out = await serveInline(ctx, job, [
-          { start: ctx.dst.addr + ps, pages: 1, pageSize: ps, op: "read", compareWith: ctx.src.addr + ps },
-          { start: ctx.dst.addr, pages: 1, pageSize: ps, op: "read", offset: 123 },
-        ]);
-        expect(out.error).toBeUndefined();
-        expect(out.served).toEqual({ faults: 1, adopted: 0 });
-        expect(out.touched).toEqual([{ touched: 1, mismatches: 0 }, { touched: 1, mismatches: 0 }]);
-        expect(counters.total("missing")).toBe(1);
-        expect(bytesAt(ctx.dst.addr, ps).every((b) => b === 0)).toBe(true);
-      });
-    }));
+  test.skipIf(!features.has("EXACT_ADDRESS"))(
+    "a stop page right below the destination, faulted mid-page: the page above is served, the stop fault ends the loop",
+    () =>
+      withContext({ features: ["EXACT_ADDRESS"] }, async (ctx) => {
+        ctx.register({ missing: true });
+        const ps = ctx.pageSize;
+        const counters = new HandlerCounters(1);
+        await withPipe(async (r) => {
+          // Destination: pages 1..15; stop page: page 0.
+          const job = inlineJob(ctx, counters, {
+            stopFd: r,
+            dst: ctx.dst.addr + ps,
+            size: ctx.size - ps,
+            src: ctx.src.addr + ps,
+            stopPages: { start: ctx.dst.addr, len: ps },
+          });
+          const out = await serveInline(ctx, job, [
+            { start: ctx.dst.addr + ps, pages: 1, pageSize: ps, op: "read", compareWith: ctx.src.addr + ps },
+            { start: ctx.dst.addr, pages: 1, pageSize: ps, op: "read", offset: 123 },
+          ]);
+          expect(out.error).toBeUndefined();
+          expect(out.served).toEqual({ faults: 1, adopted: 0 });
+          expect(out.touched).toEqual([
+            { touched: 1, mismatches: 0 },
+            { touched: 1, mismatches: 0 },
+          ]);
+          expect(counters.total("missing")).toBe(1);
+          expect(bytesAt(ctx.dst.addr, ps).every((b) => b === 0)).toBe(true);
+        });
+      }),
+  );
 
   test("a stop page someone else mapped first: EEXIST, its waiter is still woken", () =>
     withContext({}, async (ctx) => {
@@ -297,43 +347,49 @@ describe("inline: stop page, stop pipe, faults outside the ranges", () => {
 
 describe("inline: a resolve that fails for another reason than EEXIST ends the handler", () => {
   for (const strategy of ["copy", "move"] as const) {
-    test.skipIf(strategy === "move" && !features.has("MOVE"))(`${strategy} from an unreadable source: the error names the ioctl, the offset and the result`, () =>
-      withContext({ features: strategy === "move" ? ["MOVE"] : [] }, async (ctx) => {
-        ctx.register({ missing: true });
-        const ps = ctx.pageSize;
-        const counters = new HandlerCounters(1);
-        const unreadable = mmap(ctx.size, { prot: PROT.NONE });
-        try {
-          await withPipe(async (r) => {
-            const job = inlineJob(ctx, counters, { stopFd: r, strategy, src: unreadable });
-            const out = await serveInline(ctx, job, [{ start: ctx.dst.addr + 2 * ps, pages: 1, pageSize: ps, op: "read" }]);
-            const e = out.error as SysError;
-            expect(e).toBeInstanceOf(SysError);
-            const call = strategy === "copy" ? "UFFDIO_COPY" : "UFFDIO_MOVE";
-            // COPY cannot read the source (EFAULT); MOVE refuses areas of other protections (EINVAL).
-            const errno = strategy === "copy" ? Errno.EFAULT : Errno.EINVAL;
-            expect(e.message).toBe(new SysError(call, errno, `dst offset ${2 * ps}, result ${-errno}`).message);
-            expect(counters.total("missing")).toBe(0);
-          });
-        } finally {
-          munmap(unreadable, ctx.size);
-        }
-      }));
+    test.skipIf(strategy === "move" && !features.has("MOVE"))(
+      `${strategy} from an unreadable source: the error names the ioctl, the offset and the result`,
+      () =>
+        withContext({ features: strategy === "move" ? ["MOVE"] : [] }, async (ctx) => {
+          ctx.register({ missing: true });
+          const ps = ctx.pageSize;
+          const counters = new HandlerCounters(1);
+          const unreadable = mmap(ctx.size, { prot: PROT.NONE });
+          try {
+            await withPipe(async (r) => {
+              const job = inlineJob(ctx, counters, { stopFd: r, strategy, src: unreadable });
+              const out = await serveInline(ctx, job, [{ start: ctx.dst.addr + 2 * ps, pages: 1, pageSize: ps, op: "read" }]);
+              const e = out.error as SysError;
+              expect(e).toBeInstanceOf(SysError);
+              const call = strategy === "copy" ? "UFFDIO_COPY" : "UFFDIO_MOVE";
+              // COPY cannot read the source (EFAULT); MOVE refuses areas of other protections (EINVAL).
+              const errno = strategy === "copy" ? Errno.EFAULT : Errno.EINVAL;
+              expect(e.message).toBe(new SysError(call, errno, `dst offset ${2 * ps}, result ${-errno}`).message);
+              expect(counters.total("missing")).toBe(0);
+            });
+          } finally {
+            munmap(unreadable, ctx.size);
+          }
+        }),
+    );
   }
 });
 
 describe("write-protect and unmap", () => {
-  test.skipIf(features.missing(["PAGEFAULT_FLAG_WP", "EXACT_ADDRESS"]).length > 0)("wp faults mid-page (EXACT_ADDRESS): the whole page is unprotected, once", () =>
-    withContext({ features: ["PAGEFAULT_FLAG_WP", "EXACT_ADDRESS"] }, async (ctx) => {
-      ctx.register({ missing: true, wp: true });
-      const h = await ctx.startHandlers({ applyWp: true });
-      expect((await ctx.verifyDst()).mismatches).toBe(0);
-      const ps = ctx.pageSize;
-      await ctx.touch({ start: ctx.dst.addr, pages: PAGES, pageSize: ps, op: "write", offset: 100, value: 7 });
-      await ctx.touch({ start: ctx.dst.addr, pages: PAGES, pageSize: ps, op: "write", offset: 200, value: 8 });
-      await ctx.stopHandlers();
-      expect([h.counters.total("missing"), h.counters.total("wp")]).toEqual([PAGES, PAGES]);
-    }));
+  test.skipIf(features.missing(["PAGEFAULT_FLAG_WP", "EXACT_ADDRESS"]).length > 0)(
+    "wp faults mid-page (EXACT_ADDRESS): the whole page is unprotected, once",
+    () =>
+      withContext({ features: ["PAGEFAULT_FLAG_WP", "EXACT_ADDRESS"] }, async (ctx) => {
+        ctx.register({ missing: true, wp: true });
+        const h = await ctx.startHandlers({ applyWp: true });
+        expect((await ctx.verifyDst()).mismatches).toBe(0);
+        const ps = ctx.pageSize;
+        await ctx.touch({ start: ctx.dst.addr, pages: PAGES, pageSize: ps, op: "write", offset: 100, value: 7 });
+        await ctx.touch({ start: ctx.dst.addr, pages: PAGES, pageSize: ps, op: "write", offset: 200, value: 8 });
+        await ctx.stopHandlers();
+        expect([h.counters.total("missing"), h.counters.total("wp")]).toEqual([PAGES, PAGES]);
+      }),
+  );
 
   test.skipIf(!features.has("EVENT_UNMAP"))("an UNMAP event (the destination replaced in one MAP_FIXED step) is counted", () =>
     withContext({ features: ["EVENT_UNMAP"] }, async (ctx) => {
@@ -344,7 +400,8 @@ describe("write-protect and unmap", () => {
       const served = await ctx.stopHandlers();
       expect([h.counters.total("unmap"), h.counters.total("missing")]).toEqual([1, 0]);
       expect(served).toEqual([{ faults: 0, adopted: 0 }]);
-    }));
+    }),
+  );
 });
 
 describe("the span of removed ranges", () => {

@@ -14,7 +14,11 @@ const features = probeFeatures();
 const SIZE = 16 * 4096;
 afterAll(() => workerPool().shutdown());
 
-function withContext(mem: "anon" | "shmem", opts: Parameters<typeof UffdTestContext.create>[1], fn: (ctx: UffdTestContext) => Promise<void>): Promise<void> {
+function withContext(
+  mem: "anon" | "shmem",
+  opts: Parameters<typeof UffdTestContext.create>[1],
+  fn: (ctx: UffdTestContext) => Promise<void>,
+): Promise<void> {
   return withSmallContext(mem, { size: SIZE, ...opts }, fn);
 }
 
@@ -43,7 +47,8 @@ describe("missing faults", () => {
       expect((await ctx.verifyDst()).mismatches).toBe(0);
       await ctx.stopHandlers();
       expect(h.counters.total("missing")).toBe(ctx.pages);
-    }));
+    }),
+  );
 
   test("a handler copying the next page (wrong-page plant): the compare names the page it holds", () =>
     withContext("anon", { wrongPage: true }, async (ctx) => {
@@ -67,7 +72,8 @@ describe("missing faults", () => {
         expect(r.touched).toBe(ctx.pages);
         expect(h.counters.total("missing")).toBe(ctx.pages);
         if (strategy === "copy") expect(Buffer.compare(bytesAt(ctx.dst.addr, ctx.size), bytesAt(ctx.src.addr, ctx.size))).toBe(0);
-      }));
+      }),
+    );
   }
 
   test("ZEROPAGE: every page reads zero, one fault per page", () =>
@@ -92,14 +98,18 @@ describe("missing faults", () => {
       expect(Buffer.compare(bytesAt(ctx.dst.addr, ctx.size), want)).toBe(0);
       expect(bytesAt(ctx.src.addr, ctx.size).every((b) => b === 0)).toBe(true);
       expect(h.counters.total("missing")).toBe(ctx.pages / 2);
-    }));
+    }),
+  );
 
   test("a fault someone else resolved first: EEXIST, the waiter is woken, nothing counted", () =>
     withContext("anon", {}, async (ctx) => {
       ctx.register({ missing: true });
       // The fault is queued before any handler runs; then the page is filled without a wake.
       const at = 3 * ctx.pageSize;
-      const reading = ctx.touch({ start: ctx.dst.addr + at, pages: 1, pageSize: ctx.pageSize, op: "read", compareWith: ctx.src.addr + at }, { timeoutMs: 10_000 });
+      const reading = ctx.touch(
+        { start: ctx.dst.addr + at, pages: 1, pageSize: ctx.pageSize, op: "read", compareWith: ctx.src.addr + at },
+        { timeoutMs: 10_000 },
+      );
       await Bun.sleep(150);
       ctx.uffd.copy(ctx.dst.addr + at, ctx.src.addr + at, ctx.pageSize, { dontWake: true });
       const h = await ctx.startHandlers();
@@ -111,7 +121,11 @@ describe("missing faults", () => {
     }));
 
   // Page 4 is even: the poison strategy poisons it (and gets EEXIST).
-  for (const [strategy, need] of [["zeropage", undefined], ["move", "MOVE"], ["poison", "POISON"]] as const) {
+  for (const [strategy, need] of [
+    ["zeropage", undefined],
+    ["move", "MOVE"],
+    ["poison", "POISON"],
+  ] as const) {
     test.skipIf(need !== undefined && !features.has(need))(`${strategy}: EEXIST also wakes the waiter`, () =>
       withContext("anon", { features: need ? [need] : [] }, async (ctx) => {
         ctx.register({ missing: true });
@@ -123,7 +137,8 @@ describe("missing faults", () => {
         expect((await reading).touched).toBe(1);
         await ctx.stopHandlers();
         expect(h.counters.total("missing")).toBe(0);
-      }));
+      }),
+    );
   }
 });
 
@@ -140,7 +155,8 @@ describe("write-protect", () => {
       expect(h.counters.total("missing")).toBe(ctx.pages);
       expect(h.counters.total("wp")).toBe(ctx.pages);
       expect(bytesAt(ctx.dst.addr + 3 * ctx.pageSize + 100, 1)[0]).toBe(7);
-    }));
+    }),
+  );
 
   test.skipIf(!features.has("PAGEFAULT_FLAG_WP"))("COPY without MODE_WP: writes raise no wp fault", () =>
     withContext("anon", { features: ["PAGEFAULT_FLAG_WP"] }, async (ctx) => {
@@ -150,7 +166,8 @@ describe("write-protect", () => {
       await ctx.touch({ start: ctx.dst.addr, pages: ctx.pages, pageSize: ctx.pageSize, op: "write", offset: 100, value: 7 });
       await ctx.stopHandlers();
       expect(h.counters.total("wp")).toBe(0);
-    }));
+    }),
+  );
 });
 
 describe("minor faults", () => {
@@ -165,7 +182,8 @@ describe("minor faults", () => {
         expect(r).toEqual({ touched: ctx.pages, mismatches: 0 });
         expect(h.counters.total("minor")).toBe(ctx.pages);
         expect(h.counters.total("missing")).toBe(0);
-      }));
+      }),
+    );
   }
 
   test.skipIf(!features.has("MINOR_SHMEM"))("a minor fault to a copy handler is an error", () =>
@@ -173,9 +191,12 @@ describe("minor faults", () => {
       bytesAt(ctx.dst.addr, ctx.size).fill(1);
       ctx.register({ minor: true }, { view: "alias" });
       await ctx.startHandlers({ registered: "alias", strategy: "zeropage" });
-      await expect(ctx.verifyDst({ view: "alias" })).rejects.toThrow(/^HandlerError: minor fault at 0x[0-9a-f]+ with strategy zeropage$|minor fault at 0x[0-9a-f]+ with strategy zeropage/);
+      await expect(ctx.verifyDst({ view: "alias" })).rejects.toThrow(
+        /^HandlerError: minor fault at 0x[0-9a-f]+ with strategy zeropage$|minor fault at 0x[0-9a-f]+ with strategy zeropage/,
+      );
       await expect(ctx.stopHandlers()).rejects.toThrow(/minor fault at 0x[0-9a-f]+ with strategy zeropage/);
-    }));
+    }),
+  );
 });
 
 describe("errors end the handler", () => {
@@ -185,7 +206,9 @@ describe("errors end the handler", () => {
         ctx.register({ missing: true });
         await ctx.startHandlers({ forbidWriteMissing: true, mode });
         const write = ctx.touch({ start: ctx.dst.addr + ctx.pageSize, pages: 1, pageSize: ctx.pageSize, op: "write", value: 1 });
-        await expect(write).rejects.toThrow(`unexpected write fault at 0x${(ctx.dst.addr + ctx.pageSize).toString(16)} (a first touch must be a read)`);
+        await expect(write).rejects.toThrow(
+          `unexpected write fault at 0x${(ctx.dst.addr + ctx.pageSize).toString(16)} (a first touch must be a read)`,
+        );
         await expect(ctx.stopHandlers()).rejects.toThrow(/unexpected write fault/);
       }));
   }

@@ -107,7 +107,9 @@ describe("settings journal", () => {
     expect(existsSync(journal())).toBe(false);
     using change = SettingChange.set(b, "3");
     expect(read(b)).toBe("3");
-    expect(JSON.parse(readFileSync(journal(), "utf8")).runs.map((r: { changes: unknown }) => r.changes)).toEqual([[{ path: b, original: "1", written: "3" }]]);
+    expect(JSON.parse(readFileSync(journal(), "utf8")).runs.map((r: { changes: unknown }) => r.changes)).toEqual([
+      [{ path: b, original: "1", written: "3" }],
+    ]);
     change.dispose();
     expect(read(b)).toBe("1");
     expect(existsSync(journal())).toBe(false);
@@ -133,7 +135,11 @@ describe("settings journal", () => {
     const k = knob("knob", "never");
     mkdirSync(stateDir, { mode: 0o700 });
     const legacy = join(stateDir, "settings.json");
-    writeFileSync(legacy, JSON.stringify({ pid: 4242, command: "uffd-suite wp-mremap", changes: [{ path: k, original: "madvise", written: "never" }] }), { mode: 0o600 });
+    writeFileSync(
+      legacy,
+      JSON.stringify({ pid: 4242, command: "uffd-suite wp-mremap", changes: [{ path: k, original: "madvise", written: "never" }] }),
+      { mode: 0o600 },
+    );
     const next = await child("recover").finish();
     expect(next.code).toBe(0);
     expect(read(k)).toBe("madvise");
@@ -156,7 +162,9 @@ describe("settings journal", () => {
       expect(next.err).toContain(`put ${k} back to 8 (an unfinished run, pid ${killer.pid}`);
       expect(next.err).toContain("its share of 10");
       // The live run's share is still on record.
-      expect(JSON.parse(readFileSync(journal(), "utf8")).runs.map((r: { pid: number; changes: unknown }) => [r.pid, r.changes])).toEqual([[holder.pid, [{ path: k, share: 3 }]]]);
+      expect(JSON.parse(readFileSync(journal(), "utf8")).runs.map((r: { pid: number; changes: unknown }) => [r.pid, r.changes])).toEqual([
+        [holder.pid, [{ path: k, share: 3 }]],
+      ]);
     } finally {
       holder.kill("SIGTERM");
     }
@@ -166,18 +174,21 @@ describe("settings journal", () => {
   });
 
   // Needs root and a hugetlb page size (otherwise skipped, by that name).
-  test.skipIf(process.getuid?.() !== 0 || hugepageState().size === 0)("nr_hugepages (needs root and a hugetlb page size): raised by a run that is then SIGKILLed, put back by the next run", async () => {
-    const before = read(NR);
-    try {
-      const killed = await realChild("kill-hugepages").finish();
-      expect({ signal: killed.signal, err: killed.err }).toEqual({ signal: "SIGKILL", err: "" });
-      expect(Number(read(NR))).toBeGreaterThan(Number(before));
-      const next = await realChild("recover").finish();
-      expect(next.code).toBe(0);
-      expect(read(NR)).toBe(before);
-      expect(next.err).toContain(`put ${NR} back to ${before}`);
-    } finally {
-      if (read(NR) !== before) writeFileSync(NR, before);
-    }
-  });
+  test.skipIf(process.getuid?.() !== 0 || hugepageState().size === 0)(
+    "nr_hugepages (needs root and a hugetlb page size): raised by a run that is then SIGKILLed, put back by the next run",
+    async () => {
+      const before = read(NR);
+      try {
+        const killed = await realChild("kill-hugepages").finish();
+        expect({ signal: killed.signal, err: killed.err }).toEqual({ signal: "SIGKILL", err: "" });
+        expect(Number(read(NR))).toBeGreaterThan(Number(before));
+        const next = await realChild("recover").finish();
+        expect(next.code).toBe(0);
+        expect(read(NR)).toBe(before);
+        expect(next.err).toContain(`put ${NR} back to ${before}`);
+      } finally {
+        if (read(NR) !== before) writeFileSync(NR, before);
+      }
+    },
+  );
 });

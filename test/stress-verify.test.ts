@@ -55,7 +55,9 @@ test("a page holding another page's data says whose", () => {
   const { words: w2, verify: v2 } = fresh();
   w2.fill(0, at(1, 0), at(2, 0));
   v2[1] = 0;
-  expect(verifyPages(addr, PAGES, PS, v2)).toMatch(/^page 1 holds no source page's data \(tag 0x0000000000000000, expected 0x[0-9a-f]{8}00000001\)$/);
+  expect(verifyPages(addr, PAGES, PS, v2)).toMatch(
+    /^page 1 holds no source page's data \(tag 0x0000000000000000, expected 0x[0-9a-f]{8}00000001\)$/,
+  );
 });
 
 test("bounce mode words, as the C prints them", () => {

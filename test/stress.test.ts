@@ -40,13 +40,16 @@ const kernel = probeFeatures();
 function parse(out: string) {
   const lines = out.trimEnd().split("\n");
   const bounces = lines.filter((l) => l.startsWith("# bounce "));
-  const summary = /# (\d+) bounces: (\d+) missing and (\d+) wp faults served, (\d+) locks, (\d+) repeat copies gave EEXIST/
-    .exec(out);
+  const summary = /# (\d+) bounces: (\d+) missing and (\d+) wp faults served, (\d+) locks, (\d+) repeat copies gave EEXIST/.exec(out);
   return {
     lines,
     bounces,
     summary: summary && {
-      bounces: +summary[1]!, missing: +summary[2]!, wp: +summary[3]!, locks: +summary[4]!, eexist: +summary[5]!,
+      bounces: +summary[1]!,
+      missing: +summary[2]!,
+      wp: +summary[3]!,
+      locks: +summary[4]!,
+      eexist: +summary[5]!,
     },
   };
 }
@@ -194,7 +197,13 @@ describe("in process", () => {
 test("run: another runner's results go on in one stream (its plan dropped, numbered on)", () => {
   let text = "";
   const top = new KtapSink((t) => (text += t));
-  const unit = (name: string, r: Pick<Result, "status" | "reason">): Result => ({ name, part: "unit", memory: null, diagnostics: [], ...r });
+  const unit = (name: string, r: Pick<Result, "status" | "reason">): Result => ({
+    name,
+    part: "unit",
+    memory: null,
+    diagnostics: [],
+    ...r,
+  });
   top.plan(5);
   top.result(unit("first", { status: "pass" }));
   top.result(unit("second", { status: "pass" }));
@@ -210,6 +219,10 @@ test("run: another runner's results go on in one stream (its plan dropped, numbe
   expect(top.planned).toBe(5);
   expect(top.outcome()).toBe("fail");
   expect(VMTESTS_STRESS.map((r) => `${r.mem} ${r.mib} ${r.bounces}`)).toEqual([
-    "anon 20 16", "hugetlb H 32", "hugetlb-private H 32", "shmem 20 16", "shmem-private 20 16",
+    "anon 20 16",
+    "hugetlb H 32",
+    "hugetlb-private H 32",
+    "shmem 20 16",
+    "shmem-private 20 16",
   ]);
 });

@@ -25,49 +25,53 @@ function caseProcesses(marker: { name: string; value: string }): number[] {
     .map((l) => Number(l.split(" ")[0]));
 }
 
-test.skipIf(!isRoot)(`case processes SIGKILLed at many moments leave nothing in TMPDIR${isRoot ? "" : " (needs root: the cases need a userfaultfd)"}`, async () => {
-  const delays = [0, 15, 40, 80, 150, 250, 400, 700];
-  let kills = 0;
-  for (const [i, filter] of ["sigbus", "events"].entries()) {
-    for (const delay of delays) {
-      const tmp = mkdtempSync(join(root, `run-${i}-${delay}-`));
-      const marker = newMarker();
-      const p = Bun.spawn([...fromSource(), "unit", "-f", filter, "--mem", "anon,shmem", "--jobs", "1"], {
-        env: childEnv({ TMPDIR: tmp, [marker.name]: marker.value }),
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const out = new Response(p.stdout).text();
-      const err = new Response(p.stderr).text();
-      try {
-        // Each time a new case process shows up, kill it `delay` ms later.
-        const seen = new Set<number>();
-        const end = performance.now() + 30_000;
-        while (p.exitCode === null && performance.now() < end) {
-          for (const pid of caseProcesses(marker)) {
-            if (seen.has(pid)) continue;
-            seen.add(pid);
-            setTimeout(() => {
-              try {
-                process.kill(pid, "SIGKILL");
-                kills++;
-              } catch {
-                // already gone
-              }
-            }, delay);
+test.skipIf(!isRoot)(
+  `case processes SIGKILLed at many moments leave nothing in TMPDIR${isRoot ? "" : " (needs root: the cases need a userfaultfd)"}`,
+  async () => {
+    const delays = [0, 15, 40, 80, 150, 250, 400, 700];
+    let kills = 0;
+    for (const [i, filter] of ["sigbus", "events"].entries()) {
+      for (const delay of delays) {
+        const tmp = mkdtempSync(join(root, `run-${i}-${delay}-`));
+        const marker = newMarker();
+        const p = Bun.spawn([...fromSource(), "unit", "-f", filter, "--mem", "anon,shmem", "--jobs", "1"], {
+          env: childEnv({ TMPDIR: tmp, [marker.name]: marker.value }),
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        const out = new Response(p.stdout).text();
+        const err = new Response(p.stderr).text();
+        try {
+          // Each time a new case process shows up, kill it `delay` ms later.
+          const seen = new Set<number>();
+          const end = performance.now() + 30_000;
+          while (p.exitCode === null && performance.now() < end) {
+            for (const pid of caseProcesses(marker)) {
+              if (seen.has(pid)) continue;
+              seen.add(pid);
+              setTimeout(() => {
+                try {
+                  process.kill(pid, "SIGKILL");
+                  kills++;
+                } catch {
+                  // already gone
+                }
+              }, delay);
+            }
+            await Bun.sleep(5);
           }
-          await Bun.sleep(5);
+          await p.exited;
+          await Promise.all([out, err]);
+        } finally {
+          killMarked(marker);
         }
-        await p.exited;
-        await Promise.all([out, err]);
-      } finally {
-        killMarked(marker);
+        expect(await untilEmpty(() => marked(marker), 3000)).toEqual([]);
+        const bunCache = `bun-cc-${process.getuid?.()}`;
+        expect({ filter, delay, left: readdirSync(tmp).filter((n) => n !== bunCache) }).toEqual({ filter, delay, left: [] });
       }
-      expect(await untilEmpty(() => marked(marker), 3000)).toEqual([]);
-      const bunCache = `bun-cc-${process.getuid?.()}`;
-      expect({ filter, delay, left: readdirSync(tmp).filter((n) => n !== bunCache) }).toEqual({ filter, delay, left: [] });
     }
-  }
-  // The kills really happened (else the test proves nothing).
-  expect(kills).toBeGreaterThan(delays.length);
-}, 240_000);
+    // The kills really happened (else the test proves nothing).
+    expect(kills).toBeGreaterThan(delays.length);
+  },
+  240_000,
+);

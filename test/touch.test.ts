@@ -22,10 +22,12 @@ afterAll(() => {
 
 /** Whether `addr` is inside a mapping of this process. */
 function mapped(addr: number): boolean {
-  return readFileSync("/proc/self/maps", "utf8").split("\n").some((l) => {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(l);
-    return m !== null && parseInt(m[1]!, 16) <= addr && addr < parseInt(m[2]!, 16);
-  });
+  return readFileSync("/proc/self/maps", "utf8")
+    .split("\n")
+    .some((l) => {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(l);
+      return m !== null && parseInt(m[1]!, 16) <= addr && addr < parseInt(m[2]!, 16);
+    });
 }
 
 const job = (extra: Partial<TouchJob>): TouchJob => ({ type: "touch", start: a, pages: PAGES, pageSize: PS, op: "read", ...extra });
@@ -90,7 +92,11 @@ describe("compare", () => {
     wa[(2 * PS + 1000) >>> 2] = 0xdead;
     wa[(3 * PS + 8) >>> 2] = 1;
     const r = touch(job({ compareWith: b }));
-    expect(r).toEqual({ touched: PAGES, mismatches: 2, firstMismatch: { page: 2, offset: 1000, got: 0xdead, want: 0, wrongPage: undefined } });
+    expect(r).toEqual({
+      touched: PAGES,
+      mismatches: 2,
+      firstMismatch: { page: 2, offset: 1000, got: 0xdead, want: 0, wrongPage: undefined },
+    });
     expect(describeMismatch(r)).toBe("2 words differ, first in page 2 at offset 1000: 0xdead instead of 0x0");
   });
 
@@ -147,8 +153,9 @@ describe("compare", () => {
     writePageTags(a, 8, small);
     writePageTags(b, 8, small);
     new Uint32Array(toArrayBufferAt(a, 8 * small))[(5 * small + TAG_OFFSET) >>> 2] = 6;
-    expect(touch({ type: "touch", start: a, pages: 8, pageSize: small, op: "read", compareWith: b }).firstMismatch?.wrongPage)
-      .toBe("page 5 holds page 6's data");
+    expect(touch({ type: "touch", start: a, pages: 8, pageSize: small, op: "read", compareWith: b }).firstMismatch?.wrongPage).toBe(
+      "page 5 holds page 6's data",
+    );
   });
 });
 
@@ -166,7 +173,7 @@ test("the tag is read only where a page can hold one (TAG_OFFSET + 8 bytes)", ()
     g[t] = 3;
     g[t + 1] = RUN_SEED;
     g[ps >>> 2] = 1;
-    const r = touch({ type: "touch", start: got.addr, pages: 4096 / ps >>> 0, pageSize: ps, op: "read", compareWith: want.addr });
+    const r = touch({ type: "touch", start: got.addr, pages: (4096 / ps) >>> 0, pageSize: ps, op: "read", compareWith: want.addr });
     expect(r.firstMismatch).toMatchObject({ page: 1, offset: 0, wrongPage: undefined });
     got.dispose();
     want.dispose();
@@ -198,7 +205,11 @@ describe("kernel-side ops", () => {
 
   test("munmap and mremap of the range; their errors as -errno", () => {
     const m = mmap(4 * PS);
-    expect(touch({ type: "touch", start: m + 2 * PS, pages: 2, pageSize: PS, op: "mremap", newLen: PS })).toEqual({ touched: 0, mismatches: 0, rc: 0 });
+    expect(touch({ type: "touch", start: m + 2 * PS, pages: 2, pageSize: PS, op: "mremap", newLen: PS })).toEqual({
+      touched: 0,
+      mismatches: 0,
+      rc: 0,
+    });
     expect(touch({ type: "touch", start: m, pages: 2, pageSize: PS, op: "munmap" })).toEqual({ touched: 0, mismatches: 0, rc: 0 });
     expect(mapped(m)).toBe(false);
     expect(mapped(m + 2 * PS)).toBe(true);

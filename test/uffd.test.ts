@@ -7,8 +7,16 @@ import { Area, MEMORY } from "../src/harness/memory.ts";
 import { Errno, SysError } from "../src/sys/errno.ts";
 import { bytesAt, PAGE_SIZE, Scratch } from "../src/sys/mem.ts";
 import {
-  decodeEvent, EVENT, FeatureSet, MissingFeatureError, PAGEFAULT_FLAG, probeFeatures, requireFeatures,
-  Uffd, UffdIoctlError, UnknownEventError,
+  decodeEvent,
+  EVENT,
+  FeatureSet,
+  MissingFeatureError,
+  PAGEFAULT_FLAG,
+  probeFeatures,
+  requireFeatures,
+  Uffd,
+  UffdIoctlError,
+  UnknownEventError,
 } from "../src/uffd/index.ts";
 import { eventWithin, nextEvent, Toucher, within } from "./support/fault.ts";
 import { Scope } from "./support/scope.ts";
@@ -168,24 +176,87 @@ describe("event decoding", () => {
   const ADDR = 0x7f12_3456_7000n;
 
   test("pagefault: missing, write, wp and minor, with the thread id", () => {
-    expect(decodeEvent(msg(0x12, [[8, 0n], [16, ADDR], [24, 4321n, 4]]))).toEqual({
-      type: "pagefault", kind: "missing", write: false, flags: 0, address: Number(ADDR), threadId: 4321,
+    expect(
+      decodeEvent(
+        msg(0x12, [
+          [8, 0n],
+          [16, ADDR],
+          [24, 4321n, 4],
+        ]),
+      ),
+    ).toEqual({
+      type: "pagefault",
+      kind: "missing",
+      write: false,
+      flags: 0,
+      address: Number(ADDR),
+      threadId: 4321,
     });
-    expect(decodeEvent(msg(0x12, [[8, 1n], [16, ADDR]]))).toMatchObject({ kind: "missing", write: true });
-    expect(decodeEvent(msg(0x12, [[8, 3n], [16, ADDR]]))).toMatchObject({ kind: "wp", write: true, flags: 3 });
-    expect(decodeEvent(msg(0x12, [[8, 4n], [16, ADDR]]))).toMatchObject({ kind: "minor", write: false });
+    expect(
+      decodeEvent(
+        msg(0x12, [
+          [8, 1n],
+          [16, ADDR],
+        ]),
+      ),
+    ).toMatchObject({ kind: "missing", write: true });
+    expect(
+      decodeEvent(
+        msg(0x12, [
+          [8, 3n],
+          [16, ADDR],
+        ]),
+      ),
+    ).toMatchObject({ kind: "wp", write: true, flags: 3 });
+    expect(
+      decodeEvent(
+        msg(0x12, [
+          [8, 4n],
+          [16, ADDR],
+        ]),
+      ),
+    ).toMatchObject({ kind: "minor", write: false });
   });
 
   test("fork, remap, remove and unmap", () => {
     expect(decodeEvent(msg(EVENT.FORK, [[8, 9n, 4]]))).toEqual({ type: "fork", uffd: 9 });
-    expect(decodeEvent(msg(EVENT.REMAP, [[8, ADDR], [16, ADDR + 0x10_0000n], [24, 0x2000n]]))).toEqual({
-      type: "remap", from: Number(ADDR), to: Number(ADDR) + 0x10_0000, len: 0x2000,
+    expect(
+      decodeEvent(
+        msg(EVENT.REMAP, [
+          [8, ADDR],
+          [16, ADDR + 0x10_0000n],
+          [24, 0x2000n],
+        ]),
+      ),
+    ).toEqual({
+      type: "remap",
+      from: Number(ADDR),
+      to: Number(ADDR) + 0x10_0000,
+      len: 0x2000,
     });
-    expect(decodeEvent(msg(EVENT.REMOVE, [[8, ADDR], [16, ADDR + 0x3000n]]))).toEqual({
-      type: "remove", start: Number(ADDR), end: Number(ADDR) + 0x3000,
+    expect(
+      decodeEvent(
+        msg(EVENT.REMOVE, [
+          [8, ADDR],
+          [16, ADDR + 0x3000n],
+        ]),
+      ),
+    ).toEqual({
+      type: "remove",
+      start: Number(ADDR),
+      end: Number(ADDR) + 0x3000,
     });
-    expect(decodeEvent(msg(EVENT.UNMAP, [[8, ADDR], [16, ADDR + 0x1000n]]))).toEqual({
-      type: "unmap", start: Number(ADDR), end: Number(ADDR) + 0x1000,
+    expect(
+      decodeEvent(
+        msg(EVENT.UNMAP, [
+          [8, ADDR],
+          [16, ADDR + 0x1000n],
+        ]),
+      ),
+    ).toEqual({
+      type: "unmap",
+      start: Number(ADDR),
+      end: Number(ADDR) + 0x1000,
     });
   });
 

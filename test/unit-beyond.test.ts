@@ -19,8 +19,14 @@ import { caseRunFile, describeCasesOnEveryMemory, describeResult, loadTimeSkip, 
 
 const kernel = probeFeatures();
 const CASES: readonly UnitCase[] = [
-  ...eventsUnmapCases, ...threadIdCases, ...exactAddressCases, ...wpAsyncCases,
-  ...userModeOnlyCases, ...copyDontwakeCases, ...registerErrorsCases, ...closeWakesCases,
+  ...eventsUnmapCases,
+  ...threadIdCases,
+  ...exactAddressCases,
+  ...wpAsyncCases,
+  ...userModeOnlyCases,
+  ...copyDontwakeCases,
+  ...registerErrorsCases,
+  ...closeWakesCases,
 ];
 const timed = caseRunFile(Math.max(...CASES.map((c) => c.hugepages ?? 0)));
 

@@ -64,8 +64,20 @@ describe("admission (no processes)", () => {
 // Real cases on the memory types that need no machine settings, the THP
 // cases among them, and test-only cases that must run alone.
 const NAMES = [
-  "testonly-alone-a", "register-ioctls", "zeropage", "move", "move-pmd", "testonly-sleep", "move-pmd-split",
-  "minor", "minor-collapse", "testonly-alone-b", "selftest-pass", "selftest-fail", "testonly-skip", "events",
+  "testonly-alone-a",
+  "register-ioctls",
+  "zeropage",
+  "move",
+  "move-pmd",
+  "testonly-sleep",
+  "move-pmd-split",
+  "minor",
+  "minor-collapse",
+  "testonly-alone-b",
+  "selftest-pass",
+  "selftest-fail",
+  "testonly-skip",
+  "events",
 ];
 
 const dir = mkdtempSync(join(tmpdir(), "uffd-parallel-"));
@@ -86,8 +98,9 @@ async function run(jobs: number): Promise<{ text: string; sent: Sent[] }> {
   let text = "";
   try {
     // Without hugetlb: free huge pages change with other runs on the machine, and the verdicts with them.
-    const cases = NAMES.map((n) => findCase(n)!).map((c): UnitCase =>
-      c.memory === "none" ? c : { ...c, memory: c.memory.filter((m) => !m.startsWith("hugetlb")) });
+    const cases = NAMES.map((n) => findCase(n)!).map(
+      (c): UnitCase => (c.memory === "none" ? c : { ...c, memory: c.memory.filter((m) => !m.startsWith("hugetlb")) }),
+    );
     const ktap = new KtapSink((t) => (text += t));
     await runUnit({ cases, timeoutS: 60, setup: false, isolate: true, jobs, sink: ktap });
     ktap.totals();
@@ -97,12 +110,21 @@ async function run(jobs: number): Promise<{ text: string; sent: Sent[] }> {
     if (saved.l === undefined) delete process.env.UFFD_SUITE_RECORD_LOG;
     else process.env.UFFD_SUITE_RECORD_LOG = saved.l;
   }
-  return { text, sent: readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l)) };
+  return {
+    text,
+    sent: readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l)),
+  };
 }
 
 /** Each result: number, name and verdict (a skip with its reason). */
 function verdicts(text: string): string[] {
-  return text.split("\n").filter((l) => /^(not )?ok \d+ /.test(l)).map((l) => l.replace(/^(not ok|ok) \d+ ([^#]*?)(\s*# SKIP (.*))?(\s*#.*)?$/, "$1|$2|$4"));
+  return text
+    .split("\n")
+    .filter((l) => /^(not )?ok \d+ /.test(l))
+    .map((l) => l.replace(/^(not ok|ok) \d+ ([^#]*?)(\s*# SKIP (.*))?(\s*#.*)?$/, "$1|$2|$4"));
 }
 
 const overlap = (a: Sent, b: Sent) => a.startedAt < b.endedAt && b.startedAt < a.endedAt;
@@ -154,7 +176,9 @@ describe("--jobs usage", () => {
       const p = Bun.spawnSync([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe" });
       expect(p.exitCode).toBe(2);
       expect(p.stdout.toString()).toBe("");
-      expect(p.stderr.toString()).toMatch(new RegExp(`^uffd-suite: ${msg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(see uffd-suite (unit|run) --help\\)\\n$`));
+      expect(p.stderr.toString()).toMatch(
+        new RegExp(`^uffd-suite: ${msg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(see uffd-suite (unit|run) --help\\)\\n$`),
+      );
     });
   }
 });

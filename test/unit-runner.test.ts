@@ -73,7 +73,10 @@ interface Assert {
 }
 
 /** Parse with tap-parser (strict): the asserts and the final summary. */
-function parseTap(text: string): { asserts: Assert[]; result: { ok: boolean; count: number; pass: number; fail: number; skip: number; plan: { end: number } } } {
+function parseTap(text: string): {
+  asserts: Assert[];
+  result: { ok: boolean; count: number; pass: number; fail: number; skip: number; plan: { end: number } };
+} {
   const asserts: Assert[] = [];
   let result: any;
   const p = new Parser({ strict: true }, (r: any) => (result = r));
@@ -84,17 +87,27 @@ function parseTap(text: string): { asserts: Assert[]; result: { ok: boolean; cou
 
 /** Every result line must give its name to the Linaro kselftest regex, skips included. */
 function linaroNames(text: string): string[] {
-  return text.split("\n").filter((l) => /^(not )?ok \d+ /.test(l)).map((l) => {
-    const m = LINARO.exec(l);
-    expect(m).not.toBeNull();
-    return m![2]!.trim();
-  });
+  return text
+    .split("\n")
+    .filter((l) => /^(not )?ok \d+ /.test(l))
+    .map((l) => {
+      const m = LINARO.exec(l);
+      expect(m).not.toBeNull();
+      return m![2]!.trim();
+    });
 }
 
 async function collect(opts: { filter?: string; mems?: MemoryName[]; isolate?: boolean; timeoutS?: number }): Promise<string> {
   let text = "";
   const ktap = new KtapSink((t) => (text += t));
-  await runUnit({ timeoutS: opts.timeoutS ?? 60, setup: true, isolate: opts.isolate ?? true, filter: opts.filter, mems: opts.mems, sink: ktap });
+  await runUnit({
+    timeoutS: opts.timeoutS ?? 60,
+    setup: true,
+    isolate: opts.isolate ?? true,
+    filter: opts.filter,
+    mems: opts.mems,
+    sink: ktap,
+  });
   ktap.totals();
   return text;
 }
@@ -104,7 +117,10 @@ function expectPassOrNamedSkip(text: string): void {
   const { asserts, result } = parseTap(text);
   expect(asserts.length).toBeGreaterThan(0);
   for (const a of asserts) {
-    if (a.skip) expect(a.skip).toMatch(/^(feature missing: [A-Z_, ]+|not enough HugeTLB pages \(need \d+, free \d+\)|CONFIG_GUP_TEST missing|no hugetlb page size on this kernel|MADV_COLLAPSE failed: \w+)$/);
+    if (a.skip)
+      expect(a.skip).toMatch(
+        /^(feature missing: [A-Z_, ]+|not enough HugeTLB pages \(need \d+, free \d+\)|CONFIG_GUP_TEST missing|no hugetlb page size on this kernel|MADV_COLLAPSE failed: \w+)$/,
+      );
     else if (!a.ok) throw new Error(`failed: ${a.name}\n${text}`);
   }
   expect(result.fail).toBe(0);
@@ -192,11 +208,19 @@ describe("isolation", () => {
     // Diagnostics come before the result they explain.
     const failAt = lines.indexOf("not ok 3 selftest-fail");
     expect(lines[failAt - 1]).toBe("# planted value: expected 2, seen 1");
-    expect(lines[lines.indexOf("not ok 1 selftest-crash # crashed: SIGSEGV") - 1]).toMatch(/^# selftest-crash: case process killed by SIGSEGV/);
+    expect(lines[lines.indexOf("not ok 1 selftest-crash # crashed: SIGSEGV") - 1]).toMatch(
+      /^# selftest-crash: case process killed by SIGSEGV/,
+    );
     const { asserts, result } = parseTap(r.out);
     expect(result.plan.end).toBe(5);
     expect(asserts.map((a) => a.ok)).toEqual([false, false, false, true, true]);
-    expect(linaroNames(r.out)).toEqual(["selftest-crash", "selftest-hang on anon", "selftest-fail", "selftest-pass", "selftest-hugetlb-shortage on hugetlb"]);
+    expect(linaroNames(r.out)).toEqual([
+      "selftest-crash",
+      "selftest-hang on anon",
+      "selftest-fail",
+      "selftest-pass",
+      "selftest-hugetlb-shortage on hugetlb",
+    ]);
     expect(caseProcesses(r.pid)).toEqual([]);
   }, 30_000);
 
@@ -204,7 +228,10 @@ describe("isolation", () => {
     test(`the runner killed by ${signal} while a case hangs: the case process and the spare go too`, async () => {
       // selftest-hang, then selftest-hugetlb-shortage: a spare case process waits while the first hangs.
       const p = Bun.spawn([process.execPath, MAIN, "unit", "-f", "selftest-h", "--no-setup", "--jobs", "1"], {
-        cwd: REPO, env: plainEnv({ UFFD_SUITE_TEST_CASES: "1" }), stdout: "pipe", stderr: "pipe",
+        cwd: REPO,
+        env: plainEnv({ UFFD_SUITE_TEST_CASES: "1" }),
+        stdout: "pipe",
+        stderr: "pipe",
       });
       const t0 = performance.now();
       while (caseProcesses(p.pid).length < 2 && performance.now() - t0 < 10_000) await Bun.sleep(50);
@@ -259,12 +286,22 @@ describe("uffd-suite unit (command)", () => {
     expect(zp).toContain("anon,shmem,shmem-private,hugetlb,hugetlb-private");
     expect(zp).toContain("UFFDIO_ZEROPAGE");
     expect(lines.find((l) => l.startsWith("mmap-changing "))).toMatch(/ shmem +src\/unit\/cases\/mmap-changing\.ts +while a REMOVE event/);
-    expect(cli(["unit", "-l", "-f", "move"]).out.trimEnd().split("\n").map((l) => l.split(" ")[0])).toEqual(["move", "move-pmd", "move-pmd-split"]);
+    expect(
+      cli(["unit", "-l", "-f", "move"])
+        .out.trimEnd()
+        .split("\n")
+        .map((l) => l.split(" ")[0]),
+    ).toEqual(["move", "move-pmd", "move-pmd-split"]);
   });
 
   test("--origin kernel plans exactly the C suite's 67 names", () => {
     expect(planCases(UNIT_CASES, { origin: "kernel" }).map((e) => e.name)).toEqual(C_NAMES);
-    expect(cli(["unit", "-l", "--origin", "kernel"]).out.trimEnd().split("\n").map((l) => l.split(/ {2,}/)[0])).toEqual(C_TABLE.map(([t]) => t));
+    expect(
+      cli(["unit", "-l", "--origin", "kernel"])
+        .out.trimEnd()
+        .split("\n")
+        .map((l) => l.split(/ {2,}/)[0]),
+    ).toEqual(C_TABLE.map(([t]) => t));
   });
 
   // Bad usage (one line, exit 2): test/bad-input.test.ts.
@@ -296,6 +333,8 @@ describe("uffd-suite unit (command)", () => {
         if (a.skip) expect(a.skip).toBe("CONFIG_GUP_TEST missing");
       }
     }
-    console.log(`# whole unit catalogue: ${totals![1]} pass (${kernelPassed} of the C suite's 67), ${totals![3]} skip in ${secs.toFixed(1)} s`);
+    console.log(
+      `# whole unit catalogue: ${totals![1]} pass (${kernelPassed} of the C suite's 67), ${totals![3]} skip in ${secs.toFixed(1)} s`,
+    );
   }, 180_000);
 });

@@ -58,7 +58,12 @@ describe("reading a case process's stdout (no processes)", () => {
   });
 
   test("a time limit overrides whatever was sent", () => {
-    const r = judge(entry, readProgress(recordLine(req, pass), req), { ...clean, timedOut: true, exitCode: null, signalCode: "SIGKILL" }, opts);
+    const r = judge(
+      entry,
+      readProgress(recordLine(req, pass), req),
+      { ...clean, timedOut: true, exitCode: null, signalCode: "SIGKILL" },
+      opts,
+    );
     expect(r).toMatchObject({ status: "fail", reason: "TIMEOUT 60 s" });
   });
 });
@@ -96,7 +101,9 @@ function resultLines(text: string): Line[] {
   });
 }
 
-async function faultedRun(fault: string): Promise<{ text: string; sent: Array<{ case: string; status: string; pid: number }>; fired: boolean }> {
+async function faultedRun(
+  fault: string,
+): Promise<{ text: string; sent: Array<{ case: string; status: string; pid: number }>; fired: boolean }> {
   const tag = fault.replace(/\W/g, "_");
   const log = join(dir, `${tag}.log`);
   const claim = join(dir, `${tag}.claim`);
@@ -119,7 +126,13 @@ async function faultedRun(fault: string): Promise<{ text: string; sent: Array<{ 
       else process.env[k] = v;
     }
   }
-  const sent = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+  const sent = existsSync(log)
+    ? readFileSync(log, "utf8")
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
   // The claim file is made by the one process the fault fired in.
   return { text, sent, fired: existsSync(claim) };
 }
@@ -184,7 +197,10 @@ describe("case processes killed and crashed at every stage: only verdicts really
       for (const l of hit) {
         expect(l.status).toBe("fail");
         // Its diagnostics: the "# " lines just before its result line.
-        const above = text.slice(0, text.indexOf(`not ok ${l.n} ${l.name}`)).trimEnd().split("\n");
+        const above = text
+          .slice(0, text.indexOf(`not ok ${l.n} ${l.name}`))
+          .trimEnd()
+          .split("\n");
         const diags = above.slice(above.findLastIndex((x) => !x.startsWith("# ")) + 1);
         expect(diags.join("\n")).toMatch(why);
       }
@@ -201,5 +217,7 @@ test("the fault hooks are inert without UFFD_SUITE_TEST_CASES=1", () => {
     stderr: "pipe",
   });
   expect(r.exitCode).toBe(0);
-  expect(r.stdout.toString()).toMatch(/^\{"kind":"ack","token":null\}\n\{"kind":"result","token":null,"case":"UFFDIO_API \(with syscall\)","mem":null,"result":\{"status":"pass"/);
+  expect(r.stdout.toString()).toMatch(
+    /^\{"kind":"ack","token":null\}\n\{"kind":"result","token":null,"case":"UFFDIO_API \(with syscall\)","mem":null,"result":\{"status":"pass"/,
+  );
 });

@@ -8,7 +8,10 @@ import { childEnv, fromSource, REPO } from "./support/binary.ts";
 
 async function unit(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const p = Bun.spawn([...fromSource(), "unit", ...args, "--no-setup"], {
-    cwd: REPO, env: childEnv({ UFFD_SUITE_TEST_CASES: "1" }), stdout: "pipe", stderr: "pipe",
+    cwd: REPO,
+    env: childEnv({ UFFD_SUITE_TEST_CASES: "1" }),
+    stdout: "pipe",
+    stderr: "pipe",
   });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };
@@ -39,10 +42,14 @@ describe("errors are failures, through the command", () => {
         expect(at).toBeGreaterThan(0);
         expect(lines[at - 1]).toMatch(/^# \S/);
       } else {
-        expect(lines).toContain(`ok ${n} ${name} # SKIP ${name === "thrown-skip" ? "not enough HugeTLB pages (need 2, free 0)" : "feature missing: MOVE"}`);
+        expect(lines).toContain(
+          `ok ${n} ${name} # SKIP ${name === "thrown-skip" ? "not enough HugeTLB pages (need 2, free 0)" : "feature missing: MOVE"}`,
+        );
       }
     }
-    expect(lines[lines.indexOf("not ok 1 thrown-sys-error") - 1]).toBe("# SysError: UFFDIO_REGISTER (a call that should work): EINVAL (Invalid argument)");
+    expect(lines[lines.indexOf("not ok 1 thrown-sys-error") - 1]).toBe(
+      "# SysError: UFFDIO_REGISTER (a call that should work): EINVAL (Invalid argument)",
+    );
     const { lines: seen, totals } = agree(r.out);
     expect(totals).toEqual(seen);
     expect(seen).toEqual({ pass: 0, fail: 11, skip: 2 });

@@ -25,7 +25,10 @@ export function deviceConfig(target: Target): object {
     parameters: {},
     available_architectures: [target.debArch],
     actions: {
-      deploy: { connections: { serial: null }, methods: { image: { parameters: { guest: { size: 512, interface: "ide", driveid: "lavatest" } } } } },
+      deploy: {
+        connections: { serial: null },
+        methods: { image: { parameters: { guest: { size: 512, interface: "ide", driveid: "lavatest" } } } },
+      },
       boot: {
         connections: { serial: null },
         methods: {
@@ -87,10 +90,15 @@ export function jobDefinition(j: JobInput): object {
       {
         test: {
           timeout: { minutes: j.testMinutes },
-          definitions: [{
-            repository: j.definitions, from: "git", path: "lava/uffd-suite.yaml", name: "uffd-suite",
-            parameters: { BINARY: "/usr/local/bin/uffd-suite", COMMAND: j.command },
-          }],
+          definitions: [
+            {
+              repository: j.definitions,
+              from: "git",
+              path: "lava/uffd-suite.yaml",
+              name: "uffd-suite",
+              parameters: { BINARY: "/usr/local/bin/uffd-suite", COMMAND: j.command },
+            },
+          ],
         },
       },
     ],

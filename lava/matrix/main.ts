@@ -18,8 +18,12 @@ import { judge } from "./verdict.ts";
 const REPO = resolve(import.meta.dir, "../..");
 /** Host tools and the Debian packages that bring them. */
 const HOST_TOOLS: Record<string, string> = {
-  "lava-run": "lava-dispatcher", "qemu-system-x86_64": "qemu-system-x86", "qemu-system-aarch64": "qemu-system-arm",
-  busybox: "busybox-static", cpio: "cpio", git: "git",
+  "lava-run": "lava-dispatcher",
+  "qemu-system-x86_64": "qemu-system-x86",
+  "qemu-system-aarch64": "qemu-system-arm",
+  busybox: "busybox-static",
+  cpio: "cpio",
+  git: "git",
 };
 
 interface Options {
@@ -33,14 +37,17 @@ interface Options {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`matrix: ${msg}\nusage: npm run matrix -- [--kernel 6.1|6.12] [--arch x86_64|arm64] [--cache DIR] [--minutes N] [-- COMMAND...] | --report TARGET_DIR...\n`);
+  process.stderr.write(
+    `matrix: ${msg}\nusage: npm run matrix -- [--kernel 6.1|6.12] [--arch x86_64|arm64] [--cache DIR] [--minutes N] [-- COMMAND...] | --report TARGET_DIR...\n`,
+  );
   process.exit(2);
 }
 
 function parseOptions(argv: readonly string[]): Options {
   let kernel: string | undefined;
   let arch: string | undefined;
-  let cache = process.env.UFFD_SUITE_CACHE ?? (existsSync("/work/cache") ? "/work/cache" : join(process.env.HOME ?? "/root", ".cache/uffd-suite"));
+  let cache =
+    process.env.UFFD_SUITE_CACHE ?? (existsSync("/work/cache") ? "/work/cache" : join(process.env.HOME ?? "/root", ".cache/uffd-suite"));
   let minutes = 45;
   const report: string[] = [];
   // QEMU without KVM, on a shared machine, is tens of times slower than
@@ -64,14 +71,18 @@ function parseOptions(argv: readonly string[]): Options {
     } else usage(`unknown option ${a}`);
   }
   if (/['\n]/.test(command)) usage("the command may not hold a quote or a newline");
-  for (const dir of report) if (!existsSync(join(dir, "lava-run.log"))) usage(`--report ${dir}: no lava-run.log there (give a target folder of an earlier run)`);
+  for (const dir of report)
+    if (!existsSync(join(dir, "lava-run.log"))) usage(`--report ${dir}: no lava-run.log there (give a target folder of an earlier run)`);
   return { ...(report.length ? { report } : {}), kernel, arch, cache, command, testMinutes: minutes };
 }
 
 /** The binary for a bun build target, built from this working tree. */
 function buildBinary(target: string, dir: string): string {
   const out = join(dir, `uffd-suite-${target}`);
-  run(["nice", "-n", "5", process.execPath, join(REPO, "build.ts"), "--target", target, "--outfile", out], { what: `build for ${target}`, cwd: REPO });
+  run(["nice", "-n", "5", process.execPath, join(REPO, "build.ts"), "--target", target, "--outfile", out], {
+    what: `build for ${target}`,
+    cwd: REPO,
+  });
   return out;
 }
 
@@ -96,19 +107,33 @@ function definitionsRepo(dir: string): string {
   cpSync(join(REPO, "lava/uffd-suite.yaml"), join(repo, "lava/uffd-suite.yaml"));
   cpSync(join(REPO, "lava/uffd-suite.sh"), join(repo, "lava/uffd-suite.sh"));
   const git = ["-c", "user.name=uffd-suite matrix", "-c", "user.email=matrix@localhost", "-c", "init.defaultBranch=main"];
-  for (const args of [["init", "-q"], ["add", "lava"], ["commit", "-q", "-m", "uffd-suite test definition"]]) {
+  for (const args of [
+    ["init", "-q"],
+    ["add", "lava"],
+    ["commit", "-q", "-m", "uffd-suite test definition"],
+  ]) {
     run(["git", ...git, ...args], { what: `git ${args[0]} (test definition repository)`, cwd: repo });
   }
   return repo;
 }
 
-async function runJob(target: Target, jobFile: string, deviceFile: string, outDir: string, jobId: number): Promise<{ log: ReturnType<LavaLogReader["result"]>; wallS: number }> {
+async function runJob(
+  target: Target,
+  jobFile: string,
+  deviceFile: string,
+  outDir: string,
+  jobId: number,
+): Promise<{ log: ReturnType<LavaLogReader["result"]>; wallS: number }> {
   const started = performance.now();
   const logFile = Bun.file(join(outDir, "lava-run.log")).writer();
   const reader = new LavaLogReader();
-  const proc = Bun.spawn(["nice", "-n", "5", "lava-run", "--device", deviceFile, "--job-id", String(jobId), "--output-dir", join(outDir, "lava"), jobFile], {
-    stdout: "pipe", stderr: "pipe",
-  });
+  const proc = Bun.spawn(
+    ["nice", "-n", "5", "lava-run", "--device", deviceFile, "--job-id", String(jobId), "--output-dir", join(outDir, "lava"), jobFile],
+    {
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
   let seen = 0;
   let failed = 0;
   const pump = async (stream: ReadableStream<Uint8Array>) => {
@@ -126,9 +151,12 @@ async function runJob(target: Target, jobFile: string, deviceFile: string, outDi
         if (c.definition !== "lava") seen++;
         if (c.result === "fail") {
           failed++;
-          process.stderr.write(`  ${target.id}: fail ${c.definition === "lava" ? "lava " : ""}${c.name}${c.notes[0] ? `: ${c.notes[0]}` : ""}\n`);
+          process.stderr.write(
+            `  ${target.id}: fail ${c.definition === "lava" ? "lava " : ""}${c.name}${c.notes[0] ? `: ${c.notes[0]}` : ""}\n`,
+          );
         }
-        if (seen > 0 && seen % 25 === 0 && c.definition !== "lava") process.stderr.write(`  ${target.id}: ${seen} cases (${failed} failed)\n`);
+        if (seen > 0 && seen % 25 === 0 && c.definition !== "lava")
+          process.stderr.write(`  ${target.id}: ${seen} cases (${failed} failed)\n`);
       }
     }
   };
@@ -142,11 +170,23 @@ async function main(): Promise<number> {
   if (opts.report) {
     const { rows, command } = readRun(opts.report);
     const totalS = rows.reduce((n, r) => n + r.wallS, 0);
-    process.stdout.write(formatTable(rows, { command, totalS, resultsDir: opts.report.map((d) => dirname(d)).filter((d, i, a) => a.indexOf(d) === i).join(", ") }));
+    process.stdout.write(
+      formatTable(rows, {
+        command,
+        totalS,
+        resultsDir: opts.report
+          .map((d) => dirname(d))
+          .filter((d, i, a) => a.indexOf(d) === i)
+          .join(", "),
+      }),
+    );
     return rows.some((r) => r.verdict.unknown.length > 0) ? 1 : 0;
   }
   const targets = pickTargets(opts.kernel, opts.arch);
-  if (targets.length === 0) usage(`no target for${opts.kernel ? ` --kernel ${opts.kernel}` : ""}${opts.arch ? ` --arch ${opts.arch}` : ""} (there are: 6.1-x86_64, 6.12-x86_64, 6.1-arm64)`);
+  if (targets.length === 0)
+    usage(
+      `no target for${opts.kernel ? ` --kernel ${opts.kernel}` : ""}${opts.arch ? ` --arch ${opts.arch}` : ""} (there are: 6.1-x86_64, 6.12-x86_64, 6.1-arm64)`,
+    );
   const t0 = performance.now();
   ensureTools(HOST_TOOLS);
   mkdirSync(opts.cache, { recursive: true });
@@ -171,9 +211,12 @@ async function main(): Promise<number> {
       const deviceFile = join(outDir, "device.yaml");
       const jobFile = join(outDir, "job.yaml");
       writeFileSync(deviceFile, `${JSON.stringify(deviceConfig(target), null, 1)}\n`);
-      writeFileSync(jobFile, `${JSON.stringify(jobDefinition({ target, boot, binaryTar: tar, definitions, command: opts.command, testMinutes: opts.testMinutes }), null, 1)}\n`);
+      writeFileSync(
+        jobFile,
+        `${JSON.stringify(jobDefinition({ target, boot, binaryTar: tar, definitions, command: opts.command, testMinutes: opts.testMinutes }), null, 1)}\n`,
+      );
       process.stderr.write(`matrix: ${target.id}: lava-run (${boot.kernelVersion}), log in ${join(outDir, "lava-run.log")}\n`);
-      const { log, wallS } = await runJob(target, jobFile, deviceFile, outDir, Date.now() % 1_000_000_000 + i);
+      const { log, wallS } = await runJob(target, jobFile, deviceFile, outDir, (Date.now() % 1_000_000_000) + i);
       rows.push({ target: target.id, kernel: boot.kernelVersion, wallS, verdict: judge(log, opts.command) });
     }
   } finally {

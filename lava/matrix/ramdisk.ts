@@ -50,10 +50,13 @@ function ramdisk(cache: string, target: Target, dir: string): string {
   mkdirSync(root, { recursive: true });
   for (const deb of [busybox, libc]) run(["dpkg-deb", "-x", deb, root], { what: `unpack ${basename(deb)}` });
   rmSync(join(root, "usr/share"), { recursive: true, force: true });
-  for (const gconv of ["usr/lib/x86_64-linux-gnu/gconv", "usr/lib/aarch64-linux-gnu/gconv"]) rmSync(join(root, gconv), { recursive: true, force: true });
+  for (const gconv of ["usr/lib/x86_64-linux-gnu/gconv", "usr/lib/aarch64-linux-gnu/gconv"])
+    rmSync(join(root, gconv), { recursive: true, force: true });
   // Every applet as a link to busybox (the list is the same for every
   // architecture of one Debian version: the host's busybox gives it).
-  const applets = run(["busybox", "--list-full"], { what: "busybox --list-full" }).split("\n").filter((a) => a && a !== "bin/busybox");
+  const applets = run(["busybox", "--list-full"], { what: "busybox --list-full" })
+    .split("\n")
+    .filter((a) => a && a !== "bin/busybox");
   for (const applet of applets) {
     const path = join(root, applet);
     if (existsSync(path)) continue;
@@ -65,7 +68,9 @@ function ramdisk(cache: string, target: Target, dir: string): string {
   chmodSync(join(root, "init"), 0o755);
   writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
   writeFileSync(join(root, "etc/group"), "root:x:0:\nnogroup:x:65534:\n");
-  run(["sh", "-c", 'cd "$1" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1 > "$2.part" && mv "$2.part" "$2"', "sh", root, out], { what: "ramdisk cpio" });
+  run(["sh", "-c", 'cd "$1" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1 > "$2.part" && mv "$2.part" "$2"', "sh", root, out], {
+    what: "ramdisk cpio",
+  });
   rmSync(root, { recursive: true, force: true });
   return out;
 }

@@ -28,7 +28,12 @@ export function readRun(targetDirs: readonly string[]): { rows: Row[]; command: 
     if (!commands.includes(command)) commands.push(command);
     const kernelUrl = job.actions.find((a) => a.deploy)?.deploy?.images.kernel.url ?? "";
     const text = readFileSync(logFile, "utf8");
-    rows.push({ target: basename(dir), kernel: basename(dirname(kernelUrl)), wallS: wallSeconds(text), verdict: judge(readLavaLog(text), command) });
+    rows.push({
+      target: basename(dir),
+      kernel: basename(dirname(kernelUrl)),
+      wallS: wallSeconds(text),
+      verdict: judge(readLavaLog(text), command),
+    });
   }
   return { rows, command: commands.join(" / ") };
 }

@@ -28,14 +28,28 @@ export interface Target {
 const SUITE: Record<string, string> = { "6.1": "bookworm", "6.12": "bookworm-backports" };
 
 const x86_64 = (kernel: string): Target => ({
-  id: `${kernel}-x86_64`, kernel, suite: SUITE[kernel]!, arch: "x86_64", debArch: "amd64", buildTarget: "bun-linux-x64-baseline",
-  qemu: "qemu-system-x86_64", qemuOptions: ["-cpu max"], console: "ttyS0,115200",
+  id: `${kernel}-x86_64`,
+  kernel,
+  suite: SUITE[kernel]!,
+  arch: "x86_64",
+  debArch: "amd64",
+  buildTarget: "bun-linux-x64-baseline",
+  qemu: "qemu-system-x86_64",
+  qemuOptions: ["-cpu max"],
+  console: "ttyS0,115200",
 });
 
 const arm64 = (kernel: string): Target => ({
-  id: `${kernel}-arm64`, kernel, suite: SUITE[kernel]!, arch: "arm64", debArch: "arm64", buildTarget: "bun-linux-arm64",
+  id: `${kernel}-arm64`,
+  kernel,
+  suite: SUITE[kernel]!,
+  arch: "arm64",
+  debArch: "arm64",
+  buildTarget: "bun-linux-arm64",
   // pauth-impdef: QEMU's own pointer-auth hash, far quicker under TCG than the architected one.
-  qemu: "qemu-system-aarch64", qemuOptions: ["-machine virt", "-cpu max,pauth-impdef=on"], console: "ttyAMA0",
+  qemu: "qemu-system-aarch64",
+  qemuOptions: ["-machine virt", "-cpu max,pauth-impdef=on"],
+  console: "ttyAMA0",
 });
 
 export const TARGETS: readonly Target[] = [x86_64("6.1"), x86_64("6.12"), arm64("6.1")];

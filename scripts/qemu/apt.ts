@@ -9,10 +9,19 @@ import { run } from "./proc.ts";
 
 /** Debian suites by the name used on our command lines, and the archive lines each needs. */
 export const SUITES: Record<string, { archive: "debian" | "debian-security"; suite: string }[]> = {
-  bullseye: [{ archive: "debian-security", suite: "bullseye-security" }, { archive: "debian", suite: "bullseye" }],
-  bookworm: [{ archive: "debian", suite: "bookworm" }, { archive: "debian-security", suite: "bookworm-security" }],
+  bullseye: [
+    { archive: "debian-security", suite: "bullseye-security" },
+    { archive: "debian", suite: "bullseye" },
+  ],
+  bookworm: [
+    { archive: "debian", suite: "bookworm" },
+    { archive: "debian-security", suite: "bookworm-security" },
+  ],
   "bookworm-backports": [{ archive: "debian", suite: "bookworm-backports" }],
-  trixie: [{ archive: "debian", suite: "trixie" }, { archive: "debian-security", suite: "trixie-security" }],
+  trixie: [
+    { archive: "debian", suite: "trixie" },
+    { archive: "debian-security", suite: "trixie-security" },
+  ],
 };
 
 const MIRROR = "http://deb.debian.org";
@@ -31,17 +40,28 @@ export interface AptRoot {
 function aptOptions(root: AptRoot): string[] {
   const d = root.dir;
   return [
-    `-o`, `Dir::Etc::sourcelist=${join(d, "sources.list")}`,
-    `-o`, `Dir::Etc::sourceparts=${join(d, "sources.list.d")}`,
-    `-o`, `Dir::Etc::preferences=${join(d, "preferences")}`,
-    `-o`, `Dir::Etc::preferencesparts=${join(d, "preferences.d")}`,
-    `-o`, `Dir::State=${join(d, "state")}`,
-    `-o`, `Dir::State::status=${join(d, "state", "status")}`,
-    `-o`, `Dir::Cache=${join(d, "cache")}`,
-    `-o`, `APT::Architecture=${root.arch}`,
-    `-o`, `APT::Architectures=${root.arch}`,
-    `-o`, `Acquire::Languages=none`,
-    `-o`, `Debug::NoLocking=1`,
+    `-o`,
+    `Dir::Etc::sourcelist=${join(d, "sources.list")}`,
+    `-o`,
+    `Dir::Etc::sourceparts=${join(d, "sources.list.d")}`,
+    `-o`,
+    `Dir::Etc::preferences=${join(d, "preferences")}`,
+    `-o`,
+    `Dir::Etc::preferencesparts=${join(d, "preferences.d")}`,
+    `-o`,
+    `Dir::State=${join(d, "state")}`,
+    `-o`,
+    `Dir::State::status=${join(d, "state", "status")}`,
+    `-o`,
+    `Dir::Cache=${join(d, "cache")}`,
+    `-o`,
+    `APT::Architecture=${root.arch}`,
+    `-o`,
+    `APT::Architectures=${root.arch}`,
+    `-o`,
+    `Acquire::Languages=none`,
+    `-o`,
+    `Debug::NoLocking=1`,
   ];
 }
 
@@ -60,9 +80,7 @@ export function aptRoot(cache: string, suite: string, arch: string): AptRoot {
   const status = join(root.dir, "state", "status");
   if (!existsSync(status)) writeFileSync(status, "");
   const lists = join(root.dir, "state", "lists");
-  const fresh = readdirSync(lists).some(
-    (f) => f.endsWith("_Packages") && Date.now() - statSync(join(lists, f)).mtimeMs < LISTS_MAX_AGE_MS,
-  );
+  const fresh = readdirSync(lists).some((f) => f.endsWith("_Packages") && Date.now() - statSync(join(lists, f)).mtimeMs < LISTS_MAX_AGE_MS);
   if (!fresh) run(["apt-get", ...aptOptions(root), "-q", "update"], { what: `apt-get update (${suite} ${arch})` });
   return root;
 }

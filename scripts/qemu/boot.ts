@@ -54,23 +54,48 @@ export function qemuCommand(spec: BootSpec): string[] {
   const hostArch = process.arch === "x64" ? "amd64" : process.arch;
   const kvm = (spec.kvm ?? true) && spec.arch === hostArch && kvmUsable();
   const common = [
-    "-m", `${spec.memMiB}M`, "-smp", String(spec.cpus),
-    "-kernel", spec.vmlinuz, "-initrd", spec.initramfs,
-    "-nographic", "-monitor", "none", "-serial", "stdio", "-no-reboot",
+    "-m",
+    `${spec.memMiB}M`,
+    "-smp",
+    String(spec.cpus),
+    "-kernel",
+    spec.vmlinuz,
+    "-initrd",
+    spec.initramfs,
+    "-nographic",
+    "-monitor",
+    "none",
+    "-serial",
+    "stdio",
+    "-no-reboot",
   ];
   const append = "quiet loglevel=3 panic=-1 rdinit=/init";
   if (spec.arch === "amd64") {
     return [
-      "qemu-system-x86_64", "-M", "q35", "-accel", kvm ? "kvm" : "tcg",
-      "-cpu", spec.cpu ?? (kvm ? "host" : "max"),
-      ...common, "-append", `console=ttyS0 no_timer_check ${append}`,
+      "qemu-system-x86_64",
+      "-M",
+      "q35",
+      "-accel",
+      kvm ? "kvm" : "tcg",
+      "-cpu",
+      spec.cpu ?? (kvm ? "host" : "max"),
+      ...common,
+      "-append",
+      `console=ttyS0 no_timer_check ${append}`,
     ];
   }
   if (spec.arch === "arm64") {
     return [
-      "qemu-system-aarch64", "-M", "virt", "-accel", kvm ? "kvm" : "tcg,thread=multi",
-      "-cpu", spec.cpu ?? (kvm ? "host" : "max"),
-      ...common, "-append", `console=ttyAMA0 ${append}`,
+      "qemu-system-aarch64",
+      "-M",
+      "virt",
+      "-accel",
+      kvm ? "kvm" : "tcg,thread=multi",
+      "-cpu",
+      spec.cpu ?? (kvm ? "host" : "max"),
+      ...common,
+      "-append",
+      `console=ttyAMA0 ${append}`,
     ];
   }
   throw new Error(`no QEMU machine known for '${spec.arch}'`);
@@ -98,8 +123,11 @@ export function parseConsole(text: string): Omit<BootResult, "wallS" | "qemuExit
       const rc = /rc=(\d+)/.exec(line)?.[1];
       const secs = /secs=(\d+)/.exec(line)?.[1];
       result.commands.push({
-        n: current.n, stdout: current.out.join("\n"), stderr: current.err.join("\n"),
-        rc: rc === undefined ? null : Number(rc), secs: secs === undefined ? null : Number(secs),
+        n: current.n,
+        stdout: current.out.join("\n"),
+        stderr: current.err.join("\n"),
+        rc: rc === undefined ? null : Number(rc),
+        secs: secs === undefined ? null : Number(secs),
       });
       current = null;
       sink = null;

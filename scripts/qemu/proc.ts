@@ -11,7 +11,9 @@ export function run(cmd: string[], opts: { what: string; cwd?: string; stdin?: U
 
 /** Install Debian packages for missing host tools (e.g. qemu-system-arm) with the system's apt. */
 export function ensureTools(tools: Record<string, string>): void {
-  const missing = Object.entries(tools).filter(([exe]) => !Bun.which(exe)).map(([, pkg]) => pkg);
+  const missing = Object.entries(tools)
+    .filter(([exe]) => !Bun.which(exe))
+    .map(([, pkg]) => pkg);
   if (missing.length === 0) return;
   process.stderr.write(`installing ${missing.join(" ")}\n`);
   run(["apt-get", "install", "-y", "-q", "--no-install-recommends", ...new Set(missing)], {

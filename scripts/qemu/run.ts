@@ -74,11 +74,13 @@ function options() {
     out: resolve(v.out ?? join(v.cache!, "runs", `${arch}-${v.kernel}${v.cpu ? `-${v.cpu}` : ""}-${stamp}`)),
     kvm: v.kvm!,
     commands: parsed.positionals.length > 0 ? parsed.positionals : DEFAULT_COMMANDS,
-    files: Object.fromEntries((v.file ?? []).map((f) => {
-      const eq = f.indexOf("=");
-      if (eq <= 0) usage(`--file wants GUEST_PATH=HOST_PATH, not '${f}'`);
-      return [f.slice(0, eq).replace(/^\/+/, ""), resolve(f.slice(eq + 1))];
-    })),
+    files: Object.fromEntries(
+      (v.file ?? []).map((f) => {
+        const eq = f.indexOf("=");
+        if (eq <= 0) usage(`--file wants GUEST_PATH=HOST_PATH, not '${f}'`);
+        return [f.slice(0, eq).replace(/^\/+/, ""), resolve(f.slice(eq + 1))];
+      }),
+    ),
   };
 }
 
@@ -119,8 +121,15 @@ async function main(): Promise<void> {
   });
   process.stderr.write(`booting (${o.arch}, ${o.memMiB} MiB, ${o.cpus} cpus); console log in ${join(o.out, "console.log")}\n`);
   const r = await boot({
-    arch: o.arch, vmlinuz: kernel.vmlinuz, initramfs, memMiB: o.memMiB, cpus: o.cpus, cpu: o.cpu, kvm: o.kvm,
-    timeoutS: o.timeoutS, log: join(o.out, "console.log"),
+    arch: o.arch,
+    vmlinuz: kernel.vmlinuz,
+    initramfs,
+    memMiB: o.memMiB,
+    cpus: o.cpus,
+    cpu: o.cpu,
+    kvm: o.kvm,
+    timeoutS: o.timeoutS,
+    log: join(o.out, "console.log"),
     onMark: (l) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${l.trim()}\n`),
   });
   for (const c of r.commands) {
@@ -131,7 +140,10 @@ async function main(): Promise<void> {
   writeFileSync(join(o.out, "dmesg.txt"), r.dmesg);
   const summary = summarize(o.commands, r);
   writeFileSync(join(o.out, "summary.txt"), `kernel ${kernel.pkg} arch ${o.arch} cpu ${o.cpu ?? "default"}\n${summary}\n`);
-  writeFileSync(join(o.out, "summary.json"), JSON.stringify({ kernel: kernel.pkg, arch: o.arch, cpu: o.cpu, commandLines: o.commands, ...r }, null, 1));
+  writeFileSync(
+    join(o.out, "summary.json"),
+    JSON.stringify({ kernel: kernel.pkg, arch: o.arch, cpu: o.cpu, commandLines: o.commands, ...r }, null, 1),
+  );
   process.stderr.write(`${summary}\nresults in ${o.out}\n`);
   process.exit(r.completed && r.commands.every((c) => c.rc === 0) ? 0 : 1);
 }

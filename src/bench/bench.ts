@@ -90,12 +90,7 @@ function load(): number[] {
 }
 
 /** Timed runs of one case, Bun alone or in pairs with C (the order alternating per pair). */
-async function measure(
-  bun: BunSide,
-  c: CBuild | undefined,
-  s: Scenario,
-  o: BenchOptions,
-): Promise<CaseResult> {
+async function measure(bun: BunSide, c: CBuild | undefined, s: Scenario, o: BenchOptions): Promise<CaseResult> {
   for (let i = 0; i < o.warmup; i++) await bun.run(s);
   const b: RunFigure[] = [];
   const cs: RunFigure[] = [];
@@ -107,15 +102,23 @@ async function measure(
     if (c && i % 2 === 0) cs.push(...(await runC(c, s, cOpts)));
   }
   const base = {
-    kind: s.kind, mem: s.mem, mode: s.mode, faulters: s.faulters, handlers: s.handlers,
-    bun: summarize(b.map((x) => x.us)), bunCpu: summarize(b.map((x) => x.cpuUs)),
+    kind: s.kind,
+    mem: s.mem,
+    mode: s.mode,
+    faulters: s.faulters,
+    handlers: s.handlers,
+    bun: summarize(b.map((x) => x.us)),
+    bunCpu: summarize(b.map((x) => x.cpuUs)),
   };
   if (!c) return base;
   const ratios = b.map((x, i) => x.us / cs[i]!.us);
   return {
     ...base,
-    c: summarize(cs.map((x) => x.us)), ratios, ratio: median(ratios),
-    cCpu: summarize(cs.map((x) => x.cpuUs)), cpuRatio: median(b.map((x, i) => x.cpuUs / cs[i]!.cpuUs)),
+    c: summarize(cs.map((x) => x.us)),
+    ratios,
+    ratio: median(ratios),
+    cCpu: summarize(cs.map((x) => x.cpuUs)),
+    cpuRatio: median(b.map((x, i) => x.cpuUs / cs[i]!.cpuUs)),
   };
 }
 
@@ -173,7 +176,9 @@ export async function runBench(o: BenchOptions, log: Log): Promise<BenchReport> 
           const s: Scenario = { kind: kindName, mem, mode, pages: o.pages, faulters: 1, handlers: 1 };
           const r = await measure(bun, c, s, o);
           cases.push(r);
-          log(`# ${scenarioLabel(s)}: bun ${r.bun.median.toFixed(2)} µs${r.c ? `, c ${r.c.median.toFixed(2)} µs, bun/c ${r.ratio!.toFixed(2)}` : ""}`);
+          log(
+            `# ${scenarioLabel(s)}: bun ${r.bun.median.toFixed(2)} µs${r.c ? `, c ${r.c.median.toFixed(2)} µs, bun/c ${r.ratio!.toFixed(2)}` : ""}`,
+          );
         }
       }
     }
@@ -183,15 +188,24 @@ export async function runBench(o: BenchOptions, log: Log): Promise<BenchReport> 
           const s: Scenario = { kind: "missing+copy", mem: "anon", mode: "poll", pages: o.pages, faulters, handlers };
           const r = await measure(bun, c, s, o);
           scaling.push(r);
-          log(`# scaling ${faulters} faulters / ${handlers} handlers: bun ${r.bun.median.toFixed(2)} µs${r.c ? `, c ${r.c.median.toFixed(2)} µs` : ""}`);
+          log(
+            `# scaling ${faulters} faulters / ${handlers} handlers: bun ${r.bun.median.toFixed(2)} µs${r.c ? `, c ${r.c.median.toFixed(2)} µs` : ""}`,
+          );
         }
       }
     }
     const workerStartMs = await workerStarts(bun, 5);
     return {
-      pages: o.pages, pageSize: 4096, runs: o.runs, warmup: o.warmup,
+      pages: o.pages,
+      pageSize: 4096,
+      runs: o.runs,
+      warmup: o.warmup,
       machine: { kernel: release(), bun: Bun.version, cpusAllowed: allowed, pinned, loadStart, loadEnd: load() },
-      c: cInfo, cases, skipped, scaling, workerStartMs,
+      c: cInfo,
+      cases,
+      skipped,
+      scaling,
+      workerStartMs,
     };
   } finally {
     await bun.dispose();

@@ -99,7 +99,7 @@ export class BunSide {
         pageSize: ctx.pageSize,
         write: kind.write,
         control: control.buffer,
-      })
+      }),
     );
     // Give up on a run after this long (a handler that died leaves faulters waiting).
     const limit = Math.max(30_000, s.pages);

@@ -113,9 +113,25 @@ export interface CRunOptions {
 /** Run the C program once (warm-ups, then `runs` timed runs); the figures of each timed run. */
 export async function runC(build: CBuild, s: Scenario, o: CRunOptions): Promise<RunFigure[]> {
   const args = [
-    build.bin, "--kind", KINDS[s.kind].c, "--mem", s.mem, "--mode", s.mode, "--loop", o.loop,
-    "--pages", String(s.pages), "--runs", String(o.runs), "--warmup", String(o.warmup),
-    "--faulters", String(s.faulters), "--handlers", String(s.handlers),
+    build.bin,
+    "--kind",
+    KINDS[s.kind].c,
+    "--mem",
+    s.mem,
+    "--mode",
+    s.mode,
+    "--loop",
+    o.loop,
+    "--pages",
+    String(s.pages),
+    "--runs",
+    String(o.runs),
+    "--warmup",
+    String(o.warmup),
+    "--faulters",
+    String(s.faulters),
+    "--handlers",
+    String(s.handlers),
     ...(o.cpu === undefined ? [] : ["--cpu", String(o.cpu)]),
   ];
   const p = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });

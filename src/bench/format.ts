@@ -10,7 +10,10 @@ const fig = (x: number) => x.toFixed(2);
 function table(rows: readonly (readonly string[])[], leftCols: number): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   return rows.map((r) =>
-    r.map((cell, i) => (i < leftCols ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ").trimEnd()
+    r
+      .map((cell, i) => (i < leftCols ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd(),
   );
 }
 
@@ -49,7 +52,10 @@ export function formatReport(r: BenchReport): string {
     const srows: string[][] = [["faulters", "handlers", "bun µs", "bun faults/s", ...(hasC ? ["c µs", "c faults/s", "bun/c"] : [])]];
     for (const s of r.scaling) {
       srows.push([
-        String(s.faulters), String(s.handlers), fig(s.bun.median), int.format(s.bun.faultsPerSec),
+        String(s.faulters),
+        String(s.handlers),
+        fig(s.bun.median),
+        int.format(s.bun.faultsPerSec),
         ...(s.c ? [fig(s.c.median), int.format(s.c.faultsPerSec), fig(s.ratio!)] : []),
       ]);
     }
@@ -59,11 +65,15 @@ export function formatReport(r: BenchReport): string {
   out.push("");
   const ws = r.workerStartMs;
   const ms = (s: Summary) => `${fig(s.median)} ms (min ${fig(s.min)}, max ${fig(s.max)})`;
-  out.push(`Worker start, time to first message (median of ${ws.handler.runs.length}): handler ${ms(ws.handler)}, faulter ${ms(ws.faulter)}`);
+  out.push(
+    `Worker start, time to first message (median of ${ws.handler.runs.length}): handler ${ms(ws.handler)}, faulter ${ms(ws.faulter)}`,
+  );
   for (const mem of ["anon", "shmem"]) {
     const cs = r.cases.filter((c) => c.kind === "missing+copy" && c.mem === mem);
     if (cs.length > 0) {
-      out.push(`faults/s through the handler Worker, missing+copy ${mem}: ${cs.map((c) => `${int.format(c.bun.faultsPerSec)} (${c.mode})`).join(", ")}`);
+      out.push(
+        `faults/s through the handler Worker, missing+copy ${mem}: ${cs.map((c) => `${int.format(c.bun.faultsPerSec)} (${c.mode})`).join(", ")}`,
+      );
     }
   }
 

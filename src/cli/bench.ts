@@ -18,7 +18,10 @@ function count(name: string, v: string | undefined, dflt: number, min: number): 
 
 function list<T extends string>(name: string, v: string | undefined, all: readonly T[], dflt: readonly T[]): T[] {
   if (v === undefined) return [...dflt];
-  const items = v.split(",").map((s) => s.trim()).filter(Boolean);
+  const items = v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = items.find((s) => !(all as readonly string[]).includes(s));
   if (bad !== undefined || items.length === 0) {
     throw new UsageError(`--${name} takes a comma list of ${all.join(", ")}${bad ? `, not '${bad}'` : ""}`);
@@ -46,14 +49,22 @@ const args = {
   kinds: { type: "string", description: `Comma list of ${KIND_NAMES.join(", ")} (default all)` },
   modes: { type: "string", description: "Comma list of handler modes: poll (poll+read), read (blocking read) (default both)" },
   pin: { type: "string", description: "Pin every thread, Bun's and C's, to this CPU (else as started, e.g. under taskset)" },
-  scaling: { type: "boolean", description: "Add the scaling table: 1, 2, 4 faulting Workers against 1 and 2 handlers (missing+copy anon poll)" },
-  "c-loop": { type: "string", description: "C handler loop: selftest (poll, read one message; as uffd-common.c) or batch (read first, 64 per read; as serve.ts) (default selftest)" },
+  scaling: {
+    type: "boolean",
+    description: "Add the scaling table: 1, 2, 4 faulting Workers against 1 and 2 handlers (missing+copy anon poll)",
+  },
+  "c-loop": {
+    type: "string",
+    description:
+      "C handler loop: selftest (poll, read one message; as uffd-common.c) or batch (read first, 64 per read; as serve.ts) (default selftest)",
+  },
 } as const;
 
 const bench: CommandDef<typeof args> = {
   meta: {
     name: "bench",
-    description: "Measure µs per userfaultfd fault through the handler Worker (missing+copy, missing+zeropage, wp, minor; poll and blocking read)",
+    description:
+      "Measure µs per userfaultfd fault through the handler Worker (missing+copy, missing+zeropage, wp, minor; poll and blocking read)",
   },
   args,
   async run({ args: a }) {

@@ -28,12 +28,14 @@ const args = {
   replay: { type: "string", valueHint: "ENCODED", description: "Run one sequence as printed on a divergence's replay line" },
   format: { type: "string", valueHint: "ktap|json", description: "ktap (default) or json (one document, with the sequences)" },
   known: {
-    type: "boolean", default: true,
+    type: "boolean",
+    default: true,
     description: "Step around known kernel findings (listed with how often they were met)",
     negativeDescription: "Report known kernel findings as divergences too",
   },
   setup: {
-    type: "boolean", default: true,
+    type: "boolean",
+    default: true,
     description: "Reserve huge pages for the hugetlb types (as root), restoring them after",
     negativeDescription: "Change nothing: hugetlb types use the free huge pages or skip",
   },
@@ -50,13 +52,23 @@ interface Plan {
   readonly stepAround: boolean;
 }
 
-function plan(a: { mem?: string; seed?: string; runs?: string; time?: string; ops?: string; replay?: string; format?: string; known?: boolean }): Plan {
+function plan(a: {
+  mem?: string;
+  seed?: string;
+  runs?: string;
+  time?: string;
+  ops?: string;
+  replay?: string;
+  format?: string;
+  known?: boolean;
+}): Plan {
   const stepAround = a.known !== false;
   const use = <T>(v: T | string): T => {
     if (typeof v === "string") throw new UsageError(v);
     return v;
   };
-  if (a.format !== undefined && a.format !== "ktap" && a.format !== "json") throw new UsageError(`--format must be ktap or json, not '${a.format}'`);
+  if (a.format !== undefined && a.format !== "ktap" && a.format !== "json")
+    throw new UsageError(`--format must be ktap or json, not '${a.format}'`);
   if (a.runs !== undefined && a.time !== undefined) throw new UsageError("give --runs or --time, not both");
   const json = a.format === "json";
   const ops = a.ops === undefined ? [...OP_NAMES] : use(parseOpList(a.ops));
@@ -93,7 +105,14 @@ function describe(mem: string, r: Isolated, p: Plan): { status: Status; reason?:
   if (r.status === "skip") return { status: "skip", reason: r.reason, lines: [] };
   if (r.status === "crash") {
     const again = p.replay ? "" : ` (uffd-suite explore --mem ${mem} --seed ${p.seed} --runs 50 repeats that batch)`;
-    return { status: "fail", reason: r.reason, lines: [`${mem}: the explore process ${r.reason}${again}`, ...r.stderr.map((l) => (l.startsWith("the sequence") ? l : `stderr: ${l}`))] };
+    return {
+      status: "fail",
+      reason: r.reason,
+      lines: [
+        `${mem}: the explore process ${r.reason}${again}`,
+        ...r.stderr.map((l) => (l.startsWith("the sequence") ? l : `stderr: ${l}`)),
+      ],
+    };
   }
   const s = r.stats;
   const head = `${mem}: ${s.sequences} sequences, ${s.ops} operations in ${(s.ms / 1000).toFixed(1)} s: ${rate(s)} ops/s${p.replay ? "" : ` (seed ${p.seed})`}`;
@@ -106,8 +125,11 @@ function describe(mem: string, r: Isolated, p: Plan): { status: Status; reason?:
   return {
     status: "fail",
     lines: [
-      head, ...notes,
-      p.replay ? `${mem}: the replayed sequence diverges` : `${mem}: divergence in the batch of seed ${f.seed}; shrunk from ${f.foundOps} to ${f.sequence.ops.length} operations (${f.shrinks} smaller failing sequences tried)`,
+      head,
+      ...notes,
+      p.replay
+        ? `${mem}: the replayed sequence diverges`
+        : `${mem}: divergence in the batch of seed ${f.seed}; shrunk from ${f.foundOps} to ${f.sequence.ops.length} operations (${f.shrinks} smaller failing sequences tried)`,
       ...f.lines,
       `replay: uffd-suite explore --replay '${f.replay}'`,
     ],
@@ -115,7 +137,10 @@ function describe(mem: string, r: Isolated, p: Plan): { status: Status; reason?:
 }
 
 const explore: CommandDef<typeof args> = {
-  meta: { name: "explore", description: "Random userfaultfd operation sequences checked against a model of its promises; divergences shrunk and replayable" },
+  meta: {
+    name: "explore",
+    description: "Random userfaultfd operation sequences checked against a model of its promises; divergences shrunk and replayable",
+  },
   args,
   async run({ args: a }) {
     const p = plan(a);
@@ -139,12 +164,21 @@ const explore: CommandDef<typeof args> = {
         if (interrupted) break;
         setup.ensure(hugepagesNeeded(memoryType(mem)));
         const limit = (p.timeMs ?? 600_000) + 120_000;
-        const r = await runIsolated({ mem, seed: p.seed, runs: p.runs, timeMs: p.timeMs, ops: p.ops, replay: p.replay, progress, stepAround: p.stepAround }, limit);
+        const r = await runIsolated(
+          { mem, seed: p.seed, runs: p.runs, timeMs: p.timeMs, ops: p.ops, replay: p.replay, progress, stepAround: p.stepAround },
+          limit,
+        );
         if (interrupted) break;
         const d = describe(mem, r, p);
         ktap.result({ name: `explore on ${mem}`, part: "explore", memory: mem, status: d.status, reason: d.reason, diagnostics: d.lines });
         if (d.lines[0] && r.status === "done") log.info(d.lines[0]);
-        results.push({ memory: mem, result: d.status, ...(d.reason ? { reason: d.reason } : {}), ...(r.status === "done" ? { seed: p.seed, opsPerSecond: rate(r.stats), ...r } : r), diagnostics: d.lines });
+        results.push({
+          memory: mem,
+          result: d.status,
+          ...(d.reason ? { reason: d.reason } : {}),
+          ...(r.status === "done" ? { seed: p.seed, opsPerSecond: rate(r.stats), ...r } : r),
+          diagnostics: d.lines,
+        });
       }
     } finally {
       setup.restore();
@@ -152,8 +186,16 @@ const explore: CommandDef<typeof args> = {
     if (interrupted) return signalExitCode(interrupted);
     if (p.json) {
       const doc = {
-        tool: "uffd-suite", version: VERSION, command: "explore", kernel: { release: release(), arch: machine() },
-        hostname: hostname(), started, seed: p.seed, ...(p.replay ? { replay: true } : {}), memories: results, summary: ktap.counts,
+        tool: "uffd-suite",
+        version: VERSION,
+        command: "explore",
+        kernel: { release: release(), arch: machine() },
+        hostname: hostname(),
+        started,
+        seed: p.seed,
+        ...(p.replay ? { replay: true } : {}),
+        memories: results,
+        summary: ktap.counts,
       };
       write(`${JSON.stringify(doc, null, 2)}\n`);
     } else ktap.totals();

@@ -22,7 +22,11 @@ export default {
   async run({ args: a }) {
     const size = Number(a.kb) * 1024;
     if (!/^[0-9]+$/.test(a.kb) || !hugetlbSizes().includes(size)) {
-      throw new UsageError(`--kb: '${String(a.kb).slice(0, 100)}' is not a hugetlb page size of this kernel (${hugetlbSizes().map((s) => s / 1024).join(", ")} KiB)`);
+      throw new UsageError(
+        `--kb: '${String(a.kb).slice(0, 100)}' is not a hugetlb page size of this kernel (${hugetlbSizes()
+          .map((s) => s / 1024)
+          .join(", ")} KiB)`,
+      );
     }
     // Held only when this process added a page of its own; otherwise the
     // parent reserves as it would have without us (same results, same text).

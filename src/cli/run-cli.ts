@@ -74,7 +74,11 @@ async function resolve(root: AnyCommand, argv: string[]): Promise<Resolved> {
 const LONGEST_WORD = 100;
 
 function oneLine(s: string): string {
-  const line = stripAnsi(s).split("\n").map((l) => l.trim()).filter(Boolean).join("; ");
+  const line = stripAnsi(s)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join("; ");
   const cut = (w: string) => `${w.slice(0, 60)}…(${w.length} characters)`;
   return line
     .replace(new RegExp(`'([^']{${LONGEST_WORD + 1},})'`, "g"), (_, w: string) => `'${cut(w)}'`)

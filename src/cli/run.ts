@@ -26,7 +26,8 @@ const args = {
     type: "string",
     alias: "j",
     valueHint: "N",
-    description: "Unit cases run side by side, and the stress runs without huge pages beside them (default: the CPUs this process may use; 1: all one after another)",
+    description:
+      "Unit cases run side by side, and the stress runs without huge pages beside them (default: the CPUs this process may use; 1: all one after another)",
   },
   ...reportArgs,
 } as const;

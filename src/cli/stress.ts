@@ -13,12 +13,14 @@ const args = {
   mib: { type: "positional", required: true, description: "Size of each area in MiB" },
   bounces: { type: "positional", required: true, description: "Bounces (each moves every page once)" },
   wp: {
-    type: "boolean", default: true,
+    type: "boolean",
+    default: true,
     description: "Stress write-protect as well (on by default)",
     negativeDescription: "Leave write-protect out (as the upstream C since 6.17)",
   },
   "eexist-interval": {
-    type: "string", valueHint: "S",
+    type: "string",
+    valueHint: "S",
     description: "Seconds between deliberate repeat copies that must give EEXIST (default 10; 0: one each bounce)",
   },
   ...reportArgs,
@@ -58,7 +60,10 @@ const stress: CommandDef<typeof args> = {
       });
       tty?.clear();
       sink.result({
-        name, part: "stress", memory: mem.name, status: r.status,
+        name,
+        part: "stress",
+        memory: mem.name,
+        status: r.status,
         reason: r.status === "skip" ? r.reason : undefined,
         diagnostics: r.status === "fail" && r.reason ? [r.reason] : [],
       });

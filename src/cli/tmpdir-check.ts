@@ -28,5 +28,7 @@ export function checkTmpdir(): void {
   if (!why) return;
   const other = FALLBACKS.find((d) => d !== dir && !noRoom(d));
   if (other) process.env.TMPDIR = other;
-  process.stderr.write(`uffd-suite: TMPDIR ${dir} ${why}; ${other ? `using ${other} instead` : "no other temporary folder has room either"}\n`);
+  process.stderr.write(
+    `uffd-suite: TMPDIR ${dir} ${why}; ${other ? `using ${other} instead` : "no other temporary folder has room either"}\n`,
+  );
 }

@@ -28,7 +28,8 @@ const wpMremap: CommandDef<typeof args> = {
   async run({ args: a }) {
     const filter = parseFilter(a.filter);
     const report = reportOptions(a);
-    const names = planCases({ thp: thpSizes(), hugetlb: hugetlbSizes() }).map(caseName)
+    const names = planCases({ thp: thpSizes(), hugetlb: hugetlbSizes() })
+      .map(caseName)
       .filter((n) => filter === undefined || n.includes(filter));
     if (names.length === 0) throw new UsageError(`no wp-mremap case name contains '${filter}'`);
     if (a.list) {

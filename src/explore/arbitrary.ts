@@ -6,8 +6,22 @@ import type { Target } from "./session.ts";
 
 /** Default weights: touches and the calls that change entries most often. */
 export const WEIGHTS: Readonly<Record<OpName, number>> = {
-  reg: 160, unreg: 48, copy: 128, zero: 48, cont: 64, poison: 32, move: 48, wp: 128, touch: 384,
-  alias: 64, madv: 80, mremap: 32, munmap: 32, pagemap: 96, fork: 1, scan: 24,
+  reg: 160,
+  unreg: 48,
+  copy: 128,
+  zero: 48,
+  cont: 64,
+  poison: 32,
+  move: 48,
+  wp: 128,
+  touch: 384,
+  alias: 64,
+  madv: 80,
+  mremap: 32,
+  munmap: 32,
+  pagemap: 96,
+  fork: 1,
+  scan: 24,
 };
 
 /** The operations this memory type and kernel can take at all. */
@@ -26,9 +40,13 @@ export function possibleOps(t: Target): OpName[] {
 }
 
 function rangeArb(pages: number): fc.Arbitrary<{ a: number; b: number }> {
-  return fc.integer({ min: 0, max: pages - 1 }).chain((a) =>
-    fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: pages - a }) })
-      .map((n) => ({ a, b: a + n })));
+  return fc
+    .integer({ min: 0, max: pages - 1 })
+    .chain((a) =>
+      fc
+        .oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: pages - a }) })
+        .map((n) => ({ a, b: a + n })),
+    );
 }
 
 export function opArb(t: Target, only: readonly OpName[]): fc.Arbitrary<Op> {
@@ -46,9 +64,11 @@ export function opArb(t: Target, only: readonly OpName[]): fc.Arbitrary<Op> {
     cont: fc.tuple(r, b, b).map(([x, dw, wp]) => ({ o: "cont", ...x, dw, wp: wp && t.continueWp })),
     poison: fc.tuple(r, b).map(([x, dw]) => ({ o: "poison", ...x, dw })),
     move: fc.tuple(r, b).map(([x, dw]) => ({ o: "move", ...x, dw })),
-    wp: fc.tuple(regRange, b, fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }))
+    wp: fc
+      .tuple(regRange, b, fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }))
       .map(([x, on, dw]) => ({ o: "wp", ...x, on, dw })),
-    touch: fc.tuple(page, b, fc.constantFrom("copy", "copy-wp", "zero"), b)
+    touch: fc
+      .tuple(page, b, fc.constantFrom("copy", "copy-wp", "zero"), b)
       .map(([p, w, res, dw]) => ({ o: "touch", p, w, res: !t.mem.offers.zeropage && res === "zero" ? "copy" : res, dw }) as Op),
     alias: page.map((p) => ({ o: "alias", p })),
     madv: fc.tuple(r, fc.boolean()).map(([x, rm]) => ({ o: "madv", ...x, rm: rm && t.mem.fileBacked })),

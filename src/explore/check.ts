@@ -52,7 +52,8 @@ const show = (c: Choice) => (c.result === undefined ? c.err : `${c.err} (result 
  * expecting the WP path to have handled them, but the mapping is no longer
  * WP-registered). The access never completes, so a sequence cannot go on.
  */
-export const STALE_HUGETLB_WP = "hugetlb: a write to a page with a stale uffd-wp bit in a mapping re-registered without WP loops in the fault path";
+export const STALE_HUGETLB_WP =
+  "hugetlb: a write to a page with a stale uffd-wp bit in a mapping re-registered without WP loops in the fault path";
 
 function staleHugetlbWp(rig: Rig, p: { reg: number; wp: boolean | undefined; poison: boolean | undefined }): boolean {
   return rig.mem.hugetlb && !(p.reg & MODE_BITS.wp) && p.wp !== false && p.poison !== true;
@@ -97,12 +98,14 @@ export class Checker {
         const rc = tryCall(() => rig.uffd.unregister({ start: rig.page(op.a), len: (op.b - op.a) * rig.ps }));
         return this.#match(opText(op), model.unregister(op.a, op.b), rc);
       }
-      case "copy": return void this.#copy(op.a, op.b, op.wp, op.dw, opText(op));
+      case "copy":
+        return void this.#copy(op.a, op.b, op.wp, op.dw, opText(op));
       case "zero": {
         const rc = rig.uffd.tryZeropage(rig.page(op.a), (op.b - op.a) * rig.ps, op.dw ? ZEROPAGE_MODE.DONTWAKE : 0);
         return this.#match(opText(op), model.zeropage(op.a, op.b), rc, rig.uffd.lastResult);
       }
-      case "cont": return void this.#continue(op.a, op.b, op.wp, op.dw, opText(op));
+      case "cont":
+        return void this.#continue(op.a, op.b, op.wp, op.dw, opText(op));
       case "poison": {
         const rc = rig.uffd.tryPoison(rig.page(op.a), (op.b - op.a) * rig.ps, op.dw ? POISON_MODE.DONTWAKE : 0);
         return this.#match(opText(op), model.poison(op.a, op.b), rc, rig.uffd.lastResult);
@@ -111,10 +114,17 @@ export class Checker {
         const base = this.#stamp + 1;
         for (let i = 0; i < op.b - op.a; i++) rig.stamp(rig.moveSrc, i, ++this.#stamp);
         const rc = rig.uffd.tryMove(rig.page(op.a), rig.moveSrc, (op.b - op.a) * rig.ps, op.dw ? MOVE_MODE.DONTWAKE : 0);
-        return this.#match(opText(op), model.move(op.a, op.b, (k) => base + k), rc, rig.uffd.lastResult);
+        return this.#match(
+          opText(op),
+          model.move(op.a, op.b, (k) => base + k),
+          rc,
+          rig.uffd.lastResult,
+        );
       }
-      case "wp": return void this.#writeProtect(op.a, op.b, op.on, op.dw, opText(op));
-      case "touch": return this.#touch(op);
+      case "wp":
+        return void this.#writeProtect(op.a, op.b, op.on, op.dw, opText(op));
+      case "touch":
+        return this.#touch(op);
       case "alias": {
         if (!rig.mem.hasAlias) return;
         const stamp = ++this.#stamp;
@@ -124,12 +134,18 @@ export class Checker {
         p.val = stamp;
         return;
       }
-      case "madv": return this.#madvise(op);
-      case "mremap": return this.#mremap(op);
-      case "munmap": return this.#remapFresh(op);
-      case "pagemap": return this.#pagemap(op.p);
-      case "fork": return this.#fork(op.p);
-      case "scan": return this.#scan();
+      case "madv":
+        return this.#madvise(op);
+      case "mremap":
+        return this.#mremap(op);
+      case "munmap":
+        return this.#remapFresh(op);
+      case "pagemap":
+        return this.#pagemap(op.p);
+      case "fork":
+        return this.#fork(op.p);
+      case "scan":
+        return this.#scan();
     }
   }
 
@@ -140,7 +156,12 @@ export class Checker {
     const src = plants.copyWrongPage ? rig.src + rig.ps : rig.src;
     const mode = (wp ? COPY_MODE.WP : 0) | (dw ? COPY_MODE.DONTWAKE : 0);
     const rc = rig.uffd.tryCopy(rig.page(a), src, (b - a) * rig.ps, mode);
-    this.#match(what, model.copy(a, b, wp, (k) => base + k), rc, rig.uffd.lastResult);
+    this.#match(
+      what,
+      model.copy(a, b, wp, (k) => base + k),
+      rc,
+      rig.uffd.lastResult,
+    );
     return rc;
   }
 
@@ -187,7 +208,9 @@ export class Checker {
         waited += this.#e.waitMs;
         if (toucher.running() && waited < 10 * this.#e.waitMs) continue;
         const how = toucher.running() ? "still running (in a fault loop?)" : "asleep";
-        this.#fail(`${opText(op)}: the access did not complete within ${waited} ms and no message came; the thread is ${how} (expected ${stepsText(steps)})`);
+        this.#fail(
+          `${opText(op)}: the access did not complete within ${waited} ms and no message came; the thread is ${how} (expected ${stepsText(steps)})`,
+        );
       }
       if (w.type === "uffd") {
         for (const ev of rig.uffd.readEvents()) {
@@ -220,7 +243,8 @@ export class Checker {
 
   #checkFault(ev: UffdEvent, addr: number, steps: TouchStep[], op: Op): Fault {
     if (ev.type !== "pagefault") this.#fail(`${opText(op)}: a ${ev.type} event came during the access`);
-    if (ev.address !== addr) this.#fail(`${opText(op)}: fault at 0x${ev.address.toString(16)}, expected the touched page 0x${addr.toString(16)}`);
+    if (ev.address !== addr)
+      this.#fail(`${opText(op)}: fault at 0x${ev.address.toString(16)}, expected the touched page 0x${addr.toString(16)}`);
     const tid = this.#e.threadId ? this.#e.toucher.tid : 0;
     if (ev.threadId !== tid) this.#fail(`${opText(op)}: fault message thread id ${ev.threadId}, expected ${tid}`);
     const ok = steps.find((s) => s.kind === ev.kind && "flags" in s && s.flags === ev.flags);
@@ -295,7 +319,9 @@ export class Checker {
     for (const [a, b] of expected) for (let i = a; i < b; i++) want.add(i);
     const same = got.size === want.size && [...want].every((i) => got.has(i));
     if (!same && !(optional && got.size === 0)) {
-      this.#fail(`${opText(op)}: ${type} events cover pages [${[...got].sort((x, y) => x - y).join(",")}], expected [${[...want].join(",")}]`);
+      this.#fail(
+        `${opText(op)}: ${type} events cover pages [${[...got].sort((x, y) => x - y).join(",")}], expected [${[...want].join(",")}]`,
+      );
     }
   }
 
@@ -328,8 +354,17 @@ export class Checker {
     const registered = model.pages[0]!.reg !== 0;
     const remaps = events.filter((e) => e.type === "remap");
     const wantRemap = registered && this.#e.events.remap;
-    if (wantRemap && (remaps.length !== 1 || remaps[0]!.type !== "remap" || remaps[0]!.from !== from || remaps[0]!.to !== to || remaps[0]!.len !== rig.size)) {
-      this.#fail(`${opText(op)}: expected one remap event 0x${from.toString(16)} -> 0x${to.toString(16)} len ${rig.size}, got ${JSON.stringify(remaps)}`);
+    if (
+      wantRemap &&
+      (remaps.length !== 1 ||
+        remaps[0]!.type !== "remap" ||
+        remaps[0]!.from !== from ||
+        remaps[0]!.to !== to ||
+        remaps[0]!.len !== rig.size)
+    ) {
+      this.#fail(
+        `${opText(op)}: expected one remap event 0x${from.toString(16)} -> 0x${to.toString(16)} len ${rig.size}, got ${JSON.stringify(remaps)}`,
+      );
     }
     if (!wantRemap && remaps.length) this.#fail(`${opText(op)}: a remap event came, none expected`);
     if (events.some((e) => e.type !== "remap" && e.type !== "unmap")) this.#fail(`${opText(op)}: an unexpected event came`);
@@ -343,9 +378,17 @@ export class Checker {
     const { rig, model, toucher } = this.#e;
     const len = (op.b - op.a) * rig.ps;
     const direct = this.#e.events.unmap ? undefined : () => rig.mapFresh(op.a, op.b);
-    const { rc, events } = this.#memoryCall(op, () => toucher.send(TOUCH_OP.REMAP_FRESH, rig.page(op.a), {
-      len, fd: rig.fd, flags: rig.viewFlags() | MAP.FIXED, offset: op.a * rig.ps,
-    }), direct);
+    const { rc, events } = this.#memoryCall(
+      op,
+      () =>
+        toucher.send(TOUCH_OP.REMAP_FRESH, rig.page(op.a), {
+          len,
+          fd: rig.fd,
+          flags: rig.viewFlags() | MAP.FIXED,
+          offset: op.a * rig.ps,
+        }),
+      direct,
+    );
     if (rc !== 0) this.#fail(`${opText(op)}: failed with ${errName(rc)}`);
     // One UNMAP per userfaultfd, carrying the whole munmap range.
     const unmaps = events.filter((e) => e.type === "unmap");
@@ -387,7 +430,10 @@ export class Checker {
       if (!present || p.poison !== false) return;
       const wp = (cats[i]! & PAGE_IS.WRITTEN) === 0;
       if (p.pte === false) this.#fail(`pagemap-scan: page ${i} present, expected not`);
-      if (p.wp !== undefined && p.wp !== wp) this.#fail(`pagemap-scan: page ${i} ${wp ? "not written (uffd-wp)" : "written (no uffd-wp)"}, expected ${p.wp ? "uffd-wp" : "no uffd-wp"}`);
+      if (p.wp !== undefined && p.wp !== wp)
+        this.#fail(
+          `pagemap-scan: page ${i} ${wp ? "not written (uffd-wp)" : "written (no uffd-wp)"}, expected ${p.wp ? "uffd-wp" : "no uffd-wp"}`,
+        );
       p.pte = true;
       p.wp = wp;
     });

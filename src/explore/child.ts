@@ -62,14 +62,23 @@ async function exploreMem(req: MemRequest, mem: MemoryType, kernel: FeatureSet):
   let shown = 0;
   const onProgress = req.progress
     ? (s: ExploreStats) => {
-      if (s.ms - shown < 250) return;
-      shown = s.ms;
-      process.stderr.write(progressLine(mem.name, s, req.timeMs));
-    }
+        if (s.ms - shown < 250) return;
+        shown = s.ms;
+        process.stderr.write(progressLine(mem.name, s, req.timeMs));
+      }
     : undefined;
   const r = req.replay
     ? await replay(t, req.replay, plants)
-    : await explore(t, { seed: req.seed, runs: req.runs, timeMs: req.timeMs, ops: req.ops, plants, onProgress, stepAround: req.stepAround, onSequence: lastWriter(req.lastFile, mem.name) });
+    : await explore(t, {
+        seed: req.seed,
+        runs: req.runs,
+        timeMs: req.timeMs,
+        ops: req.ops,
+        plants,
+        onProgress,
+        stepAround: req.stepAround,
+        onSequence: lastWriter(req.lastFile, mem.name),
+      });
   if (req.progress) process.stderr.write("\r\x1b[K");
   if (t.noNative) r.stats.notes.push(`fork and poison not drawn: the native helpers cannot run here (${t.noNative})`);
   stopToucher();

@@ -107,9 +107,14 @@ export async function explore(t: Target, o: ExploreOptions): Promise<ExploreResu
       return {
         stats,
         finding: {
-          seed, sequence: seq, step: d.step, text: d.text,
+          seed,
+          sequence: seq,
+          step: d.step,
+          text: d.text,
           lines: [...sequenceText(seq), `-> step ${d.step}: ${d.text}`],
-          replay: encodeReplay(t.mem.name, seq), foundOps: firstOps, shrinks,
+          replay: encodeReplay(t.mem.name, seq),
+          foundOps: firstOps,
+          shrinks,
         },
       };
     }
@@ -130,9 +135,14 @@ export async function replay(t: Target, seq: Sequence, plants: ExplorePlants): P
   return {
     stats,
     finding: {
-      seed: 0, sequence: seq, step: d.step, text: d.text,
+      seed: 0,
+      sequence: seq,
+      step: d.step,
+      text: d.text,
       lines: [...sequenceText(seq), `-> step ${d.step}: ${d.text}`],
-      replay: encodeReplay(t.mem.name, seq), foundOps: seq.ops.length, shrinks: 0,
+      replay: encodeReplay(t.mem.name, seq),
+      foundOps: seq.ops.length,
+      shrinks: 0,
     },
   };
 }

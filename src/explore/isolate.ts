@@ -34,7 +34,11 @@ export async function runIsolated(req: MemRequest, limitMs: number): Promise<Iso
 
 async function run(req: MemRequest, limitMs: number, lastFile: string): Promise<Isolated> {
   const proc = Bun.spawn([...selfCommand(), MEM_COMMAND, "--stdin"], {
-    stdin: "pipe", stdout: "pipe", stderr: req.progress ? "inherit" : "pipe", env: process.env, detached: true,
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: req.progress ? "inherit" : "pipe",
+    env: process.env,
+    detached: true,
   });
   live.add(proc);
   const out = new Response(proc.stdout).text();
@@ -57,7 +61,8 @@ async function run(req: MemRequest, limitMs: number, lastFile: string): Promise<
   const batch = `seed ${req.seed}`;
   const last = existsSync(lastFile) ? readFileSync(lastFile, "utf8").trim() : "";
   if (last) tail.push(`the sequence it was running: uffd-suite explore --replay '${last}'`);
-  if (timedOut) return { status: "crash", reason: `TIMEOUT ${Math.round(limitMs / 1000)} s (${batch}: still running; killed)`, stderr: tail };
+  if (timedOut)
+    return { status: "crash", reason: `TIMEOUT ${Math.round(limitMs / 1000)} s (${batch}: still running; killed)`, stderr: tail };
   if (proc.signalCode) return { status: "crash", reason: `crashed: ${proc.signalCode} (${batch})`, stderr: tail };
   return { status: "crash", reason: `exited with code ${proc.exitCode} without an answer (${batch})`, stderr: tail };
 }

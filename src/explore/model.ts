@@ -65,7 +65,12 @@ export class Model {
     this.ps = pageSize;
     this.split = new Array<boolean | undefined>(n + 1).fill(false);
     this.pages = Array.from({ length: n }, () => ({
-      reg: 0, pte: false, val: undefined, cached: kind.shared ? false : undefined, wp: false, poison: false,
+      reg: 0,
+      pte: false,
+      val: undefined,
+      cached: kind.shared ? false : undefined,
+      wp: false,
+      poison: false,
     }));
   }
 
@@ -77,19 +82,21 @@ export class Model {
 
   register(a: number, b: number, m: number, refused: string | undefined): Choice[] {
     if (refused) return [{ err: refused, apply: () => {} }];
-    return [{
-      err: "0",
-      apply: () => {
-        for (const p of this.#span(a, b)) {
-          // A mapping already registered in (at least) these modes is left as it is; otherwise the modes are replaced.
-          if ((p.reg & m) === m) continue;
-          // Dropping WP mode by re-registering leaves the bits as they were: not promised.
-          if (p.reg & WP && !(m & WP) && p.wp !== false) p.wp = undefined;
-          p.reg = m;
-        }
-        this.#resplit(a, b);
+    return [
+      {
+        err: "0",
+        apply: () => {
+          for (const p of this.#span(a, b)) {
+            // A mapping already registered in (at least) these modes is left as it is; otherwise the modes are replaced.
+            if ((p.reg & m) === m) continue;
+            // Dropping WP mode by re-registering leaves the bits as they were: not promised.
+            if (p.reg & WP && !(m & WP) && p.wp !== false) p.wp = undefined;
+            p.reg = m;
+          }
+          this.#resplit(a, b);
+        },
       },
-    }];
+    ];
   }
 
   /** After [a, b) changed: a boundary between different registrations is certain, between equal ones not promised. */
@@ -111,17 +118,19 @@ export class Model {
   }
 
   unregister(a: number, b: number): Choice[] {
-    return [{
-      err: "0",
-      apply: () => {
-        for (const p of this.#span(a, b)) {
-          // Unregistering a WP range clears its uffd-wp bits and markers.
-          if (p.reg & WP) p.wp = false;
-          p.reg = 0;
-        }
-        this.#resplit(a, b);
+    return [
+      {
+        err: "0",
+        apply: () => {
+          for (const p of this.#span(a, b)) {
+            // Unregistering a WP range clears its uffd-wp bits and markers.
+            if (p.reg & WP) p.wp = false;
+            p.reg = 0;
+          }
+          this.#resplit(a, b);
+        },
       },
-    }];
+    ];
   }
 
   /** "" when [a, b) lies in one registered mapping; else the errno that range gives. */
@@ -156,9 +165,7 @@ export class Model {
       const s = stopAt(this.pages[i]!);
       if (!s.err) continue;
       const bytes = (i - a) * this.ps;
-      out.push(i === a
-        ? { err: s.err, result: -errnoOf(s.err), apply: done(i) }
-        : { err: "EAGAIN", result: bytes, apply: done(i) });
+      out.push(i === a ? { err: s.err, result: -errnoOf(s.err), apply: done(i) } : { err: "EAGAIN", result: bytes, apply: done(i) });
       if (!s.maybe) return out;
     }
     out.push({ err: "0", result: (b - a) * this.ps, apply: done(b) });
@@ -169,10 +176,19 @@ export class Model {
     const bad = this.#oneRegistered(a, b);
     if (bad) return [{ err: bad, result: -errnoOf(bad), apply: () => {} }];
     if (wp && !(this.pages[a]!.reg & WP)) return this.#maybeSplit(a, b, [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }]);
-    return this.#maybeSplit(a, b, this.#fill(a, b, (p) => this.#occupied(p, true), (p) => {
-      const i = this.pages.indexOf(p);
-      this.#install(p, stamps(i - a), wp);
-    }));
+    return this.#maybeSplit(
+      a,
+      b,
+      this.#fill(
+        a,
+        b,
+        (p) => this.#occupied(p, true),
+        (p) => {
+          const i = this.pages.indexOf(p);
+          this.#install(p, stamps(i - a), wp);
+        },
+      ),
+    );
   }
 
   zeropage(a: number, b: number): Choice[] {
@@ -180,12 +196,21 @@ export class Model {
     if (bad) return [{ err: bad, result: -errnoOf(bad), apply: () => {} }];
     if (this.kind.hugetlb) return this.#maybeSplit(a, b, [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }]);
     // Anon ZEROPAGE wants an entry with nothing in it: a uffd-wp marker refuses.
-    return this.#maybeSplit(a, b, this.#fill(a, b, (p) => {
-      const occ = this.#occupied(p, true);
-      if (occ.err && !occ.maybe) return occ;
-      if (p.pte === false && p.wp !== false) return { err: "EEXIST", maybe: !(this.kind.anon && p.wp === true) };
-      return occ;
-    }, (p) => this.#install(p, 0, false)));
+    return this.#maybeSplit(
+      a,
+      b,
+      this.#fill(
+        a,
+        b,
+        (p) => {
+          const occ = this.#occupied(p, true);
+          if (occ.err && !occ.maybe) return occ;
+          if (p.pte === false && p.wp !== false) return { err: "EEXIST", maybe: !(this.kind.anon && p.wp === true) };
+          return occ;
+        },
+        (p) => this.#install(p, 0, false),
+      ),
+    );
   }
 
   continue(a: number, b: number, wp: boolean): Choice[] {
@@ -194,33 +219,51 @@ export class Model {
     if (wp && !(this.pages[a]!.reg & WP)) return this.#maybeSplit(a, b, [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }]);
     if (this.kind.anon) return this.#maybeSplit(a, b, [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }]);
     if (!this.kind.shared) return this.#maybeSplit(a, b, [{ err: "EFAULT", result: -errnoOf("EFAULT"), apply: () => {} }]);
-    return this.#maybeSplit(a, b, this.#fill(a, b, (p) => {
-      if (p.cached === false) return { err: "EFAULT" };
-      const occ = p.pte === true ? { err: "EEXIST" } : p.pte === undefined ? { err: "EEXIST", maybe: true } : {};
-      if (p.cached === undefined) return { err: occ.err ?? "EFAULT", maybe: true };
-      if (!occ.err && p.poison !== false) return { err: "EEXIST", maybe: true };
-      return occ;
-    }, (p) => {
-      p.pte = true;
-      p.cached = true;
-      p.poison = false;
-      p.wp = wp;
-    }));
+    return this.#maybeSplit(
+      a,
+      b,
+      this.#fill(
+        a,
+        b,
+        (p) => {
+          if (p.cached === false) return { err: "EFAULT" };
+          const occ = p.pte === true ? { err: "EEXIST" } : p.pte === undefined ? { err: "EEXIST", maybe: true } : {};
+          if (p.cached === undefined) return { err: occ.err ?? "EFAULT", maybe: true };
+          if (!occ.err && p.poison !== false) return { err: "EEXIST", maybe: true };
+          return occ;
+        },
+        (p) => {
+          p.pte = true;
+          p.cached = true;
+          p.poison = false;
+          p.wp = wp;
+        },
+      ),
+    );
   }
 
   poison(a: number, b: number): Choice[] {
     const bad = this.#oneRegistered(a, b);
     if (bad) return [{ err: bad, result: -errnoOf(bad), apply: () => {} }];
     // POISON needs an entry with nothing at all in it (a marker refuses too).
-    return this.#maybeSplit(a, b, this.#fill(a, b, (p) => {
-      if (p.pte === true || p.poison === true) return { err: "EEXIST" };
-      if (p.pte === undefined || p.poison === undefined || p.wp !== false) return { err: "EEXIST", maybe: true };
-      return {};
-    }, (p) => {
-      p.pte = false;
-      p.poison = true;
-      p.wp = false;
-    }));
+    return this.#maybeSplit(
+      a,
+      b,
+      this.#fill(
+        a,
+        b,
+        (p) => {
+          if (p.pte === true || p.poison === true) return { err: "EEXIST" };
+          if (p.pte === undefined || p.poison === undefined || p.wp !== false) return { err: "EEXIST", maybe: true };
+          return {};
+        },
+        (p) => {
+          p.pte = false;
+          p.poison = true;
+          p.wp = false;
+        },
+      ),
+    );
   }
 
   move(a: number, b: number, stamps: (i: number) => number): Choice[] {
@@ -233,15 +276,22 @@ export class Model {
         : [{ err: "EINVAL", result: -errnoOf("EINVAL"), apply: () => {} }];
     }
     // MOVE needs an empty entry: a present page or any marker refuses.
-    const moved = this.#fill(a, b, (p) => {
-      if (p.pte === true || p.poison === true || (p.wp === true && p.pte === false)) return { err: "EEXIST" };
-      if (p.pte === undefined || p.poison === undefined || p.wp === undefined) return { err: "EEXIST", maybe: true };
-      return {};
-    }, (p) => {
-      const i = this.pages.indexOf(p);
-      this.#install(p, stamps(i - a), false);
-    });
-    return this.spans(a, b) === "maybe" ? [...moved, ...["EINVAL", "ENOENT"].map((err) => ({ err, result: -errnoOf(err), apply: () => {} }))] : moved;
+    const moved = this.#fill(
+      a,
+      b,
+      (p) => {
+        if (p.pte === true || p.poison === true || (p.wp === true && p.pte === false)) return { err: "EEXIST" };
+        if (p.pte === undefined || p.poison === undefined || p.wp === undefined) return { err: "EEXIST", maybe: true };
+        return {};
+      },
+      (p) => {
+        const i = this.pages.indexOf(p);
+        this.#install(p, stamps(i - a), false);
+      },
+    );
+    return this.spans(a, b) === "maybe"
+      ? [...moved, ...["EINVAL", "ENOENT"].map((err) => ({ err, result: -errnoOf(err), apply: () => {} }))]
+      : moved;
   }
 
   /** Whether COPY/ZEROPAGE find the page taken (a present page, or a page in the file). */

@@ -28,7 +28,22 @@ export type Op =
 
 export type OpName = Op["o"];
 export const OP_NAMES: readonly OpName[] = [
-  "reg", "unreg", "copy", "zero", "cont", "poison", "move", "wp", "touch", "alias", "madv", "mremap", "munmap", "pagemap", "fork", "scan",
+  "reg",
+  "unreg",
+  "copy",
+  "zero",
+  "cont",
+  "poison",
+  "move",
+  "wp",
+  "touch",
+  "alias",
+  "madv",
+  "mremap",
+  "munmap",
+  "pagemap",
+  "fork",
+  "scan",
 ];
 
 /** How the handler resolves a missing fault. */
@@ -55,22 +70,38 @@ const flag = (on: boolean, name: string) => (on ? ` ${name}` : "");
 /** One operation as a line of text ("register 0..8 missing|wp"). */
 export function opText(op: Op): string {
   switch (op.o) {
-    case "reg": return `register ${range(op)} ${modeText(op.m)}`;
-    case "unreg": return `unregister ${range(op)}`;
-    case "copy": return `copy ${range(op)}${flag(op.wp, "wp")}${flag(op.dw, "dontwake")}`;
-    case "zero": return `zeropage ${range(op)}${flag(op.dw, "dontwake")}`;
-    case "cont": return `continue ${range(op)}${flag(op.wp, "wp")}${flag(op.dw, "dontwake")}`;
-    case "poison": return `poison ${range(op)}${flag(op.dw, "dontwake")}`;
-    case "move": return `move ${range(op)}${flag(op.dw, "dontwake")}`;
-    case "wp": return `writeprotect ${range(op)} ${op.on ? "on" : "off"}${flag(op.dw, "dontwake")}`;
-    case "touch": return `touch-${op.w ? "write" : "read"} ${op.p} (missing: ${op.res}${op.dw ? ", dontwake+wake" : ""})`;
-    case "alias": return `alias-write ${op.p}`;
-    case "madv": return `madvise ${range(op)} ${op.rm ? "REMOVE" : "DONTNEED"}`;
-    case "mremap": return "mremap all -> other place";
-    case "munmap": return `munmap ${range(op)} (a fresh mapping in its place)`;
-    case "pagemap": return `pagemap ${op.p}`;
-    case "fork": return `fork, child reads pagemap ${op.p}`;
-    case "scan": return "pagemap-scan all (written, present)";
+    case "reg":
+      return `register ${range(op)} ${modeText(op.m)}`;
+    case "unreg":
+      return `unregister ${range(op)}`;
+    case "copy":
+      return `copy ${range(op)}${flag(op.wp, "wp")}${flag(op.dw, "dontwake")}`;
+    case "zero":
+      return `zeropage ${range(op)}${flag(op.dw, "dontwake")}`;
+    case "cont":
+      return `continue ${range(op)}${flag(op.wp, "wp")}${flag(op.dw, "dontwake")}`;
+    case "poison":
+      return `poison ${range(op)}${flag(op.dw, "dontwake")}`;
+    case "move":
+      return `move ${range(op)}${flag(op.dw, "dontwake")}`;
+    case "wp":
+      return `writeprotect ${range(op)} ${op.on ? "on" : "off"}${flag(op.dw, "dontwake")}`;
+    case "touch":
+      return `touch-${op.w ? "write" : "read"} ${op.p} (missing: ${op.res}${op.dw ? ", dontwake+wake" : ""})`;
+    case "alias":
+      return `alias-write ${op.p}`;
+    case "madv":
+      return `madvise ${range(op)} ${op.rm ? "REMOVE" : "DONTNEED"}`;
+    case "mremap":
+      return "mremap all -> other place";
+    case "munmap":
+      return `munmap ${range(op)} (a fresh mapping in its place)`;
+    case "pagemap":
+      return `pagemap ${op.p}`;
+    case "fork":
+      return `fork, child reads pagemap ${op.p}`;
+    case "scan":
+      return "pagemap-scan all (written, present)";
   }
 }
 

@@ -4,8 +4,15 @@ import { OP_NAMES, type OpName } from "./ops.ts";
 
 /** Longer spellings accepted for --ops. */
 const OP_ALIASES: Readonly<Record<string, OpName>> = {
-  register: "reg", unregister: "unreg", zeropage: "zero", continue: "cont", writeprotect: "wp",
-  madvise: "madv", "touch-read": "touch", "touch-write": "touch", "alias-write": "alias",
+  register: "reg",
+  unregister: "unreg",
+  zeropage: "zero",
+  continue: "cont",
+  writeprotect: "wp",
+  madvise: "madv",
+  "touch-read": "touch",
+  "touch-write": "touch",
+  "alias-write": "alias",
 };
 
 /** "10m", "60s", "1h", "500ms" or plain seconds; undefined where it is none of those. */
@@ -18,7 +25,10 @@ export function parseDuration(text: string): number | undefined {
 }
 
 export function parseMemList(text: string): MemoryName[] | string {
-  const names = text.split(",").map((s) => s.trim()).filter(Boolean);
+  const names = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.length === 0) return "--mem wants a comma list of memory types";
   const bad = names.find((n) => !(MEMORY_NAMES as readonly string[]).includes(n));
   if (bad) return `unknown memory type '${bad}' (expected one of ${MEMORY_NAMES.join(", ")})`;
@@ -26,7 +36,10 @@ export function parseMemList(text: string): MemoryName[] | string {
 }
 
 export function parseOpList(text: string): OpName[] | string {
-  const names = text.split(",").map((s) => s.trim()).filter(Boolean);
+  const names = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.length === 0) return "--ops wants a comma list of operations";
   const out: OpName[] = [];
   for (const n of names) {

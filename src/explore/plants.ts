@@ -12,7 +12,11 @@ export interface ExplorePlants {
   readonly copyWrongPage: boolean;
 }
 
-export const PLANT_NAMES = { skipWake: "explore-skip-wake", dropWpAfterMremap: "explore-mremap-wp", copyWrongPage: "explore-copy-page" } as const;
+export const PLANT_NAMES = {
+  skipWake: "explore-skip-wake",
+  dropWpAfterMremap: "explore-mremap-wp",
+  copyWrongPage: "explore-copy-page",
+} as const;
 
 export function explorePlants(env: Record<string, string | undefined> = process.env): ExplorePlants {
   const names = new Set(plantNames(env));

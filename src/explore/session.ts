@@ -94,7 +94,17 @@ export async function makeTarget(mem: MemoryType, kernel: FeatureSet): Promise<T
     rig.dispose();
   }
   const noNative = await probeNative();
-  return { mem, pages, pageSize, kernel, refusedModes, pagemapScan: probePagemapScan(), continueWp, wpAcrossMappings, ...(noNative ? { noNative } : {}) };
+  return {
+    mem,
+    pages,
+    pageSize,
+    kernel,
+    refusedModes,
+    pagemapScan: probePagemapScan(),
+    continueWp,
+    wpAcrossMappings,
+    ...(noNative ? { noNative } : {}),
+  };
 }
 
 function probePagemapScan(): boolean {
@@ -122,7 +132,12 @@ let toucher: Toucher | undefined;
 let pagemap: Pagemap | undefined;
 let scanner: PagemapScanner | undefined;
 
-export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlants, opts: { stepAround?: boolean; waitMs?: number } = {}): Promise<SequenceResult> {
+export async function runSequence(
+  t: Target,
+  seq: Sequence,
+  plants: ExplorePlants,
+  opts: { stepAround?: boolean; waitMs?: number } = {},
+): Promise<SequenceResult> {
   const waitMs = opts.waitMs ?? 500;
   if (t.mem.hugetlb) {
     // Another run that takes the huge pages back would turn our next fault into a SIGBUS: stop first.
@@ -134,17 +149,27 @@ export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlant
   const features = seq.features.filter((f) => t.kernel.has(f)) as FeatureName[];
   const rig = new Rig({ mem: t.mem, pages: t.pages, pageSize: t.pageSize, features });
   const has = (f: FeatureName) => features.includes(f);
-  const model = new Model(t.pages, {
-    shared: t.mem.fileBacked && t.mem.hasAlias,
-    hugetlb: t.mem.hugetlb,
-    anon: !t.mem.fileBacked,
-    // WP_ASYNC brings WP_UNPOPULATED with it.
-    markers: t.mem.fileBacked || has("WP_UNPOPULATED") || has("WP_ASYNC"),
-    wpAsync: has("WP_ASYNC"),
-    wpAcrossMappings: t.wpAcrossMappings,
-  }, t.pageSize);
+  const model = new Model(
+    t.pages,
+    {
+      shared: t.mem.fileBacked && t.mem.hasAlias,
+      hugetlb: t.mem.hugetlb,
+      anon: !t.mem.fileBacked,
+      // WP_ASYNC brings WP_UNPOPULATED with it.
+      markers: t.mem.fileBacked || has("WP_UNPOPULATED") || has("WP_ASYNC"),
+      wpAsync: has("WP_ASYNC"),
+      wpAcrossMappings: t.wpAcrossMappings,
+    },
+    t.pageSize,
+  );
   const checker = new Checker({
-    rig, model, toucher, plants, pagemap, waitMs, stepAround: opts.stepAround ?? true,
+    rig,
+    model,
+    toucher,
+    plants,
+    pagemap,
+    waitMs,
+    stepAround: opts.stepAround ?? true,
     refused: (m) => {
       for (const bit of Object.values(MODE_BITS)) if (m & bit && t.refusedModes[bit]) return t.refusedModes[bit];
       return undefined;
@@ -172,7 +197,11 @@ export async function runSequence(t: Target, seq: Sequence, plants: ExplorePlant
   }
   if (!finish(rig)) {
     const text = "the access never came back, even after the userfaultfd was closed";
-    return { ops: checker.ops, known: checker.known, divergence: result.divergence ? { ...result.divergence, text: `${result.divergence.text}; ${text}` } : { step, text } };
+    return {
+      ops: checker.ops,
+      known: checker.known,
+      divergence: result.divergence ? { ...result.divergence, text: `${result.divergence.text}; ${text}` } : { step, text },
+    };
   }
   return result;
 }

@@ -1,7 +1,13 @@
 // The control block explore's main thread and its toucher Worker share
 // (a SharedArrayBuffer): one request at a time, its reply, and the op codes.
 export const TOUCH_OP = {
-  READ: 1, WRITE: 2, SCAN: 3, MADVISE: 4, MREMAP: 5, REMAP_FRESH: 6, EXIT: 7,
+  READ: 1,
+  WRITE: 2,
+  SCAN: 3,
+  MADVISE: 4,
+  MREMAP: 5,
+  REMAP_FRESH: 6,
+  EXIT: 7,
 } as const;
 
 /** Int32 slots. */

@@ -7,7 +7,10 @@ import { close, pipe } from "../sys/fd.ts";
 import { libc } from "../sys/libc.ts";
 import { CONTROL_BYTES, D, I, TOUCH_OP } from "./shared.ts";
 
-export type Wait = { readonly type: "uffd" } | { readonly type: "done"; readonly result: number; readonly sigbus: boolean } | { readonly type: "timeout" };
+export type Wait =
+  | { readonly type: "uffd" }
+  | { readonly type: "done"; readonly result: number; readonly sigbus: boolean }
+  | { readonly type: "timeout" };
 
 export class Toucher {
   readonly #w: Worker;
@@ -47,7 +50,11 @@ export class Toucher {
   }
 
   /** Send a request (answered through wait()). */
-  send(op: number, addr: number, opts: { value?: number; len?: number; arg?: number; fd?: number; flags?: number; offset?: number } = {}): void {
+  send(
+    op: number,
+    addr: number,
+    opts: { value?: number; len?: number; arg?: number; fd?: number; flags?: number; offset?: number } = {},
+  ): void {
     if (this.busy) throw new Error("explore toucher: a request is still out");
     const i = this.#i32;
     const f = this.#f64;

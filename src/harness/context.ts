@@ -71,7 +71,8 @@ export class UffdTestContext {
   readonly #inflight = new Set<Promise<unknown>>();
 
   private constructor(
-    mem: MemoryType, size: number,
+    mem: MemoryType,
+    size: number,
     parts: { src: Area; dst: Area; uffd: Uffd; pool: WorkerPool; verify: Float64Array; wrongPage: boolean },
   ) {
     const { src, dst, uffd, pool, verify } = parts;
@@ -94,13 +95,19 @@ export class UffdTestContext {
     let dst: Area | undefined;
     try {
       dst = Area.allocate(mem, size, { role: "dst" });
-      const verify = opts.initSource === false
-        ? new Float64Array(size / src.pageSize)
-        : initSourcePages(src.addr, size / src.pageSize, src.pageSize);
+      const verify =
+        opts.initSource === false ? new Float64Array(size / src.pageSize) : initSourcePages(src.addr, size / src.pageSize, src.pageSize);
       // The destination starts empty whatever happened while the source was written.
       dst.release();
       const uffd = Uffd.create({ ...opts.open, features: opts.features ?? [] });
-      return new UffdTestContext(mem, size, { src, dst, uffd, pool: opts.pool ?? workerPool(), verify, wrongPage: opts.wrongPage ?? false });
+      return new UffdTestContext(mem, size, {
+        src,
+        dst,
+        uffd,
+        pool: opts.pool ?? workerPool(),
+        verify,
+        wrongPage: opts.wrongPage ?? false,
+      });
     } catch (e) {
       dst?.dispose();
       src.dispose();
@@ -168,12 +175,12 @@ export class UffdTestContext {
    * promise also rejects when a running handler fails, so a dead handler
    * ends the test instead of hanging it.
    */
-  async touch(
-    job: Omit<TouchJob, "type">,
-    opts: { timeoutMs?: number; raceHandlers?: boolean } = {},
-  ): Promise<TouchResult> {
+  async touch(job: Omit<TouchJob, "type">, opts: { timeoutMs?: number; raceHandlers?: boolean } = {}): Promise<TouchResult> {
     const w = await this.pool.acquire("toucher");
-    const { result: run, finished } = w.runTracked<TouchResult>({ type: "touch", ...job }, { timeoutMs: opts.timeoutMs ?? caseLimitMs(30_000) });
+    const { result: run, finished } = w.runTracked<TouchResult>(
+      { type: "touch", ...job },
+      { timeoutMs: opts.timeoutMs ?? caseLimitMs(30_000) },
+    );
     this.#inflight.add(finished);
     finished.then(() => this.#inflight.delete(finished));
     try {
@@ -181,7 +188,10 @@ export class UffdTestContext {
       return await (h ? Promise.race([run, h.failed]) : run);
     } finally {
       // A toucher still blocked in a fault is retired by the pool, not reused.
-      run.then(() => this.pool.release(w), () => this.pool.release(w));
+      run.then(
+        () => this.pool.release(w),
+        () => this.pool.release(w),
+      );
     }
   }
 
@@ -214,10 +224,7 @@ export class UffdTestContext {
     // so would turn that retry into a SIGSEGV that kills the process.
     this.uffd.close();
     if (this.#inflight.size > 0) {
-      const quiet = await Promise.race([
-        Promise.allSettled([...this.#inflight]).then(() => true),
-        Bun.sleep(10_000).then(() => false),
-      ]);
+      const quiet = await Promise.race([Promise.allSettled([...this.#inflight]).then(() => true), Bun.sleep(10_000).then(() => false)]);
       if (!quiet) {
         // A Worker is still inside the areas: leaking them is the safe choice.
         return;

@@ -138,7 +138,10 @@ export class Handlers {
         slot,
       };
       const entry: Running = { worker, pipe: stop, done: worker.run<ServeResult>(job), finished: false };
-      entry.done.then(() => (entry.finished = true), () => (entry.finished = true));
+      entry.done.then(
+        () => (entry.finished = true),
+        () => (entry.finished = true),
+      );
       return entry;
     });
     return new Handlers(o, counters, running);

@@ -31,6 +31,11 @@ export async function madviseInWorker(pool: WorkerPool, range: { addr: number; l
   const w = await pool.acquire("syscall");
   let over = false;
   const done = w.run<number>({ type: "madvise", addr: range.addr, len: range.len, advice, tid: slot });
-  done.then(() => pool.release(w), () => pool.release(w)).finally(() => (over = true));
+  done
+    .then(
+      () => pool.release(w),
+      () => pool.release(w),
+    )
+    .finally(() => (over = true));
   return { tid: () => Atomics.load(tid, 0), done, settled: () => over };
 }

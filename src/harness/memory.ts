@@ -74,21 +74,48 @@ function withOffers(t: TypeFacts): MemoryType {
 export const MEMORY: Readonly<Record<MemoryName, MemoryType>> = {
   anon: withOffers({ name: "anon", fileBacked: false, hugetlb: false, shmem: false, shared: false, hasAlias: false }),
   shmem: withOffers({
-    name: "shmem", fileBacked: true, hugetlb: false, shmem: true, shared: true, hasAlias: true,
-    missingFeature: "MISSING_SHMEM", wpFeature: "WP_HUGETLBFS_SHMEM", minorFeature: "MINOR_SHMEM",
+    name: "shmem",
+    fileBacked: true,
+    hugetlb: false,
+    shmem: true,
+    shared: true,
+    hasAlias: true,
+    missingFeature: "MISSING_SHMEM",
+    wpFeature: "WP_HUGETLBFS_SHMEM",
+    minorFeature: "MINOR_SHMEM",
   }),
   // The C allocator maps shmem-private shared too; "private" only changes how wp-fork zaps.
   "shmem-private": withOffers({
-    name: "shmem-private", fileBacked: true, hugetlb: false, shmem: true, shared: false, hasAlias: true,
-    missingFeature: "MISSING_SHMEM", wpFeature: "WP_HUGETLBFS_SHMEM", minorFeature: "MINOR_SHMEM",
+    name: "shmem-private",
+    fileBacked: true,
+    hugetlb: false,
+    shmem: true,
+    shared: false,
+    hasAlias: true,
+    missingFeature: "MISSING_SHMEM",
+    wpFeature: "WP_HUGETLBFS_SHMEM",
+    minorFeature: "MINOR_SHMEM",
   }),
   hugetlb: withOffers({
-    name: "hugetlb", fileBacked: true, hugetlb: true, shmem: false, shared: true, hasAlias: true,
-    missingFeature: "MISSING_HUGETLBFS", wpFeature: "WP_HUGETLBFS_SHMEM", minorFeature: "MINOR_HUGETLBFS",
+    name: "hugetlb",
+    fileBacked: true,
+    hugetlb: true,
+    shmem: false,
+    shared: true,
+    hasAlias: true,
+    missingFeature: "MISSING_HUGETLBFS",
+    wpFeature: "WP_HUGETLBFS_SHMEM",
+    minorFeature: "MINOR_HUGETLBFS",
   }),
   "hugetlb-private": withOffers({
-    name: "hugetlb-private", fileBacked: true, hugetlb: true, shmem: false, shared: false, hasAlias: false,
-    missingFeature: "MISSING_HUGETLBFS", wpFeature: "WP_HUGETLBFS_SHMEM",
+    name: "hugetlb-private",
+    fileBacked: true,
+    hugetlb: true,
+    shmem: false,
+    shared: false,
+    hasAlias: false,
+    missingFeature: "MISSING_HUGETLBFS",
+    wpFeature: "WP_HUGETLBFS_SHMEM",
   }),
 };
 
@@ -98,7 +125,11 @@ export function featuresFor(mem: MemoryType, kind: "missing" | "wp" | "minor"): 
 }
 
 /** Why `kind` faults cannot be had on `mem` with this kernel (`feature missing: X, Y`), or undefined. */
-export function lackingFor(mem: MemoryType, kind: "missing" | "wp" | "minor", kernel: { missing(list: readonly FeatureName[]): FeatureName[] }): string | undefined {
+export function lackingFor(
+  mem: MemoryType,
+  kind: "missing" | "wp" | "minor",
+  kernel: { missing(list: readonly FeatureName[]): FeatureName[] },
+): string | undefined {
   const need = featuresFor(mem, kind);
   if (!need) return `${mem.name} has no ${kind} faults`;
   const missing = kernel.missing([...need]);
@@ -165,7 +196,14 @@ export class Area {
   #disposed = false;
 
   private constructor(
-    mem: MemoryType, size: number, pageSize: number, addr: number, alias: number, reserve: number, reserveLen: number, fd = -1,
+    mem: MemoryType,
+    size: number,
+    pageSize: number,
+    addr: number,
+    alias: number,
+    reserve: number,
+    reserveLen: number,
+    fd = -1,
   ) {
     this.#fd = fd;
     this.mem = mem;

@@ -37,7 +37,10 @@ export async function runFaultJob<R extends NativeFaultJob["routine"]>(
   const w: PooledWorker = await ctx.pool.acquire("toucher");
   const job = { type: "native-fault", routine, args } as NativeFaultJob;
   const { result, finished } = w.runTracked<NativeFaultResults[R]>(job, { timeoutMs: opts.timeoutMs ?? caseLimitMs(30_000) });
-  result.then(() => ctx.pool.release(w), () => ctx.pool.release(w));
+  result.then(
+    () => ctx.pool.release(w),
+    () => ctx.pool.release(w),
+  );
   const h = ctx.handlers;
   try {
     return await (h ? Promise.race([result, h.failed]) : result);

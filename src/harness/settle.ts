@@ -6,7 +6,10 @@ export async function within<T>(p: Promise<T>, ms: number): Promise<{ ok: true; 
   const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
   try {
     return await Promise.race([
-      p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })),
+      p.then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
       timeout,
     ]);
   } finally {

@@ -56,7 +56,9 @@ export function wrongPage(page: number, tagPage: number, tagSeed: number, seed: 
 
 /** A tag read as one u64 (seed << 32 | page number) where page `page`'s belongs, in words. */
 export function tagText(page: number, tag: bigint, seed: number): string {
-  return wrongPage(page, Number(tag & 0xffffffffn), Number(tag >> 32n), seed) ?? `page ${page} holds its own data (tag 0x${tag.toString(16)})`;
+  return (
+    wrongPage(page, Number(tag & 0xffffffffn), Number(tag >> 32n), seed) ?? `page ${page} holds its own data (tag 0x${tag.toString(16)})`
+  );
 }
 
 function hex8(n: number): string {

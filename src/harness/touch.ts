@@ -8,8 +8,8 @@ import { TAG_OFFSET, wrongPage } from "./source.ts";
 
 export function touch(job: TouchJob): TouchResult {
   const tid = job.reportTid ? gettid() : undefined;
-  const r = job.op !== "read" && job.op !== "write" ? syscallOp(job)
-    : touchPages(job, job.progress ? new Int32Array(job.progress) : undefined);
+  const r =
+    job.op !== "read" && job.op !== "write" ? syscallOp(job) : touchPages(job, job.progress ? new Int32Array(job.progress) : undefined);
   return tid === undefined ? r : { ...r, tid };
 }
 

@@ -121,17 +121,20 @@ export interface SettingMismatch {
  */
 export function checkSettings(): SettingMismatch[] {
   if (found.size === 0) return [];
-  return withSettingsLock(() =>
-    [...found].flatMap(([path, f]) => {
-      let seen: string;
-      try {
-        seen = readSetting(path);
-      } catch (e) {
-        seen = `unreadable (${(e as Error).message})`;
-      }
-      const expected = f.others === undefined ? f.value : String(Number(f.value) + othersShare(path) + ownShare(path));
-      return seen === expected ? [] : [{ path, expected, seen }];
-    }), RESTORE_WAIT_MS);
+  return withSettingsLock(
+    () =>
+      [...found].flatMap(([path, f]) => {
+        let seen: string;
+        try {
+          seen = readSetting(path);
+        } catch (e) {
+          seen = `unreadable (${(e as Error).message})`;
+        }
+        const expected = f.others === undefined ? f.value : String(Number(f.value) + othersShare(path) + ownShare(path));
+        return seen === expected ? [] : [{ path, expected, seen }];
+      }),
+    RESTORE_WAIT_MS,
+  );
 }
 
 /** A changed sysfs/procfs value that goes back on dispose(). */

@@ -115,7 +115,6 @@ function usableDir(): string {
   return dir!;
 }
 
-
 const journalPath = (dir: string) => join(dir, "runs.json");
 /** Where versions before the shared huge page counts kept one run's record (they hold the lock while it exists). */
 const legacyPath = (dir: string) => join(dir, "settings.json");

@@ -55,7 +55,7 @@ export class ReportCollector implements ResultSink {
     const diagnostics = [...this.#notes, ...lines(r.diagnostics)];
     this.#notes = [];
     const said = r.reason === undefined ? null : ktapText(r.reason);
-    const reason = r.status === "pass" ? null : r.status === "skip" ? (said ?? "") : (said || (diagnostics.at(-1) ?? null));
+    const reason = r.status === "pass" ? null : r.status === "skip" ? (said ?? "") : said || (diagnostics.at(-1) ?? null);
     this.records.push({
       n: this.records.length + 1,
       name: ktapText(r.name),

@@ -7,7 +7,8 @@
 import type { CaseRecord, RunReport } from "./model.ts";
 
 /** Characters XML 1.0 does not allow at all (C0 controls but tab, LF, CR; lone surrogates; U+FFFE/U+FFFF). */
-const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const NOT_XML =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** Text content: the five entities, and no character XML forbids (shown as U+FFFD). */
 export function xmlText(s: string): string {
@@ -20,7 +21,9 @@ export function xmlAttr(s: string): string {
 }
 
 function attrs(a: Record<string, string | number>): string {
-  return Object.entries(a).map(([k, v]) => ` ${k}="${xmlAttr(String(v))}"`).join("");
+  return Object.entries(a)
+    .map(([k, v]) => ` ${k}="${xmlAttr(String(v))}"`)
+    .join("");
 }
 
 function testcase(c: CaseRecord): string {
@@ -56,7 +59,9 @@ export function renderJunit(report: RunReport): string {
     ...props.map(([k, v]) => `      <property${attrs({ name: k!, value: v! })}/>`),
     `    </properties>`,
     ...report.cases.map(testcase),
-    ...(s.interrupted ? [`    <system-err>${xmlText(`Bail out! interrupted by ${s.interrupted} after ${s.total} of ${s.planned} results`)}</system-err>`] : []),
+    ...(s.interrupted
+      ? [`    <system-err>${xmlText(`Bail out! interrupted by ${s.interrupted} after ${s.total} of ${s.planned} results`)}</system-err>`]
+      : []),
     `  </testsuite>`,
     `</testsuites>`,
   ];

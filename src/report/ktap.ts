@@ -13,7 +13,11 @@ import { type Counts, outcomeOf, type Result, type ResultSink, type Status } fro
 
 /** A name or reason on one line, without the '#' that would end a TAP description. */
 export function ktapText(s: string): string {
-  return s.replace(/[\r\n]+/g, " ").replace(/#/g, "").replace(/\s+/g, " ").trim();
+  return s
+    .replace(/[\r\n]+/g, " ")
+    .replace(/#/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
 }
 
 export function ktapResultLine(n: number, name: string, status: Status, directive?: string): string {

@@ -50,8 +50,10 @@ export interface StressRunIo {
 export async function executeStress(req: StressRequest, io: StressRunIo): Promise<StressOutcome> {
   if (!req.geometry) {
     return {
-      status: "skip", reason: "no hugetlb page size on this kernel",
-      totals: { missing: 0, wp: 0, eexist: 0, locks: 0, bounces: 0 }, seconds: 0,
+      status: "skip",
+      reason: "no hugetlb page size on this kernel",
+      totals: { missing: 0, wp: 0, eexist: 0, locks: 0, bounces: 0 },
+      seconds: 0,
     };
   }
   try {
@@ -68,8 +70,10 @@ export async function executeStress(req: StressRequest, io: StressRunIo): Promis
     });
   } catch (e) {
     return {
-      status: "fail", reason: e instanceof Error ? e.message : String(e),
-      totals: { missing: 0, wp: 0, eexist: 0, locks: 0, bounces: 0 }, seconds: 0,
+      status: "fail",
+      reason: e instanceof Error ? e.message : String(e),
+      totals: { missing: 0, wp: 0, eexist: 0, locks: 0, bounces: 0 },
+      seconds: 0,
     };
   }
 }

@@ -72,7 +72,6 @@ function featuresFor(mem: MemoryType, wp: boolean, kernel: FeatureSet): FeatureN
   return f;
 }
 
-
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -82,7 +81,10 @@ export async function runStress(opts: StressOptions): Promise<StressOutcome> {
   const { mem, geometry: g } = opts;
   const totals = { missing: 0, wp: 0, eexist: 0, locks: 0, bounces: 0 };
   const done = (status: StressOutcome["status"], reason?: string): StressOutcome => ({
-    status, reason, totals, seconds: (performance.now() - started) / 1000,
+    status,
+    reason,
+    totals,
+    seconds: (performance.now() - started) / 1000,
   });
 
   let kernel: FeatureSet;
@@ -317,8 +319,15 @@ class StressRun {
         return this.#run<TouchResult>(this.#toucher, { type: "touch", ...job }, timeoutMs);
       },
       serve: {
-        strategy: "copy", dst: dst.addr, dstAlias: dst.alias, src: src.addr, size: this.#bytes, pageSize: this.#g.pageSize,
-        applyWp: this.#wp, forbidWriteMissing: true, onFork: "close",
+        strategy: "copy",
+        dst: dst.addr,
+        dstAlias: dst.alias,
+        src: src.addr,
+        size: this.#bytes,
+        pageSize: this.#g.pageSize,
+        applyWp: this.#wp,
+        forbidWriteMissing: true,
+        onFork: "close",
       },
     });
     for (const p of handlers.serving) this.#track(p, "serve");
@@ -340,7 +349,7 @@ class StressRun {
         verify: this.#verify.buffer as SharedArrayBuffer,
         ctrl: this.#ctrlBuf,
         writeFirst: this.#opts.plant?.has("write-first") ?? false,
-      } satisfies LockJob)
+      } satisfies LockJob),
     );
   }
 
@@ -358,7 +367,7 @@ class StressRun {
         endPage: (group + 1) * g.pagesPerGroup,
         wp: this.#wp,
         ctrl: this.#ctrlBuf,
-      } satisfies CopyJob)
+      } satisfies CopyJob),
     );
   }
 

@@ -19,7 +19,9 @@ const RELEASE_WAIT_MS = 30_000;
 
 export function holdHugepage(size: number): HugepageHold {
   const child: Subprocess<"pipe", "pipe", "inherit"> = Bun.spawn([...selfCommand(), "hugepage-hold", "--kb", String(size / 1024)], {
-    stdin: "pipe", stdout: "pipe", stderr: "inherit",
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
   });
   const held = (async () => {
     const dec = new TextDecoder();

@@ -42,7 +42,12 @@ export async function stressInChild(args: readonly string[], name: string): Prom
       return Promise.all([...live].map((p) => p.exited));
     });
   }
-  const proc = Bun.spawn([...selfCommand(), "stress", ...args, "--format", "json"], { stdin: "ignore", stdout: "pipe", stderr: "inherit", env: process.env });
+  const proc = Bun.spawn([...selfCommand(), "stress", ...args, "--format", "json"], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "inherit",
+    env: process.env,
+  });
   live.add(proc);
   const text = await new Response(proc.stdout).text();
   await proc.exited;

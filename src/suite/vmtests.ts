@@ -74,7 +74,14 @@ function sideLane(wp: boolean): Map<MemoryName, Promise<RowOutcome>> {
   let prev: Promise<unknown> = Promise.resolve();
   for (const row of VMTESTS_STRESS) {
     if (row.mib === "H") continue;
-    const args = [row.mem, String(row.mib), String(row.bounces), "--eexist-interval", String(EEXIST_INTERVAL_S), ...(wp ? [] : ["--no-wp"])];
+    const args = [
+      row.mem,
+      String(row.mib),
+      String(row.bounces),
+      "--eexist-interval",
+      String(EEXIST_INTERVAL_S),
+      ...(wp ? [] : ["--no-wp"]),
+    ];
     const p = prev.then(() => stressInChild(args, stressName({ mem: MEMORY[row.mem], mib: row.mib as number, bounces: row.bounces })));
     lane.set(row.mem, p);
     // Handled here (a rejection is read where the row is reported); the next row starts after this one either way.
@@ -116,7 +123,11 @@ async function runParts(opts: VmtestsOptions, lane: Map<MemoryName, Promise<RowO
     await runUnit({ timeoutS: opts.unitTimeoutS, setup: opts.setup, isolate: true, jobs: opts.jobs, sink: section(sink) });
   } catch (e) {
     sink.result({
-      name: "uffd-unit-tests", part: "unit", memory: null, status: "fail", reason: "runner failed",
+      name: "uffd-unit-tests",
+      part: "unit",
+      memory: null,
+      status: "fail",
+      reason: "runner failed",
       diagnostics: [`unit runner failed: ${(e as Error).message}`],
     });
   }
@@ -193,7 +204,11 @@ async function runParts(opts: VmtestsOptions, lane: Map<MemoryName, Promise<RowO
     runWpMremap({ sink: section(sink), setup: opts.setup, held });
   } catch (e) {
     sink.result({
-      name: "uffd-wp-mremap", part: "wp-mremap", memory: null, status: "fail", reason: "runner failed",
+      name: "uffd-wp-mremap",
+      part: "wp-mremap",
+      memory: null,
+      status: "fail",
+      reason: "runner failed",
       diagnostics: [`wp-mremap runner failed: ${(e as Error).message}`],
     });
   }

@@ -4,8 +4,14 @@ import { libc } from "./libc.ts";
 import { syscallTable } from "./arch.ts";
 
 export const O = {
-  RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, EXCL: 0o200, TRUNC: 0o1000,
-  NONBLOCK: 0o4000, CLOEXEC: 0o2000000,
+  RDONLY: 0,
+  WRONLY: 1,
+  RDWR: 2,
+  CREAT: 0o100,
+  EXCL: 0o200,
+  TRUNC: 0o1000,
+  NONBLOCK: 0o4000,
+  CLOEXEC: 0o2000000,
 } as const;
 export const POLL = { IN: 0x1, PRI: 0x2, OUT: 0x4, ERR: 0x8, HUP: 0x10, NVAL: 0x20 } as const;
 export const F = { GETFL: 3, SETFL: 4 } as const;

@@ -6,12 +6,27 @@ import { libc } from "./libc.ts";
 
 export const PROT = { NONE: 0, READ: 1, WRITE: 2, EXEC: 4 } as const;
 export const MAP = {
-  SHARED: 0x01, PRIVATE: 0x02, FIXED: 0x10, ANONYMOUS: 0x20, NORESERVE: 0x4000,
-  POPULATE: 0x8000, HUGETLB: 0x40000, FIXED_NOREPLACE: 0x100000,
+  SHARED: 0x01,
+  PRIVATE: 0x02,
+  FIXED: 0x10,
+  ANONYMOUS: 0x20,
+  NORESERVE: 0x4000,
+  POPULATE: 0x8000,
+  HUGETLB: 0x40000,
+  FIXED_NOREPLACE: 0x100000,
 } as const;
 export const MADV = {
-  NORMAL: 0, DONTNEED: 4, REMOVE: 9, DONTFORK: 10, DOFORK: 11, HUGEPAGE: 14, NOHUGEPAGE: 15,
-  PAGEOUT: 21, POPULATE_READ: 22, POPULATE_WRITE: 23, COLLAPSE: 25,
+  NORMAL: 0,
+  DONTNEED: 4,
+  REMOVE: 9,
+  DONTFORK: 10,
+  DOFORK: 11,
+  HUGEPAGE: 14,
+  NOHUGEPAGE: 15,
+  PAGEOUT: 21,
+  POPULATE_READ: 22,
+  POPULATE_WRITE: 23,
+  COLLAPSE: 25,
 } as const;
 export const MREMAP = { MAYMOVE: 1, FIXED: 2, DONTUNMAP: 4 } as const;
 export const MFD = { CLOEXEC: 1, ALLOW_SEALING: 2, HUGETLB: 4 } as const;
@@ -60,12 +75,7 @@ export function tryMadvise(addr: number, len: number, advice: number): number {
   return libc.madvise(addr, len, advice) < 0 ? lastErrno() : 0;
 }
 
-export function mremap(
-  addr: number,
-  oldLen: number,
-  newLen: number,
-  opts: { flags?: number; to?: number } = {},
-): number {
+export function mremap(addr: number, oldLen: number, newLen: number, opts: { flags?: number; to?: number } = {}): number {
   const r = libc.mremap(addr, oldLen, newLen, opts.flags ?? MREMAP.MAYMOVE, opts.to ?? 0);
   return asAddress("mremap", r, `len=${oldLen}->${newLen}`);
 }

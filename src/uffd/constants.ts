@@ -28,9 +28,7 @@ export const FEATURE_BITS = [
 export type FeatureName = (typeof FEATURE_BITS)[number];
 
 /** Feature name -> mask. */
-export const FEATURE = Object.freeze(
-  Object.fromEntries(FEATURE_BITS.map((n, i) => [n, 2 ** i])),
-) as Readonly<Record<FeatureName, number>>;
+export const FEATURE = Object.freeze(Object.fromEntries(FEATURE_BITS.map((n, i) => [n, 2 ** i]))) as Readonly<Record<FeatureName, number>>;
 
 /** ioctl command numbers (the _UFFDIO_* values); bit N of an ioctl set means command N is offered. */
 export const IOCTL_NRS = {

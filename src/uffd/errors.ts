@@ -41,8 +41,6 @@ export function requireFeatures(available: FeatureSet, want: readonly FeatureNam
 export class UffdPermissionError extends Error {
   override readonly name = "UffdPermissionError";
   constructor(detail: string) {
-    super(
-      `no permission to create a userfaultfd (needs root, vm.unprivileged_userfaultfd=1 or access to /dev/userfaultfd): ${detail}`,
-    );
+    super(`no permission to create a userfaultfd (needs root, vm.unprivileged_userfaultfd=1 or access to /dev/userfaultfd): ${detail}`);
   }
 }

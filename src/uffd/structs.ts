@@ -30,13 +30,18 @@ export const UFFD_MSG = {
   off: {
     event: 0, // u8
     // pagefault
-    flags: 8, address: 16, ptid: 24, // u64, u64, u32
+    flags: 8,
+    address: 16,
+    ptid: 24, // u64, u64, u32
     // fork
     ufd: 8, // u32
     // remap
-    from: 8, to: 16, len: 24,
+    from: 8,
+    to: 16,
+    len: 24,
     // remove / unmap
-    start: 8, end: 16,
+    start: 8,
+    end: 16,
   },
 } as const;
 

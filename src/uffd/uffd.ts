@@ -10,8 +10,16 @@ import { Scratch } from "../sys/mem.ts";
 import { syscallTable } from "../sys/arch.ts";
 import { FeatureSet, IoctlSet } from "./bits.ts";
 import {
-  CONTINUE_MODE, COPY_MODE, type FeatureName, MOVE_MODE, POISON_MODE, REGISTER_MODE,
-  UFFD_API, UFFD_USER_MODE_ONLY, WRITEPROTECT_MODE, ZEROPAGE_MODE,
+  CONTINUE_MODE,
+  COPY_MODE,
+  type FeatureName,
+  MOVE_MODE,
+  POISON_MODE,
+  REGISTER_MODE,
+  UFFD_API,
+  UFFD_USER_MODE_ONLY,
+  WRITEPROTECT_MODE,
+  ZEROPAGE_MODE,
 } from "./constants.ts";
 import { requireFeatures, UffdIoctlError, UffdPermissionError } from "./errors.ts";
 import { decodeEvent, type UffdEvent } from "./events.ts";
@@ -91,7 +99,7 @@ export class Uffd {
 
   /** Create a userfaultfd without the API handshake. */
   static open(opts: OpenOptions = {}): Uffd {
-    const base = (opts.cloexec ?? true ? O.CLOEXEC : 0) | (opts.nonBlocking ?? true ? O.NONBLOCK : 0);
+    const base = ((opts.cloexec ?? true) ? O.CLOEXEC : 0) | ((opts.nonBlocking ?? true) ? O.NONBLOCK : 0);
     const umo = opts.userModeOnly ?? true;
     const order: OpenVia[] = opts.via === "dev" ? ["dev"] : opts.via === "syscall" ? ["syscall"] : ["syscall", "dev"];
     const failures: string[] = [];
@@ -164,9 +172,7 @@ export class Uffd {
 
   /** UFFDIO_REGISTER; returns the ioctls offered for the range. */
   register(range: Range, modes: RegisterModes): IoctlSet {
-    const mode =
-      (modes.missing ? REGISTER_MODE.MISSING : 0) | (modes.wp ? REGISTER_MODE.WP : 0) |
-      (modes.minor ? REGISTER_MODE.MINOR : 0);
+    const mode = (modes.missing ? REGISTER_MODE.MISSING : 0) | (modes.wp ? REGISTER_MODE.WP : 0) | (modes.minor ? REGISTER_MODE.MINOR : 0);
     return this.registerMode(range, mode);
   }
 
@@ -386,4 +392,3 @@ export function probeFeatures(opts: OpenOptions = {}): FeatureSet {
     u.close();
   }
 }
-

@@ -36,11 +36,18 @@ export function caseRequest(entry: PlannedCase, token?: string): CaseRequest {
 
 /** The line Bun prints when it dies of a signal ("panic(main thread): Segmentation fault at address 0x8"). */
 function crashLine(stderr: string): string | undefined {
-  return stderr.split("\n").find((l) => /^panic\(|Segmentation fault|Bus error|Aborted/.test(l))?.trim();
+  return stderr
+    .split("\n")
+    .find((l) => /^panic\(|Segmentation fault|Bus error|Aborted/.test(l))
+    ?.trim();
 }
 
 function tail(text: string, lines: number): string[] {
-  return text.split("\n").map((l) => l.trimEnd()).filter(Boolean).slice(-lines);
+  return text
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter(Boolean)
+    .slice(-lines);
 }
 
 /** Lines of a stream as they come; at its end, what followed the last newline. */
@@ -175,7 +182,10 @@ export class CaseProcesses {
       // A process that ran cases before died idle, before it took this one: this
       // case never started. It runs in a new process; the death is shown with it.
       const again = await this.#runIn(entry, startCaseProcess());
-      result = { ...again.result, diagnostics: [...first.result.diagnostics.map((d) => `before this case: ${d}`), ...again.result.diagnostics] };
+      result = {
+        ...again.result,
+        diagnostics: [...first.result.diagnostics.map((d) => `before this case: ${d}`), ...again.result.diagnostics],
+      };
     }
     const ms = Math.round(performance.now() - started);
     log.debug(`${entry.name}: the case took ${result.ms ?? "?"} ms of the ${ms} ms from its request to its verdict`);
@@ -239,10 +249,12 @@ export class CaseProcesses {
   /** End every process of this run still alive (idle spares, and cases of a run cut short) and reap them. */
   async close(): Promise<void> {
     const all = new Set([...this.#spares.splice(0), ...live]);
-    await Promise.all([...all].map(async (cp) => {
-      await reap(cp);
-      live.delete(cp);
-    }));
+    await Promise.all(
+      [...all].map(async (cp) => {
+        await reap(cp);
+        live.delete(cp);
+      }),
+    );
   }
 }
 
@@ -272,9 +284,7 @@ export function judge(entry: PlannedCase, progress: Progress, ended: Ended, opts
     };
   }
   const why = ended.signalCode ? crashLine(stderr) : undefined;
-  const how = ended.signalCode
-    ? `killed by ${ended.signalCode}${why ? ` (${why})` : ""}`
-    : `exited with code ${ended.exitCode}`;
+  const how = ended.signalCode ? `killed by ${ended.signalCode}${why ? ` (${why})` : ""}` : `exited with code ${ended.exitCode}`;
   const crashed = ended.signalCode ? { reason: `crashed: ${ended.signalCode}` } : {};
   if (progress.stage === "result") {
     if (!ended.signalCode && ended.exitCode === 0) return progress.result;
@@ -285,13 +295,11 @@ export function judge(entry: PlannedCase, progress: Progress, ended: Ended, opts
       diagnostics: [...progress.result.diagnostics, `${entry.name}: case process ${how} after its result (${progress.result.status})`],
     };
   }
-  const where = progress.stage === "bad" ? `with ${progress.why}` : `${WHERE[progress.stage]}${ended.sent ? "" : " (its stdin was closed)"}`;
+  const where =
+    progress.stage === "bad" ? `with ${progress.why}` : `${WHERE[progress.stage]}${ended.sent ? "" : " (its stdin was closed)"}`;
   return {
     status: "fail",
     ...crashed,
-    diagnostics: [
-      `${entry.name}: case process ${how} ${where}`,
-      ...(ended.signalCode ? [] : tail(stderr, 5).map((l) => `stderr: ${l}`)),
-    ],
+    diagnostics: [`${entry.name}: case process ${how} ${where}`, ...(ended.signalCode ? [] : tail(stderr, 5).map((l) => `stderr: ${l}`))],
   };
 }

@@ -83,7 +83,8 @@ export function readProgress(stdout: string, req: CaseRequest): Progress {
     results.push(r);
   }
   if (results.length > 1) return { stage: "bad", why: `${results.length} result records` };
-  if (results.length === 1) return tail === "" ? { stage: "result", result: results[0]! } : { stage: "bad", why: "output after its record" };
+  if (results.length === 1)
+    return tail === "" ? { stage: "result", result: results[0]! } : { stage: "bad", why: "output after its record" };
   if (tail.startsWith("{")) return { stage: "partial" };
   return acked ? { stage: "acked" } : { stage: "no-ack" };
 }

@@ -57,11 +57,15 @@ function timeoutLabel(s: number): string {
 async function inProcess(entry: PlannedCase, kernel: KernelView, timeoutS: number): Promise<CaseResult> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const limit = new Promise<CaseResult>((resolve) => {
-    timer = setTimeout(() => resolve({
-      status: "fail",
-      reason: `TIMEOUT ${timeoutLabel(timeoutS)}`,
-      diagnostics: [`${entry.name}: still running after ${timeoutLabel(timeoutS)} (in-process: left behind)`],
-    }), timeoutS * 1000);
+    timer = setTimeout(
+      () =>
+        resolve({
+          status: "fail",
+          reason: `TIMEOUT ${timeoutLabel(timeoutS)}`,
+          diagnostics: [`${entry.name}: still running after ${timeoutLabel(timeoutS)} (in-process: left behind)`],
+        }),
+      timeoutS * 1000,
+    );
   });
   try {
     return await Promise.race([runCase(entry.unit, entry.mem, { kernel: featuresOf(kernel), planted: plantedFromEnv() }), limit]);
@@ -103,7 +107,14 @@ class InOrder {
 
 /** A case's result in the run's stream: named, with its memory type. */
 function unitResult(entry: PlannedCase, r: CaseResult): Result {
-  return { name: entry.name, part: "unit", memory: entry.mem?.name ?? null, status: r.status, reason: r.reason, diagnostics: r.diagnostics };
+  return {
+    name: entry.name,
+    part: "unit",
+    memory: entry.mem?.name ?? null,
+    status: r.status,
+    reason: r.reason,
+    diagnostics: r.diagnostics,
+  };
 }
 
 export async function runUnit(opts: UnitRunOptions): Promise<void> {
@@ -120,7 +131,9 @@ export async function runUnit(opts: UnitRunOptions): Promise<void> {
   hugepages.ensure(hugepagesWanted(needs.filter((_, i) => !fixedSkip[i])));
   const admission = new Admission({ jobs, memoryMiB: memoryBudgetMiB() });
   const out = new InOrder(plan, opts.sink);
-  const procs = opts.isolate ? new CaseProcesses({ timeoutMs: opts.timeoutS * 1000, timeoutLabel: timeoutLabel(opts.timeoutS), stderr: opts.stderr }) : undefined;
+  const procs = opts.isolate
+    ? new CaseProcesses({ timeoutMs: opts.timeoutS * 1000, timeoutLabel: timeoutLabel(opts.timeoutS), stderr: opts.stderr })
+    : undefined;
   const pending = plan.map((_, i) => i);
   const running = new Map<number, Promise<void>>();
   let failure: unknown;

@@ -26,11 +26,19 @@ export function caseName(c: FolioCase): string {
 export function planCases(sizes: { thp: readonly number[]; hugetlb: readonly number[] }): FolioCase[] {
   const rows = (list: readonly number[], hugetlb: boolean, combos: Array<[boolean, boolean]>) =>
     combos.flatMap(([priv, swapout]) => list.map((size) => ({ size, private: priv, swapout, hugetlb })));
-  const four: Array<[boolean, boolean]> = [[false, false], [true, false], [false, true], [true, true]];
+  const four: Array<[boolean, boolean]> = [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ];
   return [
     ...rows([PAGE_SIZE], false, four),
     ...rows(sizes.thp, false, four),
-    ...rows(sizes.hugetlb, true, [[false, false], [true, false]]),
+    ...rows(sizes.hugetlb, true, [
+      [false, false],
+      [true, false],
+    ]),
   ];
 }
 
@@ -97,7 +105,11 @@ export function testOneFolio(c: FolioCase, pm: Pagemap, plant: Plant = {}): Outc
       const entries = pm.range(mem, c.size);
       const resident = entries.findIndex((e) => (e & PAGEMAP.SWAPPED) === 0n);
       if (resident >= 0) {
-        return { status: "skip", reason: "no swap: MADV_PAGEOUT did not swap the page out", diagnostics: [...diagnostics, `page ${resident} not swapped (entry 0x${entries[resident]!.toString(16)})`] };
+        return {
+          status: "skip",
+          reason: "no swap: MADV_PAGEOUT did not swap the page out",
+          diagnostics: [...diagnostics, `page ${resident} not swapped (entry 0x${entries[resident]!.toString(16)})`],
+        };
       }
     }
     const before = wpState(pm, mem, c.size, true);

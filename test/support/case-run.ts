@@ -11,11 +11,7 @@ import { hugepagesFor, skipReason, staticSkipReason } from "../../src/unit/gate.
 import type { CaseResult } from "../../src/unit/result.ts";
 import { runCase } from "../../src/unit/run-case.ts";
 
-export async function runOne(
-  c: UnitCase,
-  mem: MemoryName,
-  opts: { kernel: FeatureSet; plant?: readonly string[] },
-): Promise<CaseResult> {
+export async function runOne(c: UnitCase, mem: MemoryName, opts: { kernel: FeatureSet; plant?: readonly string[] }): Promise<CaseResult> {
   const type = MEMORY[mem];
   const skip = skipReason(c, type, { features: opts.kernel });
   if (skip) return { status: "skip", reason: skip, diagnostics: [] };

@@ -25,7 +25,10 @@ export const GOLDEN_FORMATS: ReadonlyArray<{ readonly ext: string; readonly form
  * run. A stress bounce's fault counts also leave out a kind that saw none.
  */
 export function maskNumbers(s: string): string {
-  return s.replace(/userfaults .*$/, "userfaults …").replace(/0x[0-9a-fA-F]+/g, "ADDR").replace(/\d+(\.\d+)?/g, "#");
+  return s
+    .replace(/userfaults .*$/, "userfaults …")
+    .replace(/0x[0-9a-fA-F]+/g, "ADDR")
+    .replace(/\d+(\.\d+)?/g, "#");
 }
 
 /** KTAP: header, plan, result lines (number, verdict, name kept; the directive masked), diagnostics and totals masked. */
@@ -59,16 +62,22 @@ export function normalizeJson(text: string): string {
 
 /** JUnit XML: structure, names and counts kept; times, host, versions and free-text numbers masked. */
 export function normalizeJunit(text: string): string {
-  return text.split("\n").map((line) => {
-    if (/^\s*<testsuites?[ >]/.test(line)) {
-      return line.replace(/ time="[^"]*"/, ' time="D"').replace(/ timestamp="[^"]*"/, ' timestamp="T"').replace(/ hostname="[^"]*"/, ' hostname="H"');
-    }
-    const prop = /^(\s*<property name="(?:version|kernel|arch)" value=")[^"]*("\/>)$/.exec(line);
-    if (prop) return `${prop[1]}X${prop[2]}`;
-    if (/^\s*<testcase /.test(line)) return line.replace(/ time="[^"]*"/, ' time="D"');
-    if (/^\s*<(property|\/|\?xml)/.test(line)) return line;
-    return maskNumbers(line);
-  }).join("\n");
+  return text
+    .split("\n")
+    .map((line) => {
+      if (/^\s*<testsuites?[ >]/.test(line)) {
+        return line
+          .replace(/ time="[^"]*"/, ' time="D"')
+          .replace(/ timestamp="[^"]*"/, ' timestamp="T"')
+          .replace(/ hostname="[^"]*"/, ' hostname="H"');
+      }
+      const prop = /^(\s*<property name="(?:version|kernel|arch)" value=")[^"]*("\/>)$/.exec(line);
+      if (prop) return `${prop[1]}X${prop[2]}`;
+      if (/^\s*<testcase /.test(line)) return line.replace(/ time="[^"]*"/, ' time="D"');
+      if (/^\s*<(property|\/|\?xml)/.test(line)) return line;
+      return maskNumbers(line);
+    })
+    .join("\n");
 }
 
 export function normalize(ext: string, text: string): string {
@@ -77,7 +86,11 @@ export function normalize(ext: string, text: string): string {
 
 function sizes(dir: string, re: RegExp): number[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).map((d) => re.exec(d)?.[1]).filter((x) => x !== undefined).map(Number).sort((a, b) => a - b);
+  return readdirSync(dir)
+    .map((d) => re.exec(d)?.[1])
+    .filter((x) => x !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /** What the results depend on besides the code: the golden files hold for this machine only. */

@@ -8,7 +8,10 @@ export interface ProgramRun {
 }
 
 export function underKselftestRunner(num: number, name: string, r: ProgramRun): string {
-  const body = `${r.out}${r.err}`.split("\n").filter((l, i, a) => l !== "" || i < a.length - 1).map((l) => `# ${l}`);
+  const body = `${r.out}${r.err}`
+    .split("\n")
+    .filter((l, i, a) => l !== "" || i < a.length - 1)
+    .map((l) => `# ${l}`);
   const hdr = `selftests: mm: ${name}`;
   const result = r.code === 0 ? `ok ${num} ${hdr}` : r.code === 4 ? `ok ${num} ${hdr} # SKIP` : `not ok ${num} ${hdr} # exit=${r.code}`;
   return ["TAP version 13", "1..1", `# ${hdr}`, ...body, result].join("\n");

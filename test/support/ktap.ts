@@ -54,7 +54,9 @@ export class KtapTally {
 }
 
 /** One KTAP result line: number, name, verdict and what follows the name's `# `. */
-export function parseKtapResult(line: string): { n: number; name: string; result: "pass" | "fail" | "skip"; directive: string | null } | undefined {
+export function parseKtapResult(
+  line: string,
+): { n: number; name: string; result: "pass" | "fail" | "skip"; directive: string | null } | undefined {
   const m = /^(not ok|ok) (\d+) ([^#]*?)\s*(?:#\s*(.*))?$/.exec(line);
   if (!m) return undefined;
   const directive = m[4]?.trim() || null;

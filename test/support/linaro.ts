@@ -11,7 +11,11 @@ export interface LinaroCase {
 
 /** parse-output.py's slugify: `[n]` dropped, other characters to `_`, one `_` off each end, `_-` to `__`. */
 export function linaroSlugify(s: string): string {
-  return s.replace(/\[\d{1,5}\]/g, "").replace(/[^A-Za-z0-9_-]+/g, "_").replace(/^_|_$/g, "").replace(/_-/g, "__");
+  return s
+    .replace(/\[\d{1,5}\]/g, "")
+    .replace(/[^A-Za-z0-9_-]+/g, "_")
+    .replace(/^_|_$/g, "")
+    .replace(/_-/g, "__");
 }
 
 interface TapLine {

@@ -21,10 +21,9 @@ export class Live {
       const dec = new TextDecoder();
       for await (const chunk of stream) add(dec.decode(chunk, { stream: true }));
     };
-    this.#done = Promise.all([
-      drain(this.proc.stdout, (t) => (this.out += t)),
-      drain(this.proc.stderr, (t) => (this.err += t)),
-    ]).then(() => {});
+    this.#done = Promise.all([drain(this.proc.stdout, (t) => (this.out += t)), drain(this.proc.stderr, (t) => (this.err += t))]).then(
+      () => {},
+    );
   }
 
   get pid(): number {
@@ -57,6 +56,12 @@ export class Live {
     await this.proc.exited;
     clearTimeout(timer);
     await this.#done;
-    return { code: this.proc.exitCode, signal: this.proc.signalCode === null ? null : String(this.proc.signalCode), out: this.out, err: this.err, hung };
+    return {
+      code: this.proc.exitCode,
+      signal: this.proc.signalCode === null ? null : String(this.proc.signalCode),
+      out: this.out,
+      err: this.err,
+      hung,
+    };
   }
 }

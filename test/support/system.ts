@@ -17,7 +17,12 @@ function files(): string[] {
     join(THP, "defrag"),
     join(THP, "use_zero_page"),
   ];
-  const dirs = (d: string) => (existsSync(d) ? readdirSync(d).filter((n) => /^hugepages-\d+kB$/.test(n)).sort() : []);
+  const dirs = (d: string) =>
+    existsSync(d)
+      ? readdirSync(d)
+          .filter((n) => /^hugepages-\d+kB$/.test(n))
+          .sort()
+      : [];
   for (const n of dirs(THP)) out.push(join(THP, n, "enabled"), join(THP, n, "shmem_enabled"));
   for (const n of dirs(HUGETLB)) out.push(join(HUGETLB, n, "nr_hugepages"), join(HUGETLB, n, "nr_overcommit_hugepages"));
   return out.filter((f) => existsSync(f));

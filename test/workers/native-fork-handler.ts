@@ -18,7 +18,6 @@ export interface ForkHandlerInit {
   readonly pageSize: number;
 }
 
-
 declare const self: Worker;
 
 const MAX_FDS = 64;

@@ -42,14 +42,27 @@ export function nativeRoutine(name: string, fn: unknown): NativeRoutine {
 
 /** Exit codes of the built-in routines. */
 export const CHILD_EXIT = {
-  OK: 0, MISMATCH: 1, BAD_ARGS: 2, OPEN_FAILED: 3, READ_FAILED: 4, REPORT_FAILED: 5,
-  MADVISE_FAILED: 6, SIGACTION_FAILED: 7, ORPHANED: 8,
+  OK: 0,
+  MISMATCH: 1,
+  BAD_ARGS: 2,
+  OPEN_FAILED: 3,
+  READ_FAILED: 4,
+  REPORT_FAILED: 5,
+  MADVISE_FAILED: 6,
+  SIGACTION_FAILED: 7,
+  ORPHANED: 8,
 } as const;
 
 const EXIT_TEXT: Readonly<Record<number, string>> = {
-  0: "ok", 1: "content mismatch", 2: "bad arguments", 3: "cannot open /proc/self/pagemap",
-  4: "cannot read /proc/self/pagemap", 5: "cannot write the report pipe", 6: "madvise failed",
-  7: "sigaction failed", 8: "parent gone before the child started",
+  0: "ok",
+  1: "content mismatch",
+  2: "bad arguments",
+  3: "cannot open /proc/self/pagemap",
+  4: "cannot read /proc/self/pagemap",
+  5: "cannot write the report pipe",
+  6: "madvise failed",
+  7: "sigaction failed",
+  8: "parent gone before the child started",
 };
 
 export function childExitMeaning(code: number): string {
@@ -160,8 +173,16 @@ function encodeBuiltin(routine: BuiltinRoutine, a: BuiltinArgs[BuiltinRoutine], 
       return {
         fn: s.child_touch,
         slots: [
-          t.addr, t.len, step, ACCESS[t.access ?? "read"], t.offset ?? 0, t.value ?? 0,
-          ck ? CHECK[ck.kind] : 0, ck?.offset ?? 0, ck?.expect ?? 0, perPage,
+          t.addr,
+          t.len,
+          step,
+          ACCESS[t.access ?? "read"],
+          t.offset ?? 0,
+          t.value ?? 0,
+          ck ? CHECK[ck.kind] : 0,
+          ck?.offset ?? 0,
+          ck?.expect ?? 0,
+          perPage,
         ],
       };
     }

@@ -78,8 +78,22 @@ export function sigbusResolve(a: SigbusResolveArgs): SigbusResolveResult {
   const verify = new Scratch(Math.max(8, a.pages * 8));
   try {
     for (let i = 0; i < a.pages; i++) verify.view.setBigUint64(i * 8, BigInt(a.expected[i] ?? 0), true);
-    const slots = [a.uffd, a.dst, a.src, a.pages, a.pageSize, a.countOffset, verify.addr, a.wp ? 1 : 0,
-      a.ioctls.copy, a.ioctls.wake, a.ioctls.writeProtect, a.tag?.offset ?? 0, a.tag?.seed ?? 0, a.sourceShift ?? 0];
+    const slots = [
+      a.uffd,
+      a.dst,
+      a.src,
+      a.pages,
+      a.pageSize,
+      a.countOffset,
+      verify.addr,
+      a.wp ? 1 : 0,
+      a.ioctls.copy,
+      a.ioctls.wake,
+      a.ioctls.writeProtect,
+      a.tag?.offset ?? 0,
+      a.tag?.seed ?? 0,
+      a.sourceShift ?? 0,
+    ];
     slots.forEach((v, i) => args.view.setBigUint64(i * 8, BigInt.asUintN(64, BigInt(v)), true));
     const rc = unit().symbols.faults_sigbus_resolve(args.addr as Pointer, out.addr as Pointer);
     const o = (i: number) => out.view.getBigUint64(i * 8, true);

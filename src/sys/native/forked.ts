@@ -14,12 +14,20 @@ const unit = loadNative("forked", forkedSource, {
 
 /** Exit codes of our routines (after child.c's CHILD_EXIT codes). */
 export const FORKED_EXIT = {
-  MREMAP_FAILED: 9, RELEASED_NOT_ZERO: 10, GUP_OPEN_FAILED: 11, PIN_START_FAILED: 12, PIN_STOP_FAILED: 13, WRONG_PAGE: 14,
+  MREMAP_FAILED: 9,
+  RELEASED_NOT_ZERO: 10,
+  GUP_OPEN_FAILED: 11,
+  PIN_START_FAILED: 12,
+  PIN_STOP_FAILED: 13,
+  WRONG_PAGE: 14,
 } as const;
 
 const EXIT_TEXT: Readonly<Record<number, string>> = {
-  9: "mremap failed", 10: "a released page is not zero", 11: "cannot open /sys/kernel/debug/gup_test",
-  12: "PIN_LONGTERM_TEST_START failed", 13: "PIN_LONGTERM_TEST_STOP failed",
+  9: "mremap failed",
+  10: "a released page is not zero",
+  11: "cannot open /sys/kernel/debug/gup_test",
+  12: "PIN_LONGTERM_TEST_START failed",
+  13: "PIN_LONGTERM_TEST_STOP failed",
   14: "a page holds another page's data",
 };
 
@@ -61,9 +69,11 @@ export async function runEventsChild(a: EventsChildArgs, opts?: RunOptions): Pro
   try {
     for (let i = 0; i < a.pages; i++) verify.view.setBigUint64(i * 8, BigInt(a.expected[i] ?? 0), true);
     const routine = nativeRoutine("events", unit().symbols.forked_events);
-    const run = await runChild(routine, [
-      a.dst, a.remapTo, a.pages, a.pageSize, a.countOffset, verify.addr, a.releaseAdvice, a.tag?.offset ?? 0, a.tag?.seed ?? 0,
-    ], opts);
+    const run = await runChild(
+      routine,
+      [a.dst, a.remapTo, a.pages, a.pageSize, a.countOffset, verify.addr, a.releaseAdvice, a.tag?.offset ?? 0, a.tag?.seed ?? 0],
+      opts,
+    );
     const [stage, page, seen, expected, errno] = run.report;
     if (stage === undefined) return { status: run.status };
     return {

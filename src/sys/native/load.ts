@@ -119,9 +119,7 @@ function compile<S extends NativeSymbols>(name: string, source: string, symbols:
   let lib: { symbols: ConvertFns<typeof withBind> };
   try {
     const table = nativeLibcTable();
-    lib = withSourcePath(name, nativeSourceText(name, source), (path) =>
-      cc({ source: path, flags: ["-nostdlib"], symbols: withBind }),
-    );
+    lib = withSourcePath(name, nativeSourceText(name, source), (path) => cc({ source: path, flags: ["-nostdlib"], symbols: withBind }));
     (lib.symbols[NATIVE_BIND_SYMBOL] as unknown as (p: unknown) => void)(ptr(table));
   } catch (e) {
     throw new NativeCompileError(name, e);

@@ -15,8 +15,18 @@ function u64Layout<F extends string>(...fields: F[]): { readonly size: number; r
 
 /** struct pm_scan_arg: twelve u64 fields, 96 bytes. */
 export const PM_SCAN_ARG = u64Layout(
-  "size", "flags", "start", "end", "walk_end", "vec", "vec_len", "max_pages",
-  "category_inverted", "category_mask", "category_anyof_mask", "return_mask",
+  "size",
+  "flags",
+  "start",
+  "end",
+  "walk_end",
+  "vec",
+  "vec_len",
+  "max_pages",
+  "category_inverted",
+  "category_mask",
+  "category_anyof_mask",
+  "return_mask",
 );
 /** struct page_region: [start, end) and the PAGE_IS_* categories of every page in it. */
 export const PAGE_REGION = u64Layout("start", "end", "categories");

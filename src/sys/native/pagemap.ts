@@ -27,8 +27,12 @@ export interface PagemapBits {
 export function decodePagemap(entry: bigint): PagemapBits {
   const has = (bit: bigint) => (entry & bit) !== 0n;
   return {
-    present: has(PAGEMAP.PRESENT), swapped: has(PAGEMAP.SWAPPED), file: has(PAGEMAP.FILE),
-    uffdWp: has(PAGEMAP.UFFD_WP), exclusive: has(PAGEMAP.EXCLUSIVE), softDirty: has(PAGEMAP.SOFT_DIRTY),
+    present: has(PAGEMAP.PRESENT),
+    swapped: has(PAGEMAP.SWAPPED),
+    file: has(PAGEMAP.FILE),
+    uffdWp: has(PAGEMAP.UFFD_WP),
+    exclusive: has(PAGEMAP.EXCLUSIVE),
+    softDirty: has(PAGEMAP.SOFT_DIRTY),
   };
 }
 

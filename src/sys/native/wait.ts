@@ -55,7 +55,8 @@ async function waitUntil(pid: number, deadline: number): Promise<ChildStatus | u
 }
 
 /** Frames of a kernel stack that say nothing about why a task waits. */
-const SCHEDULER_FRAMES = /^(__schedule|schedule|schedule_timeout|io_schedule|do_syscall_64|entry_SYSCALL_64\w*|x64_sys_call|asm_exc_page_fault|exc_page_fault)\b/;
+const SCHEDULER_FRAMES =
+  /^(__schedule|schedule|schedule_timeout|io_schedule|do_syscall_64|entry_SYSCALL_64\w*|x64_sys_call|asm_exc_page_fault|exc_page_fault)\b/;
 
 /**
  * Where a running task is, for a hang report: "blocked in handle_userfault

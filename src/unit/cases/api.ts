@@ -20,7 +20,10 @@ function apiErrno(u: Uffd, features: bigint, api = UFFD_API): number {
 
 function rejected(t: CaseRun, what: string, errno: number): void {
   const want = t.planted.plant.has("errno") ? Errno.EPERM : Errno.EINVAL;
-  t.check(errno === want, what, { expected: `fails with ${errnoName(want)}`, seen: errno === 0 ? "succeeds" : `fails with ${errnoName(errno)}` });
+  t.check(errno === want, what, {
+    expected: `fails with ${errnoName(want)}`,
+    seen: errno === 0 ? "succeeds" : `fails with ${errnoName(errno)}`,
+  });
 }
 
 function apiCase(via: OpenVia): UnitCase {
@@ -45,7 +48,10 @@ function apiCase(via: OpenVia): UnitCase {
       const good = apiErrno(u, 0n);
       t.check(good === 0, "UFFDIO_API with api 0xaa, features 0", { expected: "succeeds", seen: `fails with ${errnoName(good)}` });
       for (const name of ["REGISTER", "UNREGISTER", "API"] as const) {
-        t.check(u.ioctls.has(name), `ioctls answered by UFFDIO_API include ${name}`, { expected: `${name} set`, seen: u.ioctls.toString() });
+        t.check(u.ioctls.has(name), `ioctls answered by UFFDIO_API include ${name}`, {
+          expected: `${name} set`,
+          seen: u.ioctls.toString(),
+        });
       }
       rejected(t, "second UFFDIO_API on the same fd (features PAGEFAULT_FLAG_WP)", apiErrno(u, 1n));
     },

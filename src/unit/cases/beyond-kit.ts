@@ -115,7 +115,10 @@ export interface Pending<T> {
 
 export function pending<T>(p: Promise<T>): Pending<T> {
   let over = false;
-  p.then(() => (over = true), () => (over = true));
+  p.then(
+    () => (over = true),
+    () => (over = true),
+  );
   return { done: p, settled: () => over };
 }
 
@@ -131,13 +134,16 @@ export async function faultingReader(
   compareWith: number,
   progress: Int32Array,
 ): Promise<Pending<TouchResult>> {
-  const reader = pending(ctx.touch(
-    { start: at, pages: 1, pageSize: ctx.pageSize, op: "read", compareWith, progress: progress.buffer as SharedArrayBuffer },
-    { timeoutMs: touchMs() },
-  ));
+  const reader = pending(
+    ctx.touch(
+      { start: at, pages: 1, pageSize: ctx.pageSize, op: "read", compareWith, progress: progress.buffer as SharedArrayBuffer },
+      { timeoutMs: touchMs() },
+    ),
+  );
   const msgs = await readMessages(ctx.uffd, 1, touchMs());
   t.check(msgs.length === 1 && msgs[0]?.type === "pagefault" && msgs[0].address === at, "the toucher's fault", {
-    expected: `one pagefault at ${hex(at)}`, seen: msgs.map(showEvent).join("; ") || "none",
+    expected: `one pagefault at ${hex(at)}`,
+    seen: msgs.map(showEvent).join("; ") || "none",
   });
   return reader;
 }

@@ -37,7 +37,10 @@ async function closeWakes(t: CaseRun): Promise<void> {
   const reader = await faultingReader(t, ctx, at, ref.addr, progress);
   if (viaAlias) {
     // Fill the page cache through the unregistered view (from another Worker).
-    await ctx.touch({ start: ctx.dst.aliasOf(at), pages: 1, pageSize: ps, op: "write", offset: MARK.offset, value: MARK.value }, { timeoutMs: touchMs() });
+    await ctx.touch(
+      { start: ctx.dst.aliasOf(at), pages: 1, pageSize: ps, op: "write", offset: MARK.offset, value: MARK.value },
+      { timeoutMs: touchMs() },
+    );
   }
   const early = await until(() => Atomics.load(progress, 0) > 0, ASLEEP_MS);
   t.check(!early, "toucher before the uffd is closed", { expected: "asleep in the fault", seen: "its access completed" });

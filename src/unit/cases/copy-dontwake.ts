@@ -35,7 +35,10 @@ async function copyDontwake(t: CaseRun): Promise<void> {
   const other = ctx.dst.addr + 5 * ps;
   ctx.uffd.wake({ start: other, len: ps });
   const wokeByOther = await until(() => done() > 0, ASLEEP_MS);
-  t.check(!wokeByOther, `toucher after UFFDIO_WAKE of another page (${hex(other)})`, { expected: "still asleep", seen: "its access completed" });
+  t.check(!wokeByOther, `toucher after UFFDIO_WAKE of another page (${hex(other)})`, {
+    expected: "still asleep",
+    seen: "its access completed",
+  });
 
   setStep(STEP.woke);
   ctx.uffd.wake({ start: at, len: ps });
@@ -43,7 +46,8 @@ async function copyDontwake(t: CaseRun): Promise<void> {
   const seen = Atomics.load(progress, 2);
   const want = planted(t, "copy-dontwake") ? STEP.wokeOther : STEP.woke;
   t.check(seen === want, "step the toucher saw when its access completed", {
-    expected: `${want} (${Object.keys(STEP)[want]})`, seen: `${seen} (${Object.keys(STEP)[seen] ?? "?"})`,
+    expected: `${want} (${Object.keys(STEP)[want]})`,
+    seen: `${seen} (${Object.keys(STEP)[seen] ?? "?"})`,
   });
   t.check(r.mismatches === 0, "page read after the wake", { expected: "the source page", seen: describeMismatch(r) });
   const more = await messagesWithin(ctx.uffd, 20);

@@ -10,10 +10,27 @@ import type { UffdTestContext } from "../../harness/context.ts";
 import type { TouchJob } from "../../harness/protocol.ts";
 import { errnoName } from "../../sys/errno.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { hex, KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, pending, planted, readMessages, showEvent, touchMs } from "./beyond-kit.ts";
+import {
+  hex,
+  KIT_HUGEPAGES,
+  kitContext,
+  messagesWithin,
+  needFeatures,
+  pending,
+  planted,
+  readMessages,
+  showEvent,
+  touchMs,
+} from "./beyond-kit.ts";
 
 /** Run munmap/mremap in a Worker and read the UNMAP message it waits for; check both. */
-async function unmapEvent(t: CaseRun, ctx: UffdTestContext, what: string, job: Omit<TouchJob, "type">, range: { start: number; end: number }): Promise<void> {
+async function unmapEvent(
+  t: CaseRun,
+  ctx: UffdTestContext,
+  what: string,
+  job: Omit<TouchJob, "type">,
+  range: { start: number; end: number },
+): Promise<void> {
   const call = pending(ctx.touch(job, { timeoutMs: touchMs() }));
   const msgs = await readMessages(ctx.uffd, 1, touchMs());
   const r = await call.done;
@@ -23,7 +40,8 @@ async function unmapEvent(t: CaseRun, ctx: UffdTestContext, what: string, job: O
   const want = planted(t, "events-unmap") ? { start: range.start, end: range.end + ctx.pageSize } : range;
   const m = msgs[0];
   t.check(msgs.length === 1 && m?.type === "unmap" && m.start === want.start && m.end === want.end, `messages for the ${what}`, {
-    expected: `one unmap ${hex(want.start)}-${hex(want.end)}`, seen: msgs.map(showEvent).join("; ") || "none",
+    expected: `one unmap ${hex(want.start)}-${hex(want.end)}`,
+    seen: msgs.map(showEvent).join("; ") || "none",
   });
 }
 
@@ -36,10 +54,21 @@ async function eventsUnmap(t: CaseRun): Promise<void> {
   ctx.register({ missing: true });
 
   // munmap pages [2, 4): the middle of the registered range.
-  await unmapEvent(t, ctx, "munmap of pages 2-3", { start: page(2), pages: 2, pageSize: ps, op: "munmap" }, { start: page(2), end: page(4) });
+  await unmapEvent(
+    t,
+    ctx,
+    "munmap of pages 2-3",
+    { start: page(2), pages: 2, pageSize: ps, op: "munmap" },
+    { start: page(2), end: page(4) },
+  );
   // mremap pages [4, 8) down to [4, 6): the tail [6, 8) goes.
-  await unmapEvent(t, ctx, "mremap shrinking pages 4-7 to 4-5", { start: page(4), pages: 4, pageSize: ps, op: "mremap", newLen: 2 * ps },
-    { start: page(6), end: page(8) });
+  await unmapEvent(
+    t,
+    ctx,
+    "mremap shrinking pages 4-7 to 4-5",
+    { start: page(4), pages: 4, pageSize: ps, op: "mremap", newLen: 2 * ps },
+    { start: page(6), end: page(8) },
+  );
 
   // Fresh anonymous memory where the unmapped pages were: not registered, no
   // message. Never MAP_FIXED over a hole: another thread of this process may
@@ -53,7 +82,8 @@ async function eventsUnmap(t: CaseRun): Promise<void> {
     const msgs = await messagesWithin(ctx.uffd, 20);
     await r.done;
     t.check(msgs.length === 0, `messages for a read of new memory at pages ${p}-${p + 1}`, {
-      expected: "none", seen: msgs.map(showEvent).join("; "),
+      expected: "none",
+      seen: msgs.map(showEvent).join("; "),
     });
   }
   // The part still registered faults as before.
@@ -61,7 +91,8 @@ async function eventsUnmap(t: CaseRun): Promise<void> {
   const msgs = await readMessages(ctx.uffd, 1, touchMs());
   const m = msgs[0];
   t.check(msgs.length === 1 && m?.type === "pagefault" && m.address === page(5), "messages for a read of page 5 (still registered)", {
-    expected: `one pagefault at ${hex(page(5))}`, seen: msgs.map(showEvent).join("; ") || "none",
+    expected: `one pagefault at ${hex(page(5))}`,
+    seen: msgs.map(showEvent).join("; ") || "none",
   });
   ctx.uffd.copy(page(5), ctx.src.addr + 5 * ps, ps);
   await kept.done;

@@ -38,10 +38,19 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
   const handlers = await ctx.startHandlers({ onFork: "follow", applyWp, forbidWriteMissing: true });
   let child;
   try {
-    child = await runEventsChild({
-      dst: ctx.dst.addr, remapTo: ctx.src.addr, pages: ctx.pages, pageSize: ctx.pageSize,
-      countOffset: COUNT_OFFSET, expected, releaseAdvice: releaseAdvice(mem), tag: { offset: TAG_OFFSET, seed: RUN_SEED },
-    }, { timeoutMs: caseLimitMs(CHILD_MS) });
+    child = await runEventsChild(
+      {
+        dst: ctx.dst.addr,
+        remapTo: ctx.src.addr,
+        pages: ctx.pages,
+        pageSize: ctx.pageSize,
+        countOffset: COUNT_OFFSET,
+        expected,
+        releaseAdvice: releaseAdvice(mem),
+        tag: { offset: TAG_OFFSET, seed: RUN_SEED },
+      },
+      { timeoutMs: caseLimitMs(CHILD_MS) },
+    );
   } finally {
     await ctx.stopHandlers();
   }
@@ -68,7 +77,10 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
  * pages touched, each one missing (and with -wp one wp) fault. Stopped before
  * the move, the child touched only the first half.
  */
-export function expectedCounts(pages: number, older: { stage: "mremap" | "release" } | undefined): { remap: number; remove: number; touched: number; per: string } {
+export function expectedCounts(
+  pages: number,
+  older: { stage: "mremap" | "release" } | undefined,
+): { remap: number; remove: number; touched: number; per: string } {
   if (older?.stage === "mremap") return { remap: 0, remove: 0, touched: Math.ceil(pages / 2), per: "one per page of the first half" };
   return { remap: 1, remove: older ? 0 : 1, touched: pages, per: "one per page" };
 }
@@ -76,8 +88,10 @@ export function expectedCounts(pages: number, older: { stage: "mremap" | "releas
 /** What the handler counted, as the case's note. */
 export function handlerNote(total: (name: CounterName) => number): string {
   const late = total("wokenAfterRemove");
-  return `handler: ${total("missing")} missing, ${total("wp")} wp faults; events: ${total("fork")} fork, ${total("remap")} remap, ${total("remove")} remove` +
-    (late > 0 ? `; ${late} fault(s) read after the REMOVE's UFFDIO_UNREGISTER (resolve gave ENOENT; woken with UFFDIO_WAKE)` : "");
+  return (
+    `handler: ${total("missing")} missing, ${total("wp")} wp faults; events: ${total("fork")} fork, ${total("remap")} remap, ${total("remove")} remove` +
+    (late > 0 ? `; ${late} fault(s) read after the REMOVE's UFFDIO_UNREGISTER (resolve gave ENOENT; woken with UFFDIO_WAKE)` : "")
+  );
 }
 
 /** How the events child failed, in words: its exit's meaning, the stage, and what it found. */
@@ -86,8 +100,10 @@ export function childFailure(child: EventsChildResult): string {
   const why = s.kind === "exited" ? forkedExitMeaning(s.code) : describeStatus(s);
   const at = child.stage ? ` at stage "${child.stage}"` : "";
   let detail = "";
-  if (s.kind === "exited" && s.code === CHILD_EXIT.MISMATCH) detail = `: page ${child.page} counter ${child.seen}, expected ${child.expected}`;
-  else if (s.kind === "exited" && s.code === FORKED_EXIT.RELEASED_NOT_ZERO) detail = `: page ${child.page} byte ${child.expected} is ${child.seen}`;
+  if (s.kind === "exited" && s.code === CHILD_EXIT.MISMATCH)
+    detail = `: page ${child.page} counter ${child.seen}, expected ${child.expected}`;
+  else if (s.kind === "exited" && s.code === FORKED_EXIT.RELEASED_NOT_ZERO)
+    detail = `: page ${child.page} byte ${child.expected} is ${child.seen}`;
   else if (s.kind === "exited" && s.code === FORKED_EXIT.WRONG_PAGE) detail = `: ${tagText(child.page ?? 0, child.seen ?? 0n, RUN_SEED)}`;
   else if (child.errno) detail = `: ${errnoName(child.errno)}`;
   return `${why}${at}${detail}`;
@@ -101,10 +117,16 @@ export function olderKernelStop(mem: MemoryType, child: EventsChildResult): { st
   const s = child.status;
   if (!mem.hugetlb || s.kind !== "exited" || s.code === 0 || child.errno !== Errno.EINVAL) return undefined;
   if (child.stage === "mremap") {
-    return { stage: "mremap", note: "mremap of hugetlb: EINVAL (hugetlb mremap came in Linux 5.16): remap and release left out, as the C suite of that time did" };
+    return {
+      stage: "mremap",
+      note: "mremap of hugetlb: EINVAL (hugetlb mremap came in Linux 5.16): remap and release left out, as the C suite of that time did",
+    };
   }
   if (child.stage === "release" && !mem.shared) {
-    return { stage: "release", note: "MADV_DONTNEED on hugetlb: EINVAL (came in Linux 5.18): release left out, as the C suite of that time did" };
+    return {
+      stage: "release",
+      note: "MADV_DONTNEED on hugetlb: EINVAL (came in Linux 5.18): release left out, as the C suite of that time did",
+    };
   }
   return undefined;
 }

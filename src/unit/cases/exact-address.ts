@@ -44,7 +44,8 @@ async function exactAddress(t: CaseRun): Promise<void> {
     const want = ctx.dst.addr + page * ps;
     const r = await faultAddress(ctx, plain, page, offset);
     t.check(r.address === want, `fault address without EXACT_ADDRESS (page ${page} + ${offset})`, {
-      expected: `${hex(want)} (the ${ps}-byte page)`, seen: r.seen,
+      expected: `${hex(want)} (the ${ps}-byte page)`,
+      seen: r.seen,
     });
   } finally {
     plain.close();

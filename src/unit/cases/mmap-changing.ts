@@ -33,7 +33,10 @@ export const mmapChangingCases: readonly UnitCase[] = [
       const queued = await waitReadable(ctx.uffd.fd, { timeoutMs: caseLimitMs(10_000), giveUp: madv.settled });
       if (!queued) {
         const early = madv.settled() ? `madvise returned (errno ${await madv.done}) without waiting` : "nothing queued after 10 s";
-        t.check(false, "REMOVE event from MADV_REMOVE on a registered page", { expected: "queued on the uffd, madvise waiting", seen: early });
+        t.check(false, "REMOVE event from MADV_REMOVE on a registered page", {
+          expected: "queued on the uffd, madvise waiting",
+          seen: early,
+        });
       }
       const u: Uffd = ctx.uffd;
       const dst = ctx.dst.addr + ps;

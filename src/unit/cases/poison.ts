@@ -13,7 +13,8 @@ async function poison(t: CaseRun): Promise<void> {
   const ctx = t.context();
   const ioctls = ctx.register({ missing: true });
   t.check(ioctls.has("COPY") && ioctls.has("POISON"), "ioctls offered on the registered range", {
-    expected: "COPY and POISON", seen: ioctls.toString(),
+    expected: "COPY and POISON",
+    seen: ioctls.toString(),
   });
   // The source is not registered: this thread may write it.
   const src = bytesAt(ctx.src.addr, ctx.size);
@@ -24,7 +25,12 @@ async function poison(t: CaseRun): Promise<void> {
   const handlers = await ctx.startHandlers({ strategy: "poison" });
   let r;
   try {
-    r = await runFaultJob(ctx, "poison-scan", { dst: ctx.dst.addr, pages: ctx.pages, pageSize: ctx.pageSize }, { timeoutMs: caseLimitMs(JOB_MS) });
+    r = await runFaultJob(
+      ctx,
+      "poison-scan",
+      { dst: ctx.dst.addr, pages: ctx.pages, pageSize: ctx.pageSize },
+      { timeoutMs: caseLimitMs(JOB_MS) },
+    );
   } finally {
     await ctx.stopHandlers();
   }
@@ -36,16 +42,24 @@ async function poison(t: CaseRun): Promise<void> {
   t.check(wrong === undefined, "only poisoned (even) pages raise SIGBUS", { expected: "even pages", seen: `page ${wrong}` });
   t.check(r.nonZero === 0, "odd pages read zero", {
     expected: 0,
-    seen: r.firstNonZero ? `${r.nonZero} pages; page ${r.firstNonZero.page} byte ${r.firstNonZero.offset} is ${r.firstNonZero.value}` : r.nonZero,
+    seen: r.firstNonZero
+      ? `${r.nonZero} pages; page ${r.firstNonZero.page} byte ${r.firstNonZero.offset} is ${r.firstNonZero.value}`
+      : r.nonZero,
   });
-  t.equal("faults the handler resolved (one per page)", handlers.counters.total("missing"), ctx.pages + (planted(t, "missing-count") ? 1 : 0));
+  t.equal(
+    "faults the handler resolved (one per page)",
+    handlers.counters.total("missing"),
+    ctx.pages + (planted(t, "missing-count") ? 1 : 0),
+  );
 }
 
-export const poisonCases: readonly UnitCase[] = [{
-  name: "poison",
-  description: "UFFDIO_POISON: poisoned pages raise SIGBUS, copied ones read zero",
-  memory: ALL_MEMORY,
-  features: ["POISON"],
-  origin: "kernel",
-  run: poison,
-}];
+export const poisonCases: readonly UnitCase[] = [
+  {
+    name: "poison",
+    description: "UFFDIO_POISON: poisoned pages raise SIGBUS, copied ones read zero",
+    memory: ALL_MEMORY,
+    features: ["POISON"],
+    origin: "kernel",
+    run: poison,
+  },
+];

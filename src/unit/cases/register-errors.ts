@@ -84,39 +84,101 @@ const ROWS: readonly Row[] = [
   { what: "REGISTER where nothing is mapped", expect: "EINVAL", run: (f) => (f.area.unmap(f.page(2), f.ps), reg(f.u, f.page(2), f.ps)) },
   { what: "REGISTER past the task size", expect: "EINVAL", run: (f) => reg(f.u, 2 ** 56, f.ps) },
   {
-    what: "REGISTER across a hole (then COPY after the hole)", expect: "0",
+    what: "REGISTER across a hole (then COPY after the hole)",
+    expect: "0",
     run: (f) => (f.area.unmap(f.page(1), f.ps), reg(f.u, f.page(0), 3 * f.ps) || f.u.tryCopy(f.page(2), f.src, f.ps, 0)),
   },
   {
-    what: "REGISTER past the end of the mapping (then COPY into it)", expect: "0",
+    what: "REGISTER past the end of the mapping (then COPY into it)",
+    expect: "0",
     run: (f) => (f.area.unmap(f.page(2), 2 * f.ps), reg(f.u, f.page(1), 4 * f.ps) || f.u.tryCopy(f.page(1), f.src, f.ps, 0)),
   },
   { what: "REGISTER of a range another uffd registered", expect: "EBUSY", run: (f) => (registered(f), reg(f.other(), f.page(0), f.ps)) },
-  { what: "REGISTER of a range partly registered by another uffd", expect: "EBUSY", run: (f) => (registered(f), reg(f.other(), f.page(1), 2 * f.ps)) },
   {
-    what: "UNREGISTER of a range another uffd registered", expect: "EINVAL",
+    what: "REGISTER of a range partly registered by another uffd",
+    expect: "EBUSY",
+    run: (f) => (registered(f), reg(f.other(), f.page(1), 2 * f.ps)),
+  },
+  {
+    what: "UNREGISTER of a range another uffd registered",
+    expect: "EINVAL",
     older: { seen: "0", why: "allowed before the 2025 ABI change that made it EINVAL" },
     run: (f) => (registered(f), unreg(f.other(), f.page(0), f.ps)),
   },
-  { what: "UNREGISTER where nothing is mapped", expect: "EINVAL", run: (f) => (f.area.unmap(f.page(2), f.ps), unreg(f.u, f.page(2), f.ps)) },
+  {
+    what: "UNREGISTER where nothing is mapped",
+    expect: "EINVAL",
+    run: (f) => (f.area.unmap(f.page(2), f.ps), unreg(f.u, f.page(2), f.ps)),
+  },
   { what: "UNREGISTER of a range never registered", expect: "0", run: (f) => unreg(f.u, f.page(0), f.ps) },
   { what: "COPY into an unregistered range", expect: "ENOENT", result: "-ENOENT", run: (f) => f.u.tryCopy(f.page(0), f.src, f.ps, 0) },
   { what: "ZEROPAGE on an unregistered range", expect: "ENOENT", result: "-ENOENT", run: (f) => f.u.tryZeropage(f.page(0), f.ps) },
-  { what: "CONTINUE on an unregistered range", expect: "ENOENT", result: "-ENOENT", when: continueKnown, run: (f) => f.u.tryContinue(f.page(0), f.ps) },
-  { what: "POISON on an unregistered range", expect: "ENOENT", result: "-ENOENT", when: has("POISON"), run: (f) => f.u.tryPoison(f.page(0), f.ps) },
-  { what: "WRITEPROTECT on an unregistered range", expect: "ENOENT", run: (f) => f.u.tryWriteProtect(f.page(0), f.ps, WRITEPROTECT_MODE.WP) },
-  { what: "MOVE into an unregistered range", expect: "EINVAL", result: "-EINVAL", when: has("MOVE"), run: (f) => f.u.tryMove(f.page(0), f.src, f.ps, 0) },
-  { what: "WAKE on an unregistered range", expect: "0", run: (f) => f.u.tryWake(f.page(0), f.ps) },
-  { what: "COPY running past the registered range", expect: "ENOENT", result: "-ENOENT", run: (f) => (registered(f), f.u.tryCopy(f.page(1), f.src, 2 * f.ps, 0)) },
-  { what: "COPY with MODE_WP into a range registered without WP", expect: "EINVAL", result: "-EINVAL", run: (f) => (registered(f), f.u.tryCopy(f.page(0), f.src, f.ps, COPY_MODE.WP)) },
-  { what: "WRITEPROTECT on a range registered without WP", expect: "ENOENT", run: (f) => (registered(f), f.u.tryWriteProtect(f.page(0), f.ps, WRITEPROTECT_MODE.WP)) },
-  { what: "COPY with unknown mode bit 1<<2", expect: "EINVAL", run: (f) => (registered(f), f.u.tryCopy(f.page(0), f.src, f.ps, 4)) },
-  { what: "COPY to a destination not page-aligned", expect: "EINVAL", run: (f) => (registered(f), f.u.tryCopy(f.page(0) + 8, f.src, f.ps, 0)) },
-  { what: "COPY of a length not page-aligned", expect: "EINVAL", run: (f) => (registered(f), f.u.tryCopy(f.page(0), f.src, f.ps - 8, 0)) },
-  { what: "COPY of one base page into a huge page range", expect: "EINVAL", result: "-EINVAL", when: huge, run: (f) => (registered(f), f.u.tryCopy(f.page(0), f.src, PAGE_SIZE, 0)) },
   {
-    what: "WRITEPROTECT with MODE_WP|MODE_DONTWAKE", expect: "EINVAL", when: wpOk,
-    run: (f) => (f.u.register({ start: f.page(0), len: f.ps }, { wp: true }), f.u.tryWriteProtect(f.page(0), f.ps, WRITEPROTECT_MODE.WP | WRITEPROTECT_MODE.DONTWAKE)),
+    what: "CONTINUE on an unregistered range",
+    expect: "ENOENT",
+    result: "-ENOENT",
+    when: continueKnown,
+    run: (f) => f.u.tryContinue(f.page(0), f.ps),
+  },
+  {
+    what: "POISON on an unregistered range",
+    expect: "ENOENT",
+    result: "-ENOENT",
+    when: has("POISON"),
+    run: (f) => f.u.tryPoison(f.page(0), f.ps),
+  },
+  {
+    what: "WRITEPROTECT on an unregistered range",
+    expect: "ENOENT",
+    run: (f) => f.u.tryWriteProtect(f.page(0), f.ps, WRITEPROTECT_MODE.WP),
+  },
+  {
+    what: "MOVE into an unregistered range",
+    expect: "EINVAL",
+    result: "-EINVAL",
+    when: has("MOVE"),
+    run: (f) => f.u.tryMove(f.page(0), f.src, f.ps, 0),
+  },
+  { what: "WAKE on an unregistered range", expect: "0", run: (f) => f.u.tryWake(f.page(0), f.ps) },
+  {
+    what: "COPY running past the registered range",
+    expect: "ENOENT",
+    result: "-ENOENT",
+    run: (f) => (registered(f), f.u.tryCopy(f.page(1), f.src, 2 * f.ps, 0)),
+  },
+  {
+    what: "COPY with MODE_WP into a range registered without WP",
+    expect: "EINVAL",
+    result: "-EINVAL",
+    run: (f) => (registered(f), f.u.tryCopy(f.page(0), f.src, f.ps, COPY_MODE.WP)),
+  },
+  {
+    what: "WRITEPROTECT on a range registered without WP",
+    expect: "ENOENT",
+    run: (f) => (registered(f), f.u.tryWriteProtect(f.page(0), f.ps, WRITEPROTECT_MODE.WP)),
+  },
+  { what: "COPY with unknown mode bit 1<<2", expect: "EINVAL", run: (f) => (registered(f), f.u.tryCopy(f.page(0), f.src, f.ps, 4)) },
+  {
+    what: "COPY to a destination not page-aligned",
+    expect: "EINVAL",
+    run: (f) => (registered(f), f.u.tryCopy(f.page(0) + 8, f.src, f.ps, 0)),
+  },
+  { what: "COPY of a length not page-aligned", expect: "EINVAL", run: (f) => (registered(f), f.u.tryCopy(f.page(0), f.src, f.ps - 8, 0)) },
+  {
+    what: "COPY of one base page into a huge page range",
+    expect: "EINVAL",
+    result: "-EINVAL",
+    when: huge,
+    run: (f) => (registered(f), f.u.tryCopy(f.page(0), f.src, PAGE_SIZE, 0)),
+  },
+  {
+    what: "WRITEPROTECT with MODE_WP|MODE_DONTWAKE",
+    expect: "EINVAL",
+    when: wpOk,
+    run: (f) => (
+      f.u.register({ start: f.page(0), len: f.ps }, { wp: true }),
+      f.u.tryWriteProtect(f.page(0), f.ps, WRITEPROTECT_MODE.WP | WRITEPROTECT_MODE.DONTWAKE)
+    ),
   },
 ];
 
@@ -134,7 +196,11 @@ function runRow(row: Row, mem: MemoryType, features: readonly FeatureName[], src
   let second: Uffd | undefined;
   try {
     const f: Fixture = {
-      mem, area, u, ps: area.pageSize, src: src.addr,
+      mem,
+      area,
+      u,
+      ps: area.pageSize,
+      src: src.addr,
       other: () => (second ??= Uffd.create({ features })),
       page: (n) => area.addr + n * area.pageSize,
     };
@@ -172,7 +238,10 @@ function registerErrors(t: CaseRun): void {
     if (behaviour) t.note(behaviour);
   });
   t.note(`${rows.length} calls checked`);
-  t.check(wrong.length === 0, `${wrong.length} of ${rows.length} calls`, { expected: "the errno the kernel documents", seen: wrong.join("; ") });
+  t.check(wrong.length === 0, `${wrong.length} of ${rows.length} calls`, {
+    expected: "the errno the kernel documents",
+    seen: wrong.join("; "),
+  });
 }
 
 export const registerErrorsCases: readonly UnitCase[] = [

@@ -12,7 +12,8 @@ const AREA_PAGES = 2;
 export const registerCases: readonly UnitCase[] = [
   {
     name: "register-ioctls",
-    description: "UFFDIO_REGISTER in all 8 mode combinations: none and minor-on-anon give EINVAL, others answer WAKE+COPY/WRITEPROTECT/CONTINUE",
+    description:
+      "UFFDIO_REGISTER in all 8 mode combinations: none and minor-on-anon give EINVAL, others answer WAKE+COPY/WRITEPROTECT/CONTINUE",
     memory: ALL_MEMORY,
     features: ["MISSING_HUGETLBFS", "MISSING_SHMEM", "PAGEFAULT_FLAG_WP", "WP_HUGETLBFS_SHMEM", "MINOR_HUGETLBFS", "MINOR_SHMEM"],
     // The source's reservation (it is never filled); the destination is MAP_NORESERVE and never faulted.

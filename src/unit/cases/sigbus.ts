@@ -26,23 +26,38 @@ async function sigbus(t: CaseRun, wp: boolean): Promise<void> {
   // Each page's counter, then its tag, must be that page's.
   const expected = Float64Array.from(ctx.countVerify);
   if (planted(t, "counter")) expected[split - 1] = expected[split - 1]! + 1;
-  const r = await runFaultJob(ctx, "sigbus-resolve", {
-    uffd: ctx.uffd.fd, dst: ctx.dst.addr, src: ctx.src.addr, pages: split, pageSize: ctx.pageSize,
-    countOffset: COUNT_OFFSET, expected, wp,
-    // Planted (tests only): a request the uffd does not know in place of UFFDIO_COPY, so the signal path's copy fails.
-    ioctls: { copy: planted(t, "sigbus-ioctl") ? ~IOCTL.COPY : IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WRITEPROTECT },
-    tag: { offset: TAG_OFFSET, seed: RUN_SEED },
-    // Planted (tests only): the signal path copies the next source page (split < pages, so there is one).
-    sourceShift: planted(t, "sigbus-wrong-page") ? 1 : 0,
-  }, { timeoutMs: caseLimitMs(JOB_MS) });
+  const r = await runFaultJob(
+    ctx,
+    "sigbus-resolve",
+    {
+      uffd: ctx.uffd.fd,
+      dst: ctx.dst.addr,
+      src: ctx.src.addr,
+      pages: split,
+      pageSize: ctx.pageSize,
+      countOffset: COUNT_OFFSET,
+      expected,
+      wp,
+      // Planted (tests only): a request the uffd does not know in place of UFFDIO_COPY, so the signal path's copy fails.
+      ioctls: { copy: planted(t, "sigbus-ioctl") ? ~IOCTL.COPY : IOCTL.COPY, wake: IOCTL.WAKE, writeProtect: IOCTL.WRITEPROTECT },
+      tag: { offset: TAG_OFFSET, seed: RUN_SEED },
+      // Planted (tests only): the signal path copies the next source page (split < pages, so there is one).
+      sourceShift: planted(t, "sigbus-wrong-page") ? 1 : 0,
+    },
+    { timeoutMs: caseLimitMs(JOB_MS) },
+  );
   t.note(`in-process: ${r.sigbus} SIGBUS taken, ${r.copied} of ${split} pages copied in by the signal path`);
   if (r.error) throw new Error(r.error);
   t.check(r.verdict !== "repeated", "a missing page signalled again right after it was copied in", {
-    expected: "one missing SIGBUS per page", seen: `page ${r.page} signalled twice`,
+    expected: "one missing SIGBUS per page",
+    seen: `page ${r.page} signalled twice`,
   });
   t.check(r.verdict !== "corrupt", `counter of page ${r.page} after SIGBUS and UFFDIO_COPY`, { expected: r.expected, seen: r.seen });
   if (r.verdict === "wrong-page") {
-    t.check(false, `data of page ${r.page} after SIGBUS and UFFDIO_COPY`, { expected: `page ${r.page}'s`, seen: tagText(r.page!, r.seen!, RUN_SEED) });
+    t.check(false, `data of page ${r.page} after SIGBUS and UFFDIO_COPY`, {
+      expected: `page ${r.page}'s`,
+      seen: tagText(r.page!, r.seen!, RUN_SEED),
+    });
   }
   // Planted (tests only), one per count: that count's check expects one more.
   t.equal("pages copied in by the SIGBUS path", r.copied, split + (planted(t, "copied-count") ? 1 : 0));
@@ -63,7 +78,11 @@ async function sigbus(t: CaseRun, wp: boolean): Promise<void> {
   }
   t.equal("accesses that raised SIGBUS in the forked child", child.count, split);
   t.equal("fork events read by the handler", handlers.counters.total("fork"), 1 + (planted(t, "fork-count") ? 1 : 0));
-  t.equal("userfaults the handler saw", served.reduce((n, s) => n + s.faults, 0), planted(t, "userfault-count") ? 1 : 0);
+  t.equal(
+    "userfaults the handler saw",
+    served.reduce((n, s) => n + s.faults, 0),
+    planted(t, "userfault-count") ? 1 : 0,
+  );
 }
 
 function row(name: string, wp: boolean): UnitCase {

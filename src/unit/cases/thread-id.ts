@@ -39,13 +39,15 @@ async function threadId(t: CaseRun): Promise<void> {
   t.equal("pagefault messages (one per Worker)", msgs.length, pages.length);
   const me = gettid();
   t.check(tids[0] !== tids[1] && !tids.includes(me), "toucher thread ids", {
-    expected: `two distinct tids, neither the test thread's ${me}`, seen: tids.join(", "),
+    expected: `two distinct tids, neither the test thread's ${me}`,
+    seen: tids.join(", "),
   });
   pages.forEach((p, i) => {
     const m = msgs.find((e) => e.type === "pagefault" && e.address - (e.address % ps) === ctx.dst.addr + p * ps);
     const want = planted(t, "thread-id") ? tids[i]! + 1 : tids[i]!;
     t.check(m?.type === "pagefault" && m.threadId === want, `thread id in the fault message for page ${p}`, {
-      expected: `pagefault at ${hex(ctx.dst.addr + p * ps)} tid ${want}`, seen: showEvent(m),
+      expected: `pagefault at ${hex(ctx.dst.addr + p * ps)} tid ${want}`,
+      seen: showEvent(m),
     });
   });
 
@@ -57,7 +59,8 @@ async function threadId(t: CaseRun): Promise<void> {
     const other = await faultFromWorkers(ctx, plain, [5]);
     const m = other.msgs[0];
     t.check(other.msgs.length === 1 && m?.type === "pagefault" && m.threadId === 0, "thread id without THREAD_ID", {
-      expected: "one pagefault message with tid 0", seen: other.msgs.map(showEvent).join("; ") || "none",
+      expected: "one pagefault message with tid 0",
+      seen: other.msgs.map(showEvent).join("; ") || "none",
     });
   } finally {
     plain.close();

@@ -14,7 +14,19 @@ import { UffdPermissionError } from "../../uffd/errors.ts";
 import type { UffdEvent } from "../../uffd/events.ts";
 import { Uffd } from "../../uffd/uffd.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
-import { hex, KIT_HUGEPAGES, kitContext, messagesWithin, needFeatures, pending, planted, readMessages, showEvent, touchMs, until } from "./beyond-kit.ts";
+import {
+  hex,
+  KIT_HUGEPAGES,
+  kitContext,
+  messagesWithin,
+  needFeatures,
+  pending,
+  planted,
+  readMessages,
+  showEvent,
+  touchMs,
+  until,
+} from "./beyond-kit.ts";
 
 const N = 64;
 
@@ -64,12 +76,16 @@ async function userModeOnly(t: CaseRun): Promise<void> {
   t.check(um.rc === wantUm, "write(pipe, missing page) with UFFD_USER_MODE_ONLY", { expected: result(wantUm), seen: result(um.rc) });
   t.check(um.msgs.length === 0, "messages for that kernel access", { expected: "none", seen: um.msgs.map(showEvent).join("; ") });
   const left = drain(rfd, buf);
-  t.check(left.errno === Errno.EAGAIN, "pipe after the failed write", { expected: "empty", seen: left.errno ? errnoName(left.errno) : `${left.n} bytes` });
+  t.check(left.errno === Errno.EAGAIN, "pipe after the failed write", {
+    expected: "empty",
+    seen: left.errno ? errnoName(left.errno) : `${left.n} bytes`,
+  });
   // A user-mode read of that page still faults.
   const user = pending(ctx.touch({ start: ctx.dst.addr + ps, pages: 1, pageSize: ps, op: "read" }, { timeoutMs: touchMs() }));
   const msgs = await readMessages(ctx.uffd, 1, touchMs());
   t.check(msgs[0]?.type === "pagefault" && msgs[0].address === ctx.dst.addr + ps, "a user-mode read of the same page", {
-    expected: `pagefault at ${hex(ctx.dst.addr + ps)}`, seen: msgs.map(showEvent).join("; ") || "none",
+    expected: `pagefault at ${hex(ctx.dst.addr + ps)}`,
+    seen: msgs.map(showEvent).join("; ") || "none",
   });
   if (msgs[0]?.type === "pagefault") ctx.uffd.copy(ctx.dst.addr + ps, ctx.src.addr + ps, ps);
   await user.done;
@@ -90,15 +106,21 @@ async function userModeOnly(t: CaseRun): Promise<void> {
     const k = await kernelRead(ctx, full, page, wfd);
     const at = ctx.dst.addr + page * ps;
     const m = k.msgs[0];
-    t.check(k.msgs.length === 1 && m?.type === "pagefault" && m.address === at && !m.write, "messages for write(pipe, missing page) without the flag", {
-      expected: `one read pagefault at ${hex(at)}`, seen: k.msgs.map(showEvent).join("; ") || "none",
-    });
+    t.check(
+      k.msgs.length === 1 && m?.type === "pagefault" && m.address === at && !m.write,
+      "messages for write(pipe, missing page) without the flag",
+      {
+        expected: `one read pagefault at ${hex(at)}`,
+        seen: k.msgs.map(showEvent).join("; ") || "none",
+      },
+    );
     t.check(k.rc === N, "write(pipe, page) after the fault was resolved", { expected: result(N), seen: result(k.rc) });
     const got = drain(rfd, buf);
     const want = bytesAt(ctx.src.addr + page * ps, N);
     const same = got.n === N && buf.bytes.subarray(0, N).every((b, i) => b === want[i]);
     t.check(same, "bytes in the pipe", {
-      expected: `${N} bytes, the start of source page ${page}`, seen: got.errno ? errnoName(got.errno) : `${got.n} bytes${got.n === N ? ", different" : ""}`,
+      expected: `${N} bytes, the start of source page ${page}`,
+      seen: got.errno ? errnoName(got.errno) : `${got.n} bytes${got.n === N ? ", different" : ""}`,
     });
   } finally {
     full.close();
@@ -108,7 +130,8 @@ async function userModeOnly(t: CaseRun): Promise<void> {
 export const userModeOnlyCases: readonly UnitCase[] = [
   {
     name: "user-mode-only",
-    description: "UFFD_USER_MODE_ONLY: a kernel access (write from the page to a pipe) gets EFAULT, no fault; without it the fault is served",
+    description:
+      "UFFD_USER_MODE_ONLY: a kernel access (write from the page to a pipe) gets EFAULT, no fault; without it the fault is served",
     memory: ALL_MEMORY,
     features: [],
     hugepages: KIT_HUGEPAGES,

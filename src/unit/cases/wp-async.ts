@@ -17,11 +17,15 @@ const list = (pages: readonly number[]) => `[${pages.join(", ")}]`;
 async function writePages(t: CaseRun, ctx: UffdTestContext, pages: readonly number[]): Promise<void> {
   const ps = ctx.pageSize;
   for (const p of pages) {
-    await ctx.touch({ start: ctx.dst.addr + p * ps, pages: 1, pageSize: ps, op: "write", offset: 64, value: 0x5a }, { timeoutMs: touchMs() });
+    await ctx.touch(
+      { start: ctx.dst.addr + p * ps, pages: 1, pageSize: ps, op: "write", offset: 64, value: 0x5a },
+      { timeoutMs: touchMs() },
+    );
   }
   const msgs = await messagesWithin(ctx.uffd, 20);
   t.check(msgs.length === 0, `messages for writes to write-protected pages ${list(pages)}`, {
-    expected: "none (resolved by the kernel)", seen: msgs.map(showEvent).join("; "),
+    expected: "none (resolved by the kernel)",
+    seen: msgs.map(showEvent).join("; "),
   });
 }
 

@@ -12,7 +12,10 @@ import type { CaseRun, UnitCase } from "../case.ts";
 function expectBits(t: CaseRun, pm: Pagemap, addr: number, step: string, want: { wp: boolean; present?: boolean }): void {
   const bits = decodePagemap(pm.entry(addr));
   const wantWp = t.planted.plant.has("pagemap-wp") && step === "after UFFDIO_WRITEPROTECT on the empty page" ? !want.wp : want.wp;
-  t.check(bits.uffdWp === wantWp, `pagemap uffd-wp bit ${step}`, { expected: wantWp ? "set" : "clear", seen: bits.uffdWp ? "set" : "clear" });
+  t.check(bits.uffdWp === wantWp, `pagemap uffd-wp bit ${step}`, {
+    expected: wantWp ? "set" : "clear",
+    seen: bits.uffdWp ? "set" : "clear",
+  });
   if (want.present !== undefined) {
     t.check(bits.present === want.present, `pagemap present bit ${step}`, {
       expected: want.present ? "set" : "clear",
@@ -24,7 +27,8 @@ function expectBits(t: CaseRun, pm: Pagemap, addr: number, step: string, want: {
 export const wpUnpopulatedCases: readonly UnitCase[] = [
   {
     name: "wp-unpopulated",
-    description: "UFFDIO_WRITEPROTECT on an empty PTE leaves a marker (pagemap bit 57); unprotect and DONTNEED clear it; access works after",
+    description:
+      "UFFDIO_WRITEPROTECT on an empty PTE leaves a marker (pagemap bit 57); unprotect and DONTNEED clear it; access works after",
     memory: ["anon"],
     features: ["PAGEFAULT_FLAG_WP", "WP_UNPOPULATED"],
     origin: "kernel",

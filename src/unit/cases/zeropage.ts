@@ -49,7 +49,10 @@ export const zeropageCases: readonly UnitCase[] = [
         const zeros = new Scratch(ps);
         t.defer(() => zeros.dispose());
         if (t.planted.plant.has("content")) zeros.bytes[100] = 1;
-        const r = await ctx.touch({ start: page.start, pages: 1, pageSize: ps, op: "read", compareWith: zeros.addr }, { timeoutMs: 10_000 });
+        const r = await ctx.touch(
+          { start: page.start, pages: 1, pageSize: ps, op: "read", compareWith: zeros.addr },
+          { timeoutMs: 10_000 },
+        );
         t.check(r.mismatches === 0, "page after UFFDIO_ZEROPAGE", {
           expected: "all zero bytes",
           seen: describeMismatch(r),
