@@ -5,7 +5,7 @@
 // follow the type's features.
 import { describe, expect, test } from "bun:test";
 import { Area, featuresFor, lackingFor, MEMORY, MEMORY_NAMES, pageSizeOf } from "../src/harness/memory.ts";
-import { hugepageShortage } from "../src/machine/hugepages.ts";
+import { hugepageShortage, mayChangeSettings, reserveHugepages } from "../src/machine/hugepages.ts";
 import { FeatureSet } from "../src/uffd/bits.ts";
 import { Uffd } from "../src/uffd/uffd.ts";
 
@@ -36,7 +36,7 @@ describe("memory types: what each offers", () => {
     const mem = MEMORY[name];
     const why = !kernel
       ? "no userfaultfd"
-      : mem.hugetlb
+      : mem.hugetlb && !mayChangeSettings()
         ? hugepageShortage(2)
         : kernel.missing([...mem.offers.missing]).length > 0
           ? "feature missing"
@@ -44,6 +44,8 @@ describe("memory types: what each offers", () => {
     test.skipIf(why !== undefined)(`${name}: the ioctls REGISTER answers match the table${why ? ` (skipped: ${why})` : ""}`, () => {
       const minor = featuresFor(mem, "minor");
       const features = [...mem.offers.missing, ...(minor && kernel!.missing([...minor]).length === 0 ? minor : [])];
+      // As root, huge pages of this test's own, given back at the end.
+      using _pages = mem.hugetlb && mayChangeSettings() ? reserveHugepages(2) : undefined;
       using u = Uffd.create({ features });
       using area = Area.allocate(mem, pageSizeOf(mem));
       const missing = u.register({ start: area.addr, len: area.size }, { missing: true });
