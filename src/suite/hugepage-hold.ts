@@ -23,15 +23,19 @@ export function holdHugepage(size: number): HugepageHold {
     stdout: "pipe",
     stderr: "inherit",
   });
-  const held = (async () => {
-    const dec = new TextDecoder();
-    let text = "";
-    for await (const chunk of child.stdout) {
-      text += dec.decode(chunk, { stream: true });
-      if (text.includes("\n")) break;
-    }
-    return text.split("\n")[0] === "held";
-  })().catch(() => false);
+  // Read stdout to its end (the child's exit): a stream left half read
+  // keeps this process alive after the run.
+  const held = new Promise<boolean>((resolve) => {
+    (async () => {
+      const dec = new TextDecoder();
+      let text = "";
+      for await (const chunk of child.stdout) {
+        text += dec.decode(chunk, { stream: true });
+        if (text.includes("\n")) resolve(text.split("\n")[0] === "held");
+      }
+      resolve(false);
+    })().catch(() => resolve(false));
+  });
   return {
     size,
     held,
@@ -41,7 +45,11 @@ export function holdHugepage(size: number): HugepageHold {
       } catch {
         // already gone
       }
-      const ended = await Promise.race([child.exited.then(() => true), Bun.sleep(RELEASE_WAIT_MS).then(() => false)]);
+      // A timer, not Bun.sleep: a sleep left pending would keep the run alive after its end.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), RELEASE_WAIT_MS)));
+      const ended = await Promise.race([child.exited.then(() => true), late]);
+      clearTimeout(timer);
       if (!ended) child.kill("SIGTERM");
       await child.exited;
     },
