@@ -37,21 +37,25 @@ test("a size that is no hugetlb page size of this kernel: one line, exit 2, noth
   expect(err[0]).toContain("--kb: '3' is not a hugetlb page size");
 });
 
-test.skipIf(!root || !existsSync(GIGA))("holdHugepage: held, released, and nothing of it keeps the process alive afterwards (needs root and 1 GiB hugetlb pages)", async () => {
-  const mod = join(import.meta.dir, "../src/suite/hugepage-hold.ts");
-  const script = `import { holdHugepage } from ${JSON.stringify(mod)};
+test.skipIf(!root || !existsSync(GIGA))(
+  "holdHugepage: held, released, and nothing of it keeps the process alive afterwards (needs root and 1 GiB hugetlb pages)",
+  async () => {
+    const mod = join(import.meta.dir, "../src/suite/hugepage-hold.ts");
+    const script = `import { holdHugepage } from ${JSON.stringify(mod)};
 const h = holdHugepage(1024 * 1024 * 1024);
 console.log(await h.held);
 await h.release();
 console.log(performance.now());`;
-  const started = performance.now();
-  const p = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
-  const out = await new Response(p.stdout).text();
-  expect(await p.exited).toBe(0);
-  const lifetime = performance.now() - started;
-  const [held, releasedAt] = out.trim().split("\n");
-  expect(held).toBe("true");
-  // Its end came right after the release: a timer left behind (the 30 s
-  // release limit) held it alive 30 s longer.
-  expect(lifetime - Number(releasedAt)).toBeLessThan(5000);
-}, 60_000);
+    const started = performance.now();
+    const p = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    const out = await new Response(p.stdout).text();
+    expect(await p.exited).toBe(0);
+    const lifetime = performance.now() - started;
+    const [held, releasedAt] = out.trim().split("\n");
+    expect(held).toBe("true");
+    // Its end came right after the release: a timer left behind (the 30 s
+    // release limit) held it alive 30 s longer.
+    expect(lifetime - Number(releasedAt)).toBeLessThan(5000);
+  },
+  60_000,
+);
