@@ -15,11 +15,11 @@ import { workerPool } from "../src/harness/pool.ts";
 import { withContext as withSmallContext } from "./support/context.ts";
 import type { ServeJob, ServeResult, TouchJob, TouchResult } from "../src/harness/protocol.ts";
 import { HandlerError, RemovedSpan, serve } from "../src/harness/serve.ts";
-import { COUNT_OFFSET, RUN_SEED, TAG_OFFSET } from "../src/harness/source.ts";
 import { close, pipe, writeByte } from "../src/sys/fd.ts";
 import { Errno, SysError } from "../src/sys/errno.ts";
 import { bytesAt, MADV, madvise, MAP, mmap, munmap, PROT } from "../src/sys/mem.ts";
 import { runEventsChild } from "../src/sys/native/forked.ts";
+import { eventsChildArgs } from "../src/unit/cases/events.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 
 const features = probeFeatures();
@@ -85,19 +85,9 @@ describe("events", () => {
       let child;
       let served: ServeResult[] = [];
       try {
-        child = await runEventsChild(
-          {
-            dst: ctx.dst.addr,
-            remapTo: ctx.src.addr,
-            pages: ctx.pages,
-            pageSize: ctx.pageSize,
-            countOffset: COUNT_OFFSET,
-            expected: ctx.countVerify,
-            releaseAdvice: MADV.DONTNEED,
-            tag: { offset: TAG_OFFSET, seed: RUN_SEED },
-          },
-          { timeoutMs: 20_000 },
-        );
+        child = await runEventsChild(eventsChildArgs(ctx, { expected: ctx.countVerify, releaseAdvice: MADV.DONTNEED }), {
+          timeoutMs: 20_000,
+        });
       } finally {
         served = await ctx.stopHandlers();
       }
@@ -118,18 +108,9 @@ describe("events", () => {
       let child;
       let served: ServeResult[] = [];
       try {
-        child = await runEventsChild(
-          {
-            dst: ctx.dst.addr,
-            remapTo: ctx.src.addr,
-            pages: ctx.pages,
-            pageSize: ctx.pageSize,
-            countOffset: COUNT_OFFSET,
-            expected: ctx.countVerify,
-            releaseAdvice: MADV.DONTNEED,
-          },
-          { timeoutMs: 20_000 },
-        );
+        child = await runEventsChild(eventsChildArgs(ctx, { expected: ctx.countVerify, releaseAdvice: MADV.DONTNEED, tags: false }), {
+          timeoutMs: 20_000,
+        });
       } finally {
         served = await ctx.stopHandlers();
       }

@@ -9,12 +9,13 @@
 // Kernels before hugetlb mremap (Linux 5.16) refuse the move with EINVAL, and
 // before MADV_DONTNEED on hugetlb (5.18) the private release: there the C suite
 // of the time left those steps out for hugetlb, and so do we (with a note).
+import type { UffdTestContext } from "../../harness/context.ts";
 import { COUNT_OFFSET, RUN_SEED, TAG_OFFSET, tagText } from "../../harness/source.ts";
 import { Errno, errnoName } from "../../sys/errno.ts";
 import { type MemoryType, releaseAdvice } from "../../harness/memory.ts";
 import { describeStatus } from "../../sys/native.ts";
 import { CHILD_EXIT } from "../../sys/native/child.ts";
-import { type EventsChildResult, FORKED_EXIT, forkedExitMeaning, runEventsChild } from "../../sys/native/forked.ts";
+import { type EventsChildArgs, type EventsChildResult, FORKED_EXIT, forkedExitMeaning, runEventsChild } from "../../sys/native/forked.ts";
 import type { FeatureName } from "../../uffd/constants.ts";
 import { ALL_MEMORY, type CaseRun, type UnitCase } from "../case.ts";
 import { caseLimitMs } from "../../harness/limits.ts";
@@ -23,6 +24,27 @@ import { planted } from "./beyond-kit.ts";
 
 // Below the runner's default case limit (60 s), so a stuck child is reported with its stage.
 const CHILD_MS = 45_000;
+
+/**
+ * The events child's job on a context: it faults dst in, moves it onto src
+ * (MREMAP_FIXED), releases it with `releaseAdvice`, and checks each page's
+ * counter against `expected` and, unless `tags: false`, its tag.
+ */
+export function eventsChildArgs(
+  ctx: UffdTestContext,
+  opts: { expected: ArrayLike<number>; releaseAdvice: number; tags?: boolean },
+): EventsChildArgs {
+  return {
+    dst: ctx.dst.addr,
+    remapTo: ctx.src.addr,
+    pages: ctx.pages,
+    pageSize: ctx.pageSize,
+    countOffset: COUNT_OFFSET,
+    expected: opts.expected,
+    releaseAdvice: opts.releaseAdvice,
+    tag: opts.tags === false ? undefined : { offset: TAG_OFFSET, seed: RUN_SEED },
+  };
+}
 
 async function events(t: CaseRun, wp: boolean): Promise<void> {
   const mem = t.mem!;
@@ -38,19 +60,9 @@ async function events(t: CaseRun, wp: boolean): Promise<void> {
   const handlers = await ctx.startHandlers({ onFork: "follow", applyWp, forbidWriteMissing: true });
   let child;
   try {
-    child = await runEventsChild(
-      {
-        dst: ctx.dst.addr,
-        remapTo: ctx.src.addr,
-        pages: ctx.pages,
-        pageSize: ctx.pageSize,
-        countOffset: COUNT_OFFSET,
-        expected,
-        releaseAdvice: releaseAdvice(mem),
-        tag: { offset: TAG_OFFSET, seed: RUN_SEED },
-      },
-      { timeoutMs: caseLimitMs(CHILD_MS) },
-    );
+    child = await runEventsChild(eventsChildArgs(ctx, { expected, releaseAdvice: releaseAdvice(mem) }), {
+      timeoutMs: caseLimitMs(CHILD_MS),
+    });
   } finally {
     await ctx.stopHandlers();
   }
