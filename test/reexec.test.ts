@@ -10,7 +10,7 @@ console.log(JSON.stringify({ pid: process.pid, x: process.env.UFFD_REEXEC_X ?? n
 reexecWithEnv({ UFFD_REEXEC_X: "1" });`;
 
 function run(env: Record<string, string>) {
-  const p = Bun.spawnSync([process.execPath, "-e", script, "a", "b c"], {
+  const p = Bun.spawnSync([process.execPath, "-e", script, "a", "b c", "é-ü"], {
     env: { ...process.env, ...env },
     stdout: "pipe",
     stderr: "pipe",
@@ -35,6 +35,7 @@ test("starts again as the same process with the variable added and the arguments
   expect(second!.pid).toBe(first!.pid);
   expect(second!.args).toEqual(first!.args);
   expect(second!.args).toContain("b c");
+  expect(second!.args).toContain("é-ü");
 });
 
 test("does nothing when the variable is set already", () => {
@@ -76,4 +77,12 @@ test("SVE vector length: prctl numbers are <linux/prctl.h>'s; without SVE nothin
   } else if (vl !== undefined) {
     expect(vl % 16).toBe(0);
   }
+});
+
+test("splitNul: the NUL-terminated pieces, as bytes", async () => {
+  const { splitNul } = await import("../src/sys/reexec.ts");
+  const raw = Buffer.from([0x61, 0, 0xc3, 0xa9, 0, 0xff, 0]);
+  expect(splitNul(raw).map((b) => [...b])).toEqual([[0x61], [0xc3, 0xa9], [0xff]]);
+  expect(splitNul(Buffer.from("x")).map(String)).toEqual(["x"]);
+  expect(splitNul(Buffer.alloc(0))).toEqual([]);
 });

@@ -10,22 +10,25 @@ export const PR_SVE = { SET_VL: 50, GET_VL: 51, VL_LEN_MASK: 0xffff, VL_INHERIT:
 /** The shortest SVE vector length, in bytes (128 bits): every SVE machine has it. */
 export const SVE_VL_MIN = 16;
 
-function libcCalls() {
+let libc: ReturnType<typeof openLibc> | undefined;
+
+/** execve and prctl, opened once (this module runs only at an arm64 start). */
+function openLibc() {
   return dlopen("libc.so.6", {
     execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
-  });
+  }).symbols;
+}
+
+function calls(): ReturnType<typeof openLibc> {
+  libc ??= openLibc();
+  return libc;
 }
 
 /** This thread's SVE vector length in bytes, or undefined where there is no SVE. */
 export function sveVectorLength(): number | undefined {
-  const libc = libcCalls();
-  try {
-    const r = libc.symbols.prctl(PR_SVE.GET_VL, 0, 0, 0, 0);
-    return r < 0 ? undefined : r & PR_SVE.VL_LEN_MASK;
-  } finally {
-    libc.close();
-  }
+  const r = calls().prctl(PR_SVE.GET_VL, 0, 0, 0, 0);
+  return r < 0 ? undefined : r & PR_SVE.VL_LEN_MASK;
 }
 
 /**
@@ -38,22 +41,28 @@ export function sveVectorLength(): number | undefined {
  * process tree's own, nothing on the machine changes.
  */
 export function shortenSveOnExec(): boolean {
-  const libc = libcCalls();
-  try {
-    const r = libc.symbols.prctl(PR_SVE.GET_VL, 0, 0, 0, 0);
-    if (r < 0 || (r & PR_SVE.VL_LEN_MASK) <= SVE_VL_MIN) return false;
-    return libc.symbols.prctl(PR_SVE.SET_VL, SVE_VL_MIN | PR_SVE.VL_INHERIT | PR_SVE.SET_VL_ONEXEC, 0, 0, 0) >= 0;
-  } finally {
-    libc.close();
-  }
+  const vl = sveVectorLength();
+  if (vl === undefined || vl <= SVE_VL_MIN) return false;
+  return calls().prctl(PR_SVE.SET_VL, SVE_VL_MIN | PR_SVE.VL_INHERIT | PR_SVE.SET_VL_ONEXEC, 0, 0, 0) >= 0;
 }
 
 /** NUL-terminated strings and the NULL-terminated pointer array execve wants (keep the result alive until the call). */
-function cStrings(items: readonly string[]): { array: BigUint64Array; keep: Buffer[] } {
-  const keep = items.map((s) => Buffer.from(`${s}\0`));
+function cStrings(items: readonly (string | Buffer)[]): { array: BigUint64Array; keep: Buffer[] } {
+  const keep = items.map((s) => Buffer.concat([typeof s === "string" ? Buffer.from(s) : s, Buffer.alloc(1)]));
   const array = new BigUint64Array(new ArrayBuffer((items.length + 1) * 8));
   keep.forEach((b, i) => (array[i] = BigInt(ptr(b))));
   return { array, keep };
+}
+
+/** The NUL-terminated pieces of `b` (a last piece without its NUL too). */
+export function splitNul(b: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < b.length; ) {
+    const end = b.indexOf(0, at);
+    out.push(b.subarray(at, end < 0 ? b.length : end));
+    at = end < 0 ? b.length : end + 1;
+  }
+  return out;
 }
 
 /**
@@ -64,18 +73,13 @@ function cStrings(items: readonly string[]): { array: BigUint64Array; keep: Buff
  */
 export function reexecWithEnv(extra: Readonly<Record<string, string>>, opts: { always?: boolean } = {}): void {
   if (!opts.always && Object.keys(extra).every((k) => process.env[k] !== undefined)) return;
-  const argv = readFileSync("/proc/self/cmdline", "latin1").split("\0");
-  if (argv.at(-1) === "") argv.pop();
+  // The arguments as the bytes they are (a decode and encode would change any that are not UTF-8 text).
+  const argv = splitNul(readFileSync("/proc/self/cmdline"));
   const env = Object.entries({ ...extra, ...process.env }).map(([k, v]) => `${k}=${v ?? ""}`);
   const a = cStrings(argv);
   const e = cStrings(env);
   const path = Buffer.from("/proc/self/exe\0");
-  const libc = libcCalls();
-  try {
-    libc.symbols.execve(path, a.array, e.array);
-  } finally {
-    libc.close();
-  }
+  calls().execve(path, a.array, e.array);
   void a.keep;
   void e.keep;
 }
