@@ -154,7 +154,6 @@ function inlineJob(ctx: UffdTestContext, counters: HandlerCounters, job: Partial
   return {
     type: "serve",
     uffdFd: ctx.uffd.fd,
-    mode: "poll",
     strategy: "copy",
     dst: ctx.dst.addr,
     dstAlias: ctx.dst.addr,

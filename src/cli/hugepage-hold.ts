@@ -36,7 +36,8 @@ export default {
     } catch {
       change = undefined;
     }
-    const held = change !== undefined && (change.share ?? 0) >= 1 && hugepageShortage(1, size) === undefined;
+    // reserveHugepages throws unless the kernel granted this share in full.
+    const held = change !== undefined && hugepageShortage(1, size) === undefined;
     if (!held) {
       change?.dispose();
       change = undefined;

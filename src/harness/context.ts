@@ -1,6 +1,7 @@
 // One context per (test x memory type): the areas, the uffd, its stop pages
 // and the Handlers serving it (handlers.ts). No module-level state; dispose() closes and
 // unmaps everything, also when the test threw.
+import { within } from "./settle.ts";
 import type { FeatureName } from "../uffd/constants.ts";
 import type { IoctlSet } from "../uffd/bits.ts";
 import { type OpenOptions, type RegisterModes, Uffd } from "../uffd/uffd.ts";
@@ -224,8 +225,7 @@ export class UffdTestContext {
     // so would turn that retry into a SIGSEGV that kills the process.
     this.uffd.close();
     if (this.#inflight.size > 0) {
-      const quiet = await Promise.race([Promise.allSettled([...this.#inflight]).then(() => true), Bun.sleep(10_000).then(() => false)]);
-      if (!quiet) {
+      if (!(await within(Promise.allSettled([...this.#inflight]), 10_000))) {
         // A Worker is still inside the areas: leaking them is the safe choice.
         return;
       }

@@ -10,7 +10,7 @@ import type { ServeJob, ServeResult, TouchJob, TouchResult } from "./protocol.ts
 import { firstRejection, within } from "./settle.ts";
 
 /** What each handler serves: the fields of its job that its starter decides. */
-export type ServeSpec = Omit<ServeJob, "type" | "uffdFd" | "stopFd" | "mode" | "stopPages" | "counters" | "slot">;
+export type ServeSpec = Omit<ServeJob, "type" | "uffdFd" | "stopFd" | "stopPages" | "counters" | "slot">;
 
 /** Touch stop pages from a Worker (never from the thread that starts the handlers). */
 export type StopToucher = (job: Omit<TouchJob, "type">, timeoutMs: number | undefined) => Promise<TouchResult>;
@@ -48,19 +48,21 @@ export class StopPages {
   /** `count` fresh (missing) stop pages, registered; returns their start. */
   arm(count: number): number {
     const len = count * PAGE_SIZE;
+    // Unregistered first: replacing or unmapping a registered range would
+    // raise an UNMAP event nobody reads yet.
+    this.#unregister();
     if (this.#len < len) {
-      this.#unregister();
+      // Too small: a fresh (missing) mapping of the new size.
       this.dispose();
       this.#addr = mmap(len);
       this.#len = len;
+    } else {
+      // Drop what an earlier stop faulted in. MAP_FIXED over our own mapping
+      // replaces it in one step; unmapping first would leave a gap in which
+      // another thread (Bun's allocator, a Worker) could map its own memory,
+      // which the MAP_FIXED would then clobber.
+      mmap(this.#len, { addr: this.#addr, flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.FIXED });
     }
-    // Drop what an earlier stop faulted in. Unregistered first: replacing a
-    // registered range would raise an UNMAP event nobody reads yet.
-    this.#unregister();
-    // MAP_FIXED over our own mapping replaces it in one step. Unmapping first
-    // left a gap in which another thread (Bun's allocator, a Worker) could map
-    // its own memory, which the MAP_FIXED then clobbered: the arm64 crashes.
-    mmap(this.#len, { addr: this.#addr, flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.FIXED });
     this.#uffd.register({ start: this.#addr, len: this.#len }, { missing: true });
     this.#registered = true;
     return this.#addr;
@@ -132,7 +134,6 @@ export class Handlers {
         type: "serve",
         uffdFd: o.uffd.fd,
         stopFd: stop ? stop[0] : -1,
-        mode: o.mode,
         stopPages: read ? { start: stopStart, len: o.count * PAGE_SIZE } : undefined,
         counters: counters.buffer,
         slot,

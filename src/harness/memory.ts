@@ -28,10 +28,6 @@ export interface MemoryOffers {
   readonly zeropage: boolean;
   /** UFFDIO_MOVE can move pages into it (anonymous private memory only; needs MOVE). */
   readonly move: boolean;
-  /** UFFDIO_POISON can resolve its faults (needs POISON). */
-  readonly poison: boolean;
-  /** Its huge pages: "thp" (it may be backed by THP), "hugetlb" (every page is a hugetlb page: reserved, counted). */
-  readonly hugePages: "thp" | "hugetlb";
 }
 
 export interface MemoryType {
@@ -65,8 +61,6 @@ function withOffers(t: TypeFacts): MemoryType {
     wpUnpopulated: !t.fileBacked,
     zeropage: !t.hugetlb,
     move: !t.fileBacked,
-    poison: true,
-    hugePages: t.hugetlb ? "hugetlb" : "thp",
   };
   return { ...t, offers };
 }

@@ -1,6 +1,7 @@
 // C faulting loops run in a pooled toucher Worker: the thread that takes the
 // faults (and SIGBUS) is never the test thread, which may be the one that
 // serves the userfaultfd. See src/sys/native/faults.c.
+import { within } from "./settle.ts";
 import { poisonScan, type PoisonScanResult, sigbusResolve, type SigbusResolveResult } from "../sys/native/faults.ts";
 import type { UffdTestContext } from "./context.ts";
 import type { PooledWorker } from "./pool.ts";
@@ -46,7 +47,7 @@ export async function runFaultJob<R extends NativeFaultJob["routine"]>(
     return await (h ? Promise.race([result, h.failed]) : result);
   } catch (e) {
     ctx.uffd.close();
-    await Promise.race([finished, Bun.sleep(10_000)]);
+    await within(finished, 10_000);
     throw e;
   }
 }

@@ -10,8 +10,6 @@ export interface ServeJob {
   readonly uffdFd: number;
   /** Read end of this handler's stop pipe (poll mode). */
   readonly stopFd: number;
-  /** poll+read, or blocking read (stopped by a fault on its stop page). */
-  readonly mode: "poll" | "read";
   readonly strategy: FaultStrategy;
   /** Destination (the registered view for missing/wp faults). */
   readonly dst: number;

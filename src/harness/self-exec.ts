@@ -3,7 +3,7 @@
 import { fileURLToPath } from "node:url";
 
 /** Running as the compiled executable (modules live under /$bunfs). */
-export function isCompiled(): boolean {
+function isCompiled(): boolean {
   return Bun.main.startsWith("/$bunfs/") || import.meta.path.startsWith("/$bunfs/");
 }
 

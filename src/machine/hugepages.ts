@@ -5,7 +5,7 @@
 // nr_hugepages, under the settings lock, taken off again afterwards (after
 // success, failure, or a signal: restore.ts).
 import { join } from "node:path";
-import { MADV, MAP, mmap, munmap, tryMadvise } from "../sys/mem.ts";
+import { hugetlbMapFlags, MADV, MAP, mmap, munmap, tryMadvise } from "../sys/mem.ts";
 import { defaultHugePageSize, meminfoKb } from "../harness/memory.ts";
 import { SettingChange } from "./restore.ts";
 import { hugetlbDir, readCount } from "./sizes.ts";
@@ -89,9 +89,6 @@ export function reserveHugepages(need: number, size?: number): SettingChange | u
   return change;
 }
 
-/** MAP_HUGE_SHIFT: mmap's flags carry log2 of the hugetlb page size from bit 26. */
-const MAP_HUGE_SHIFT = 26;
-
 /**
  * Fault in and drop one free hugetlb page of `size` bytes, so that the next
  * user finds it ready: the first touch of a gigantic page (1 GiB) in a
@@ -103,7 +100,7 @@ const MAP_HUGE_SHIFT = 26;
 export function warmHugepage(size: number): boolean {
   let addr = 0;
   try {
-    addr = mmap(size, { flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.HUGETLB | (Math.log2(size) << MAP_HUGE_SHIFT) });
+    addr = mmap(size, { flags: MAP.PRIVATE | MAP.ANONYMOUS | hugetlbMapFlags(size) });
     // The kernel faults it in (never JS: a fault that failed would be a SIGBUS here). Before 5.14: not warmed.
     return tryMadvise(addr, size, MADV.POPULATE_WRITE) === 0;
   } catch {

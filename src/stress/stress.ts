@@ -62,7 +62,7 @@ export interface StressOutcome {
 
 const SETTLE_MS = 15_000;
 
-function featuresFor(mem: MemoryType, wp: boolean, kernel: FeatureSet): FeatureName[] {
+function stressFeatures(mem: MemoryType, wp: boolean, kernel: FeatureSet): FeatureName[] {
   const f: FeatureName[] = [...mem.offers.missing];
   if (wp) {
     f.push(...mem.offers.wp);
@@ -206,7 +206,7 @@ class StressRun {
       verify.set(initSourcePages(src.addr, g.pages, g.pageSize));
       // The destination starts empty whatever the source writes did (THP may span both).
       dst.release();
-      const uffd = Uffd.create({ features: featuresFor(mem, wp, kernel) });
+      const uffd = Uffd.create({ features: stressFeatures(mem, wp, kernel) });
       return new StressRun(opts, wp, { src, dst, uffd, verify });
     } catch (e) {
       dst?.dispose();

@@ -3,6 +3,7 @@
 // by side, a child process (`uffd-suite hugepage-hold`) reserves it while the
 // unit cases run, under the same policy and record as any reservation, and
 // gives it back when `run` closes its stdin (or dies).
+import { within } from "../harness/settle.ts";
 import type { Subprocess } from "bun";
 import { selfCommand } from "../harness/self-exec.ts";
 
@@ -45,12 +46,8 @@ export function holdHugepage(size: number): HugepageHold {
       } catch {
         // already gone
       }
-      // A timer, not Bun.sleep: a sleep left pending would keep the run alive after its end.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), RELEASE_WAIT_MS)));
-      const ended = await Promise.race([child.exited.then(() => true), late]);
-      clearTimeout(timer);
-      if (!ended) child.kill("SIGTERM");
+      // within() clears its timer: a sleep left pending would keep the run alive after its end.
+      if (!(await within(child.exited, RELEASE_WAIT_MS))) child.kill("SIGTERM");
       await child.exited;
     },
   };

@@ -6,13 +6,14 @@
 import { hugepageState, mayChangeSettings, reserveHugepages } from "../machine/hugepages.ts";
 import { MEMORY, type MemoryName, pageSizeOf } from "../harness/memory.ts";
 import type { SettingChange } from "../machine/restore.ts";
+import { InterruptedError, interrupted } from "../machine/signals.ts";
 import { type ResultSink, section } from "../report/result.ts";
 import { EEXIST_INTERVAL_S, executeStress, stressName, type StressRequest } from "../stress/cli-run.ts";
 import { defaultGroups, StressInputError, stressGeometry } from "../stress/geometry.ts";
 import type { StressOutcome } from "../stress/stress.ts";
 import { allCases, planCases as planUnit } from "../unit/plan.ts";
 import { runUnit } from "../unit/runner.ts";
-import { planCases as planWpMremap, runWpMremap } from "../wp-mremap/run.ts";
+import { planCases as planWpMremap, runWpMremapAsync } from "../wp-mremap/run.ts";
 import { hugetlbSizes, thpSizes } from "../machine/sizes.ts";
 import { type HugepageHold, holdHugepage } from "./hugepage-hold.ts";
 import { type RowOutcome, stressInChild } from "./side-run.ts";
@@ -60,6 +61,12 @@ function hugetlbStressSize(setup: boolean, groups: number): { mib: number; chang
   }
   const free = hugepageState().free;
   return { mib: Math.min(target, Math.floor(free / 2) * hpsMiB) };
+}
+
+/** Throws InterruptedError once a signal has come: no further part of the run starts. */
+function stopIfInterrupted(): void {
+  const sig = interrupted();
+  if (sig) throw new InterruptedError(`interrupted by ${sig}`);
 }
 
 /** Hugetlb page sizes above the default one (1 GiB on x86_64): the kernel takes seconds to allocate one. */
@@ -122,6 +129,8 @@ async function runParts(opts: VmtestsOptions, lane: Map<MemoryName, Promise<RowO
   try {
     await runUnit({ timeoutS: opts.unitTimeoutS, setup: opts.setup, isolate: true, jobs: opts.jobs, sink: section(sink) });
   } catch (e) {
+    // An interrupt ends the whole run (the settings are put back on the way out), not just this part.
+    if (e instanceof InterruptedError) throw e;
     sink.result({
       name: "uffd-unit-tests",
       part: "unit",
@@ -137,14 +146,14 @@ async function runParts(opts: VmtestsOptions, lane: Map<MemoryName, Promise<RowO
   let huge: ReturnType<typeof hugetlbStressSize> | undefined;
   try {
     for (const row of VMTESTS_STRESS) {
+      stopIfInterrupted();
       const mem = MEMORY[row.mem];
       let mib: number;
       let skip: string | undefined;
       if (row.mib === "H") {
-        huge ??= hugetlbStressSize(opts.setup, groups);
-        if (huge.note) {
-          sink.note(huge.note);
-          huge = { ...huge, note: undefined };
+        if (!huge) {
+          huge = hugetlbStressSize(opts.setup, groups);
+          if (huge.note) sink.note(huge.note);
         }
         mib = huge.mib;
         skip = huge.skip;
@@ -187,10 +196,8 @@ async function runParts(opts: VmtestsOptions, lane: Map<MemoryName, Promise<RowO
       const reason = r ? r.reason : skip;
       // Here a failure's reason is the directive of its line, and a diagnostic too.
       sink.result({ name, part: "stress", memory: row.mem, status, reason, diagnostics: status === "fail" && reason ? [reason] : [] });
-      if (row.mem === "hugetlb-private") {
-        huge?.change?.dispose();
-        huge = huge && { ...huge, change: undefined };
-      }
+      // The hugetlb rows are done: their pages go back now (dispose is idempotent).
+      if (row.mem === "hugetlb-private") huge?.change?.dispose();
     }
   } finally {
     huge?.change?.dispose();
@@ -201,8 +208,11 @@ async function runParts(opts: VmtestsOptions, lane: Map<MemoryName, Promise<RowO
   try {
     const held = new Set<number>();
     for (const h of holds) if (await h.held) held.add(h.size);
-    runWpMremap({ sink: section(sink), setup: opts.setup, held });
+    stopIfInterrupted();
+    // Between cases the event loop gets a turn, so a signal is handled within one case's time.
+    await runWpMremapAsync({ sink: section(sink), setup: opts.setup, held });
   } catch (e) {
+    if (e instanceof InterruptedError) throw e;
     sink.result({
       name: "uffd-wp-mremap",
       part: "wp-mremap",

@@ -28,6 +28,10 @@ export const MADV = {
   POPULATE_WRITE: 23,
   COLLAPSE: 25,
 } as const;
+/** mmap flags for a hugetlb mapping of pages of `size` bytes: MAP_HUGETLB with log2(size) from bit 26 (MAP_HUGE_SHIFT). */
+export function hugetlbMapFlags(size: number): number {
+  return MAP.HUGETLB | (Math.log2(size) << 26);
+}
 export const MREMAP = { MAYMOVE: 1, FIXED: 2, DONTUNMAP: 4 } as const;
 export const MFD = { CLOEXEC: 1, ALLOW_SEALING: 2, HUGETLB: 4 } as const;
 export const FALLOC = { KEEP_SIZE: 1, PUNCH_HOLE: 2 } as const;

@@ -137,10 +137,8 @@ export class Uffd {
   }
 
   /** Serve an fd created elsewhere (another thread, a fork event) from this thread. */
-  static adopt(fd: number, opts: { features?: bigint; userModeOnly?: boolean } = {}): Uffd {
-    const u = new Uffd(fd, "adopted", opts.userModeOnly ?? true);
-    u.#enabled = new FeatureSet(opts.features ?? 0n);
-    return u;
+  static adopt(fd: number): Uffd {
+    return new Uffd(fd, "adopted", true);
   }
 
   /** Features the kernel offers (as answered by the handshake). */

@@ -12,16 +12,6 @@ export type CaseResult = Pick<Result, "status" | "reason" | "diagnostics"> & {
   readonly ms?: number;
 };
 
-export function parseResultLine(line: string): CaseResult | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  return resultOf(v);
-}
-
 /** A parsed JSON value as a CaseResult, if it is one. */
 export function resultOf(v: unknown): CaseResult | undefined {
   if (typeof v !== "object" || v === null) return undefined;

@@ -1,11 +1,9 @@
 // One folio of a given size and kind, populated with non-zero data: a base
 // page, a THP (anon private, or shmem shared) or a hugetlb page.
-import { bytesAt, MAP, mmap, munmap, PAGE_SIZE, PROT } from "../sys/mem.ts";
+import { bytesAt, hugetlbMapFlags, MAP, mmap, munmap, PAGE_SIZE, PROT } from "../sys/mem.ts";
 import { PAGEMAP, type Pagemap } from "../sys/native/pagemap.ts";
 import { Changes, setKnob } from "../machine/changes.ts";
 import { thpKnob } from "../machine/sizes.ts";
-
-const MAP_HUGE_SHIFT = 26;
 
 export interface FolioSpec {
   readonly size: number;
@@ -41,7 +39,7 @@ export function allocOneFolio(spec: FolioSpec, pm: Pagemap): Allocated {
       scope!.add(setKnob(thpKnob(spec.size, spec.private ? "enabled" : "shmem_enabled"), "always"));
       mem = mmapAligned(spec.size, prot, flags);
     } else {
-      if (spec.hugetlb) flags |= MAP.HUGETLB | (Math.log2(spec.size) << MAP_HUGE_SHIFT);
+      if (spec.hugetlb) flags |= hugetlbMapFlags(spec.size);
       mem = mmap(spec.size, { prot, flags });
     }
     if (mem % spec.size !== 0) {

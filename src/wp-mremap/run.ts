@@ -147,18 +147,10 @@ export interface WpMremapOptions {
   readonly held?: ReadonlySet<number>;
 }
 
-/** The whole program: plan, settings, cases, restore; results into `sink`. */
-export function runWpMremap(opts: WpMremapOptions): void {
-  const steps = wpMremapSteps(opts);
-  // Every step at once: nothing between cases.
-  while (!steps.next().done) {
-    // each step runs in next()
-  }
-}
-
 /**
- * The same, giving the event loop a turn between cases, so a signal is
- * handled within one case's time; once one has come, no further case runs
+ * The whole program (plan, settings, cases, restore; results into `sink`),
+ * giving the event loop a turn between cases, so a signal is handled within
+ * one case's time; once one has come, no further case runs
  * (the settings are put back and InterruptedError is thrown). `pauseMs`
  * (tests only) waits that long between cases, to interrupt one mid-run.
  */

@@ -96,7 +96,7 @@ int faults_sigbus_resolve(const u64 *a, u64 *out) {
         /* A missing page: copy it in. */
         steps = 2;
         cp.dst = (u64)(usize)dst + nr * ps;
-        cp.src = src + (nr + shift) * ps;
+        cp.src = src + ((nr + shift) % pages) * ps;
         cp.len = ps;
         cp.mode = wp ? UFFD_COPY_MODE_WP : 0;
         cp.copy = 0;

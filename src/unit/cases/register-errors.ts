@@ -52,7 +52,7 @@ interface Row {
 }
 
 const M = REGISTER_MODE.MISSING;
-const huge = (m: MemoryType) => m.offers.hugePages === "hugetlb";
+const huge = (m: MemoryType) => m.hugetlb;
 const has = (f: FeatureName) => (_: MemoryType, k: FeatureSet) => k.has(f);
 /** UFFDIO_CONTINUE came with minor faults (Linux 5.13); before, the ioctl is unknown (EINVAL). */
 const continueKnown = (_: MemoryType, k: FeatureSet) => k.has("MINOR_HUGETLBFS") || k.has("MINOR_SHMEM");
