@@ -48,22 +48,37 @@ export class Rig {
     const align = Math.max(pmdSize(), this.ps);
     const stride = this.size + align;
     this.#reserveLen = align + 3 * stride;
-    this.#reserve = mmap(this.#reserveLen, { prot: PROT.NONE, flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.NORESERVE });
-    const base = Math.ceil(this.#reserve / align) * align;
-    this.#slots = [base, base + stride];
-    this.alias = base + 2 * stride;
-    this.fd = -1;
-    if (o.mem.fileBacked) {
-      this.fd = memfdCreate(`uffd-suite-explore-${o.mem.name}`, MFD.CLOEXEC | (o.mem.hugetlb ? MFD.HUGETLB : 0));
-      ftruncate(this.fd, this.size);
-      fallocate(this.fd, FALLOC.PUNCH_HOLE | FALLOC.KEEP_SIZE, 0, this.size);
-    }
-    this.#mapView(this.#slots[0], 0, this.size);
-    if (o.mem.hasAlias) mmap(this.size, { addr: this.alias, flags: MAP.SHARED | MAP.FIXED, fd: this.fd });
-    this.#bufLen = (o.pages + 1) * this.ps;
-    this.src = mmap(this.#bufLen);
-    this.moveSrc = mmap(this.#bufLen);
+    // Made first: it is the one step here that fails for want of permission.
     this.uffd = Uffd.create({ features: o.features });
+    this.#bufLen = (o.pages + 1) * this.ps;
+    const made: { addr: number; len: number }[] = [];
+    const map = (len: number, opts?: Parameters<typeof mmap>[1]) => {
+      const addr = mmap(len, opts);
+      made.push({ addr, len });
+      return addr;
+    };
+    this.fd = -1;
+    try {
+      this.#reserve = map(this.#reserveLen, { prot: PROT.NONE, flags: MAP.PRIVATE | MAP.ANONYMOUS | MAP.NORESERVE });
+      const base = Math.ceil(this.#reserve / align) * align;
+      this.#slots = [base, base + stride];
+      this.alias = base + 2 * stride;
+      if (o.mem.fileBacked) {
+        this.fd = memfdCreate(`uffd-suite-explore-${o.mem.name}`, MFD.CLOEXEC | (o.mem.hugetlb ? MFD.HUGETLB : 0));
+        ftruncate(this.fd, this.size);
+        fallocate(this.fd, FALLOC.PUNCH_HOLE | FALLOC.KEEP_SIZE, 0, this.size);
+      }
+      this.#mapView(this.#slots[0], 0, this.size);
+      if (o.mem.hasAlias) mmap(this.size, { addr: this.alias, flags: MAP.SHARED | MAP.FIXED, fd: this.fd });
+      this.src = map(this.#bufLen);
+      this.moveSrc = map(this.#bufLen);
+    } catch (e) {
+      // Nothing of a rig that could not be made stays behind (the views lie inside the reservation).
+      for (const m of made) munmap(m.addr, m.len);
+      if (this.fd >= 0) close(this.fd);
+      this.uffd.close();
+      throw e;
+    }
   }
 
   /** The flags the registered view is mapped with. */
