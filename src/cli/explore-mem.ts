@@ -1,5 +1,6 @@
 // Hidden: `uffd-suite explore-mem --stdin` reads one JSON request (see
 // src/explore/request.ts) and explores one memory type in this process.
+import { exitWithParent } from "../harness/self-exec.ts";
 import type { CommandDef } from "citty";
 import { runMemRequest } from "../explore/child.ts";
 import type { MemRequest } from "../explore/request.ts";
@@ -12,8 +13,7 @@ const exploreMem: CommandDef<typeof args> = {
   args,
   async run({ args: a }) {
     if (!a.stdin) throw new UsageError("explore-mem needs --stdin");
-    const parent = process.ppid;
-    setInterval(() => process.ppid !== parent && process.kill(process.pid, "SIGKILL"), 250).unref();
+    exitWithParent();
     const req = JSON.parse((await Bun.stdin.text()).trim()) as MemRequest;
     await runMemRequest(req);
     return 0;

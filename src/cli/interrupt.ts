@@ -10,7 +10,7 @@
 import { handleSignals, signalExitCode } from "../machine/signals.ts";
 import { recoverAbandonedSettings } from "../machine/settings-journal.ts";
 import type { ReportOutput } from "./report-output.ts";
-import { watchStdoutReader } from "./stdout-guard.ts";
+import { watchStdoutReader } from "./stdout-reader.ts";
 import { checkTmpdir } from "./tmpdir-check.ts";
 
 /** Past this, exit even if stdout has not taken the last lines (a reader that stopped reading). */

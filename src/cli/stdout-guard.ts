@@ -4,9 +4,7 @@
 // case processes killed, settings put back). A gone reader exits 141, as a
 // shell tool killed by SIGPIPE does, and prints nothing; anything else
 // prints one line, "the report could not be written", and exits 1.
-import { fstatSync } from "node:fs";
 import { abortRun } from "../machine/signals.ts";
-import { POLL, pollRevents } from "../sys/fd.ts";
 import { EXIT } from "./exit.ts";
 
 /** 128 + SIGPIPE (13). */
@@ -23,7 +21,8 @@ const WHAT: Record<string, string> = {
 let lost = false;
 let guarded = false;
 
-function stdoutLost(code: string): void {
+/** Stdout stopped taking the report (`code`: EPIPE, ENOSPC, …): end the run as above, once. */
+export function stdoutLost(code: string): void {
   if (lost) return;
   lost = true;
   if (code === "EPIPE") {
@@ -40,22 +39,4 @@ export function guardStdout(): void {
   if (guarded) return;
   guarded = true;
   process.stdout.on("error", (e: NodeJS.ErrnoException) => stdoutLost(e.code ?? e.message));
-}
-
-/**
- * For a test run, whose results may be seconds apart: where stdout is a
- * pipe, look every 100 ms whether its reader has gone (POLLERR), so the
- * run ends then rather than at its next result.
- */
-export function watchStdoutReader(): void {
-  let pipe = false;
-  try {
-    pipe = fstatSync(1).isFIFO();
-  } catch {
-    return;
-  }
-  if (!pipe) return;
-  setInterval(() => {
-    if (pollRevents(1, 0, 0) & POLL.ERR) stdoutLost("EPIPE");
-  }, 100).unref();
 }

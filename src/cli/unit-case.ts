@@ -5,6 +5,7 @@
 // case, the result record, and "ready" once it is idle again, all carrying the
 // request's token. The unit runner runs cases in these for crash and hang
 // isolation, and ends one after any failure.
+import { exitWithParent } from "../harness/self-exec.ts";
 import { writeSync } from "node:fs";
 import type { CommandDef } from "citty";
 import { workerPool } from "../harness/pool.ts";
@@ -75,9 +76,7 @@ const unitCase: CommandDef<typeof args> = {
   meta: { name: "unit-case", description: "Run one unit case, print its result as JSON (used by `unit`)", hidden: true },
   args,
   async run({ args: a }) {
-    // Orphaned (the runner died without killing us): end at once, Workers and all.
-    const parent = process.ppid;
-    setInterval(() => process.ppid !== parent && process.kill(process.pid, "SIGKILL"), 250).unref();
+    exitWithParent();
     caseFault.at("start");
     try {
       if (!a.stdin) {

@@ -11,3 +11,12 @@ export function selfCommand(): string[] {
   if (isCompiled()) return [process.execPath];
   return [process.execPath, fileURLToPath(new URL("../main.ts", import.meta.url))];
 }
+
+/**
+ * For a process started by selfCommand(): once orphaned (its parent died
+ * without killing it), end at once, Workers and all, rather than run on.
+ */
+export function exitWithParent(): void {
+  const parent = process.ppid;
+  setInterval(() => process.ppid !== parent && process.kill(process.pid, "SIGKILL"), 250).unref();
+}
