@@ -3,6 +3,7 @@
 // by side, a child process (`uffd-suite hugepage-hold`) reserves it while the
 // unit cases run, under the same policy and record as any reservation, and
 // gives it back when `run` closes its stdin (or dies).
+import { LineReader } from "../harness/lines.ts";
 import { within } from "../harness/settle.ts";
 import type { Subprocess } from "bun";
 import { selfCommand } from "../harness/self-exec.ts";
@@ -24,19 +25,19 @@ export function holdHugepage(size: number): HugepageHold {
     stdout: "pipe",
     stderr: "inherit",
   });
-  // Read stdout to its end (the child's exit): a stream left half read
-  // keeps this process alive after the run.
-  const held = new Promise<boolean>((resolve) => {
-    (async () => {
-      const dec = new TextDecoder();
-      let text = "";
-      for await (const chunk of child.stdout) {
-        text += dec.decode(chunk, { stream: true });
-        if (text.includes("\n")) resolve(text.split("\n")[0] === "held");
-      }
-      resolve(false);
-    })().catch(() => resolve(false));
+  // Its first line is the answer; then stdout is read to its end (the
+  // child's exit): a stream left half read keeps this process alive.
+  const lines = new LineReader(child.stdout);
+  const held = lines.next().then(
+    (first) => first === "held",
+    () => false,
+  );
+  const drained = held.then(async () => {
+    while ((await lines.next()) !== undefined) {
+      // nothing more is said
+    }
   });
+  drained.catch(() => {});
   return {
     size,
     held,

@@ -11,6 +11,7 @@
 // Each case goes with a fresh token and its verdict is read from that
 // process's stdout against that token (record.ts): a verdict is printed only
 // if that process sent it and then said "ready" or exited cleanly.
+import { LineReader } from "../harness/lines.ts";
 import type { Subprocess } from "bun";
 import { InterruptedError, interrupted, onInterrupt } from "../machine/signals.ts";
 import { log } from "../log.ts";
@@ -48,39 +49,6 @@ function tail(text: string, lines: number): string[] {
     .map((l) => l.trimEnd())
     .filter(Boolean)
     .slice(-lines);
-}
-
-/** Lines of a stream as they come; at its end, what followed the last newline. */
-class LineReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #dec = new TextDecoder();
-  #buf = "";
-  #ended = false;
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-  }
-
-  /** The next whole line, or undefined at the end of the stream. */
-  async next(): Promise<string | undefined> {
-    for (;;) {
-      const i = this.#buf.indexOf("\n");
-      if (i >= 0) {
-        const line = this.#buf.slice(0, i);
-        this.#buf = this.#buf.slice(i + 1);
-        return line;
-      }
-      if (this.#ended) return undefined;
-      const { value, done } = await this.#reader.read();
-      if (done) this.#ended = true;
-      else this.#buf += this.#dec.decode(value, { stream: true });
-    }
-  }
-
-  /** After the end: the unfinished last line ("" if none). */
-  get rest(): string {
-    return this.#buf;
-  }
 }
 
 /** A case process may run this many cases before it is ended (memory it may have grown). */
