@@ -1,7 +1,7 @@
 // The unit runner on the real kernel: the catalogue's cases, isolation of
 // crashes and hangs, KTAP as parsers read it, the command's usage errors.
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Parser } from "tap-parser";
 import { MEMORY_NAMES, type MemoryName } from "../src/harness/memory.ts";
@@ -11,6 +11,9 @@ import { probeFeatures } from "../src/uffd/uffd.ts";
 import { UNIT_CASES } from "../src/unit/catalogue.ts";
 import { planCases } from "../src/unit/plan.ts";
 import { runUnit } from "../src/unit/runner.ts";
+import { marked, newMarker, untilEmpty } from "./support/system.ts";
+
+type Marker = ReturnType<typeof newMarker>;
 
 const REPO = join(import.meta.dir, "..");
 const MAIN = join(REPO, "src/main.ts");
@@ -126,19 +129,12 @@ function expectPassOrNamedSkip(text: string): void {
   expect(result.fail).toBe(0);
 }
 
-/** Case processes of the runner `runnerPid`, or orphaned ones (reparented to init). */
-function caseProcesses(runnerPid: number): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-      const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
-      if (cmd.includes(`${MAIN} unit-case`) && (ppid === runnerPid || ppid === 1)) found.push(`${pid}: ${cmd}`);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
+/**
+ * Live case processes of the run carrying `marker` (the runner passes its
+ * environment on to them), wherever they were reparented: "pid state cmdline".
+ */
+function caseProcesses(marker: Marker): string[] {
+  return marked(marker).filter((l) => l.includes(`${MAIN} unit-case`) && !/^\d+ Z /.test(l));
 }
 
 /** Run the CLI without waiting on it synchronously, so its children can be watched. */
@@ -195,7 +191,11 @@ describe("quick subset per memory type (each case in its own process)", () => {
 
 describe("isolation", () => {
   test("a crash and a hang fail only their case; the run goes on, nothing is left running", async () => {
-    const r = await cliAsync(["unit", "-f", "selftest", "--timeout", "2", "--no-setup"], { UFFD_SUITE_TEST_CASES: "1" });
+    const marker = newMarker();
+    const r = await cliAsync(["unit", "-f", "selftest", "--timeout", "2", "--no-setup"], {
+      UFFD_SUITE_TEST_CASES: "1",
+      [marker.name]: marker.value,
+    });
     expect(r.code).toBe(1);
     const lines = r.out.trimEnd().split("\n");
     expect(lines).toContain("not ok 1 selftest-crash # crashed: SIGSEGV");
@@ -221,27 +221,29 @@ describe("isolation", () => {
       "selftest-pass",
       "selftest-hugetlb-shortage on hugetlb",
     ]);
-    expect(caseProcesses(r.pid)).toEqual([]);
+    // No case process is left once the runner exits, reparented or not; nothing else started from the run either.
+    expect(caseProcesses(marker)).toEqual([]);
+    expect(await untilEmpty(() => marked(marker))).toEqual([]);
   }, 30_000);
 
   for (const signal of ["SIGTERM", "SIGKILL"] as const) {
     test(`the runner killed by ${signal} while a case hangs: the case process and the spare go too`, async () => {
       // selftest-hang, then selftest-hugetlb-shortage: a spare case process waits while the first hangs.
+      const marker = newMarker();
       const p = Bun.spawn([process.execPath, MAIN, "unit", "-f", "selftest-h", "--no-setup", "--jobs", "1"], {
         cwd: REPO,
-        env: plainEnv({ UFFD_SUITE_TEST_CASES: "1" }),
+        env: plainEnv({ UFFD_SUITE_TEST_CASES: "1", [marker.name]: marker.value }),
         stdout: "pipe",
         stderr: "pipe",
       });
       const t0 = performance.now();
-      while (caseProcesses(p.pid).length < 2 && performance.now() - t0 < 10_000) await Bun.sleep(50);
-      expect(caseProcesses(p.pid)).toHaveLength(2);
+      while (caseProcesses(marker).length < 2 && performance.now() - t0 < 10_000) await Bun.sleep(50);
+      expect(caseProcesses(marker)).toHaveLength(2);
       await Bun.sleep(300); // well inside the case: its Worker waits in the fault
       p.kill(signal);
       await p.exited;
-      const t1 = performance.now();
-      while (caseProcesses(p.pid).length > 0 && performance.now() - t1 < 5_000) await Bun.sleep(50);
-      expect(caseProcesses(p.pid)).toEqual([]);
+      // Found by the marker, not by parent: a subreaper adopting orphans cannot hide them.
+      expect(await untilEmpty(() => marked(marker))).toEqual([]);
     }, 20_000);
   }
 
