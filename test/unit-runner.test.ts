@@ -2,8 +2,6 @@
 // crashes and hangs, KTAP as parsers read it, the command's usage errors.
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { Parser } from "tap-parser";
 import { MEMORY_NAMES, type MemoryName } from "../src/harness/memory.ts";
 import { ktapResultLine, KtapSink, ktapTotals } from "../src/report/ktap.ts";
 import { FEATURE_BITS } from "../src/uffd/constants.ts";
@@ -11,12 +9,12 @@ import { probeFeatures } from "../src/uffd/uffd.ts";
 import { UNIT_CASES } from "../src/unit/catalogue.ts";
 import { planCases } from "../src/unit/plan.ts";
 import { runUnit } from "../src/unit/runner.ts";
+import { childEnv, MAIN, REPO } from "./support/binary.ts";
+import { parseStrictTap } from "./support/ktap.ts";
 import { marked, newMarker, untilEmpty } from "./support/system.ts";
 
 type Marker = ReturnType<typeof newMarker>;
 
-const REPO = join(import.meta.dir, "..");
-const MAIN = join(REPO, "src/main.ts");
 const LINARO = /^(?:# )*(not )?ok (?:\d+) ([^#]+)(# (SKIP)?)?/;
 
 /** The 67 result names of the C uffd-unit-tests on a full kernel, in its order. */
@@ -55,37 +53,12 @@ const QUICK: Readonly<Record<MemoryName, readonly string[]>> = {
   "hugetlb-private": ["register-ioctls", "zeropage"],
 };
 
-function plainEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !["UFFD_SUITE_TEST_CASES", "UFFD_SUITE_PLANT"].includes(k)) env[k] = v;
-  }
-  return { ...env, ...extra };
-}
+/** A child's environment: ours less the test switches but the pause, which these runs pass on as before. */
+const plainEnv = (extra: Record<string, string> = {}) => childEnv(extra, { keep: ["UFFD_SUITE_TEST_PAUSE_MS"] });
 
 function cli(args: string[], env: Record<string, string> = {}) {
   const p = Bun.spawnSync([process.execPath, MAIN, ...args], { cwd: REPO, env: plainEnv(env), stdout: "pipe", stderr: "pipe" });
   return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
-}
-
-interface Assert {
-  ok: boolean;
-  id: number;
-  name: string;
-  skip: string | false;
-}
-
-/** Parse with tap-parser (strict): the asserts and the final summary. */
-function parseTap(text: string): {
-  asserts: Assert[];
-  result: { ok: boolean; count: number; pass: number; fail: number; skip: number; plan: { end: number } };
-} {
-  const asserts: Assert[] = [];
-  let result: any;
-  const p = new Parser({ strict: true }, (r: any) => (result = r));
-  p.on("assert", (a: any) => asserts.push({ ok: a.ok, id: a.id, name: a.name, skip: a.skip }));
-  p.end(text);
-  return { asserts, result };
 }
 
 /** Every result line must give its name to the Linaro kselftest regex, skips included. */
@@ -117,7 +90,7 @@ async function collect(opts: { filter?: string; mems?: MemoryName[]; isolate?: b
 
 /** Pass, or skip naming what is missing; anything else fails the test with the KTAP text. */
 function expectPassOrNamedSkip(text: string): void {
-  const { asserts, result } = parseTap(text);
+  const { asserts, result } = parseStrictTap(text);
   expect(asserts.length).toBeGreaterThan(0);
   for (const a of asserts) {
     if (a.skip)
@@ -183,7 +156,7 @@ describe("quick subset per memory type (each case in its own process)", () => {
 
   test("the API checks, in-process mode", async () => {
     const text = await collect({ filter: "UFFDIO_API", isolate: false });
-    const { asserts } = parseTap(text);
+    const { asserts } = parseStrictTap(text);
     expect(asserts.map((a) => a.name)).toEqual(["UFFDIO_API (with syscall)", "UFFDIO_API (with /dev/userfaultfd)"]);
     expectPassOrNamedSkip(text);
   });
@@ -211,7 +184,7 @@ describe("isolation", () => {
     expect(lines[lines.indexOf("not ok 1 selftest-crash # crashed: SIGSEGV") - 1]).toMatch(
       /^# selftest-crash: case process killed by SIGSEGV/,
     );
-    const { asserts, result } = parseTap(r.out);
+    const { asserts, result } = parseStrictTap(r.out);
     expect(result.plan.end).toBe(5);
     expect(asserts.map((a) => a.ok)).toEqual([false, false, false, true, true]);
     expect(linaroNames(r.out)).toEqual([
@@ -317,7 +290,7 @@ describe("uffd-suite unit (command)", () => {
     if (r.code !== 0) throw new Error(`exit ${r.code}\n${r.out}\n${r.err.slice(-3000)}`);
     // stdout holds results only.
     for (const l of r.out.trimEnd().split("\n")) expect(l).toMatch(/^(TAP version 13|1\.\.\d+|(not )?ok \d+ .+|# .*)$/);
-    const { asserts, result } = parseTap(r.out);
+    const { asserts, result } = parseStrictTap(r.out);
     // The C suite's 67 first, in its order; then ours (origin "suite").
     const ours = planCases(UNIT_CASES, { origin: "suite" }).map((e) => e.name);
     expect(asserts.map((a) => a.name)).toEqual([...C_NAMES, ...ours]);
