@@ -2,6 +2,8 @@
 // timing is asserted here; the figures themselves come from `npm run bench`.
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { FEATURE_BITS, type FeatureName } from "../src/uffd/constants.ts";
+import { probeFeatures } from "../src/uffd/uffd.ts";
 
 const MAIN = join(import.meta.dir, "..", "src/main.ts");
 
@@ -38,6 +40,16 @@ describe("uffd-suite bench", () => {
     expect(rep.c).toBeNull();
     const seen = rep.cases.map((c: { kind: string; mem: string; mode: string }) => `${c.kind} ${c.mem} ${c.mode}`);
     const skipped = rep.skipped.map((s: { kind: string; mem: string }) => `${s.kind} ${s.mem}`);
+    // Only a feature this kernel really lacks may skip a bench case, and the reason names it.
+    const kernel = probeFeatures();
+    for (const s of rep.skipped as { kind: string; mem: string; reason: string }[]) {
+      const m = /^feature missing: (.+)$/.exec(s.reason);
+      if (m === null) throw new Error(`${s.kind} ${s.mem} skipped for another reason: ${s.reason}`);
+      for (const name of m[1]!.split(", ")) {
+        expect(Object.keys(FEATURE_BITS)).toContain(name);
+        expect(kernel.missing([name as FeatureName])).toEqual([name as FeatureName]);
+      }
+    }
     // Needs nothing beyond userfaultfd itself: a skip here would hide a broken bench.
     expect(skipped).not.toContain("missing+copy anon");
     for (const k of ["missing+copy anon", "missing+copy shmem", "missing+zeropage anon", "wp anon", "minor shmem"]) {

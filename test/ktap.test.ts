@@ -3,21 +3,10 @@
 // failures and passes, all three are checked against a strict TAP parser's
 // reading of the text, and against the result lines read back.
 import { describe, expect, test } from "bun:test";
-import { Parser } from "tap-parser";
 import { EXIT, exitCodeOf } from "../src/cli/exit.ts";
 import { ktapDiagnostics, ktapResultLine, KtapSink, ktapText, ktapTotals } from "../src/report/ktap.ts";
 import { outcomeOf as ktapOutcome, type Result } from "../src/report/result.ts";
-import { ktapLineStatus, KtapTally } from "./support/ktap.ts";
-
-/** A strict TAP parser's reading: each assert and the final counts. */
-function parse(text: string): { asserts: Array<{ ok: boolean; id: number; name: string; skip: string | boolean }>; result: any } {
-  const asserts: Array<{ ok: boolean; id: number; name: string; skip: string | boolean }> = [];
-  let result: any;
-  const p = new Parser({ strict: true }, (r: any) => (result = r));
-  p.on("assert", (a: any) => asserts.push({ ok: a.ok, id: a.id, name: a.name, skip: a.skip }));
-  p.end(text);
-  return { asserts, result };
-}
+import { ktapLineStatus, KtapTally, parseStrictTap } from "./support/ktap.ts";
 
 /** The numbers of the # Totals line. */
 function totalsOf(text: string): Record<string, number> {
@@ -67,7 +56,7 @@ describe("KtapSink: lines, Totals and exit code agree", () => {
     expect(lines.at(-2)).toBe("# Totals: pass:2 fail:3 xfail:0 xpass:0 skip:1 error:0");
     expect(lines.at(-1)).toBe("");
 
-    const { asserts, result } = parse(text);
+    const { asserts, result } = parseStrictTap(text);
     expect(asserts.map((a) => [a.id, a.ok])).toEqual([
       [1, true],
       [2, false],
@@ -94,7 +83,7 @@ describe("KtapSink: lines, Totals and exit code agree", () => {
     const ok = write([MIXED[0]!, MIXED[3]!]);
     expect(totalsOf(ok.text)).toEqual({ pass: 1, fail: 0, skip: 1 });
     expect(exitCodeOf(ok.w.outcome())).toBe(EXIT.OK);
-    expect(parse(ok.text).result.ok).toBe(true);
+    expect(parseStrictTap(ok.text).result.ok).toBe(true);
     const skips = write([MIXED[3]!]);
     expect(totalsOf(skips.text)).toEqual({ pass: 0, fail: 0, skip: 1 });
     expect(exitCodeOf(skips.w.outcome())).toBe(EXIT.NOTHING_RAN);

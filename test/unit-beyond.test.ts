@@ -2,11 +2,12 @@
 // the CaseRun interface on the real kernel; then each planted fault, to show
 // that every one of them fails when its check is broken.
 import { describe, expect, test } from "bun:test";
-import type { MemoryName } from "../src/harness/memory.ts";
+import { MEMORY, type MemoryName } from "../src/harness/memory.ts";
 import { PAGEMAP_SCAN, PAGE_REGION, PM_SCAN_ARG } from "../src/sys/native/pagemap-scan.ts";
 import { probeFeatures } from "../src/uffd/uffd.ts";
 import type { UnitCase } from "../src/unit/case.ts";
 import { UNIT_CASES } from "../src/unit/catalogue.ts";
+import { hugepagesFor } from "../src/unit/gate.ts";
 import { closeWakesCases } from "../src/unit/cases/close-wakes.ts";
 import { copyDontwakeCases } from "../src/unit/cases/copy-dontwake.ts";
 import { eventsUnmapCases } from "../src/unit/cases/events-unmap.ts";
@@ -28,7 +29,10 @@ const CASES: readonly UnitCase[] = [
   ...registerErrorsCases,
   ...closeWakesCases,
 ];
-const timed = caseRunFile(Math.max(...CASES.map((c) => c.hugepages ?? 0)));
+// As many huge pages as its hugetlb runs need (a case's own count, else the memory type's).
+const timed = caseRunFile(
+  Math.max(0, ...CASES.flatMap((c) => (c.memory === "none" ? [] : c.memory.map((m) => hugepagesFor(c, MEMORY[m]))))),
+);
 
 test("the catalogue lists each of them once, at its end, as ours, with a one-line description", () => {
   const names = CASES.map((c) => c.name);

@@ -1,9 +1,7 @@
 // The unit runner on the real kernel: the catalogue's cases, isolation of
 // crashes and hangs, KTAP as parsers read it, the command's usage errors.
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { Parser } from "tap-parser";
+import { readFileSync } from "node:fs";
 import { MEMORY_NAMES, type MemoryName } from "../src/harness/memory.ts";
 import { ktapResultLine, KtapSink, ktapTotals } from "../src/report/ktap.ts";
 import { FEATURE_BITS } from "../src/uffd/constants.ts";
@@ -11,9 +9,12 @@ import { probeFeatures } from "../src/uffd/uffd.ts";
 import { UNIT_CASES } from "../src/unit/catalogue.ts";
 import { planCases } from "../src/unit/plan.ts";
 import { runUnit } from "../src/unit/runner.ts";
+import { childEnv, MAIN, REPO } from "./support/binary.ts";
+import { parseStrictTap } from "./support/ktap.ts";
+import { marked, newMarker, untilEmpty } from "./support/system.ts";
 
-const REPO = join(import.meta.dir, "..");
-const MAIN = join(REPO, "src/main.ts");
+type Marker = ReturnType<typeof newMarker>;
+
 const LINARO = /^(?:# )*(not )?ok (?:\d+) ([^#]+)(# (SKIP)?)?/;
 
 /** The 67 result names of the C uffd-unit-tests on a full kernel, in its order. */
@@ -52,37 +53,12 @@ const QUICK: Readonly<Record<MemoryName, readonly string[]>> = {
   "hugetlb-private": ["register-ioctls", "zeropage"],
 };
 
-function plainEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !["UFFD_SUITE_TEST_CASES", "UFFD_SUITE_PLANT"].includes(k)) env[k] = v;
-  }
-  return { ...env, ...extra };
-}
+/** A child's environment: ours less the test switches but the pause, which these runs pass on as before. */
+const plainEnv = (extra: Record<string, string> = {}) => childEnv(extra, { keep: ["UFFD_SUITE_TEST_PAUSE_MS"] });
 
 function cli(args: string[], env: Record<string, string> = {}) {
   const p = Bun.spawnSync([process.execPath, MAIN, ...args], { cwd: REPO, env: plainEnv(env), stdout: "pipe", stderr: "pipe" });
   return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
-}
-
-interface Assert {
-  ok: boolean;
-  id: number;
-  name: string;
-  skip: string | false;
-}
-
-/** Parse with tap-parser (strict): the asserts and the final summary. */
-function parseTap(text: string): {
-  asserts: Assert[];
-  result: { ok: boolean; count: number; pass: number; fail: number; skip: number; plan: { end: number } };
-} {
-  const asserts: Assert[] = [];
-  let result: any;
-  const p = new Parser({ strict: true }, (r: any) => (result = r));
-  p.on("assert", (a: any) => asserts.push({ ok: a.ok, id: a.id, name: a.name, skip: a.skip }));
-  p.end(text);
-  return { asserts, result };
 }
 
 /** Every result line must give its name to the Linaro kselftest regex, skips included. */
@@ -114,7 +90,7 @@ async function collect(opts: { filter?: string; mems?: MemoryName[]; isolate?: b
 
 /** Pass, or skip naming what is missing; anything else fails the test with the KTAP text. */
 function expectPassOrNamedSkip(text: string): void {
-  const { asserts, result } = parseTap(text);
+  const { asserts, result } = parseStrictTap(text);
   expect(asserts.length).toBeGreaterThan(0);
   for (const a of asserts) {
     if (a.skip)
@@ -126,19 +102,12 @@ function expectPassOrNamedSkip(text: string): void {
   expect(result.fail).toBe(0);
 }
 
-/** Case processes of the runner `runnerPid`, or orphaned ones (reparented to init). */
-function caseProcesses(runnerPid: number): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-      const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
-      if (cmd.includes(`${MAIN} unit-case`) && (ppid === runnerPid || ppid === 1)) found.push(`${pid}: ${cmd}`);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
+/**
+ * Live case processes of the run carrying `marker` (the runner passes its
+ * environment on to them), wherever they were reparented: "pid state cmdline".
+ */
+function caseProcesses(marker: Marker): string[] {
+  return marked(marker).filter((l) => l.includes(`${MAIN} unit-case`) && !/^\d+ Z /.test(l));
 }
 
 /** Run the CLI without waiting on it synchronously, so its children can be watched. */
@@ -187,7 +156,7 @@ describe("quick subset per memory type (each case in its own process)", () => {
 
   test("the API checks, in-process mode", async () => {
     const text = await collect({ filter: "UFFDIO_API", isolate: false });
-    const { asserts } = parseTap(text);
+    const { asserts } = parseStrictTap(text);
     expect(asserts.map((a) => a.name)).toEqual(["UFFDIO_API (with syscall)", "UFFDIO_API (with /dev/userfaultfd)"]);
     expectPassOrNamedSkip(text);
   });
@@ -195,7 +164,11 @@ describe("quick subset per memory type (each case in its own process)", () => {
 
 describe("isolation", () => {
   test("a crash and a hang fail only their case; the run goes on, nothing is left running", async () => {
-    const r = await cliAsync(["unit", "-f", "selftest", "--timeout", "2", "--no-setup"], { UFFD_SUITE_TEST_CASES: "1" });
+    const marker = newMarker();
+    const r = await cliAsync(["unit", "-f", "selftest", "--timeout", "2", "--no-setup"], {
+      UFFD_SUITE_TEST_CASES: "1",
+      [marker.name]: marker.value,
+    });
     expect(r.code).toBe(1);
     const lines = r.out.trimEnd().split("\n");
     expect(lines).toContain("not ok 1 selftest-crash # crashed: SIGSEGV");
@@ -211,7 +184,7 @@ describe("isolation", () => {
     expect(lines[lines.indexOf("not ok 1 selftest-crash # crashed: SIGSEGV") - 1]).toMatch(
       /^# selftest-crash: case process killed by SIGSEGV/,
     );
-    const { asserts, result } = parseTap(r.out);
+    const { asserts, result } = parseStrictTap(r.out);
     expect(result.plan.end).toBe(5);
     expect(asserts.map((a) => a.ok)).toEqual([false, false, false, true, true]);
     expect(linaroNames(r.out)).toEqual([
@@ -221,27 +194,29 @@ describe("isolation", () => {
       "selftest-pass",
       "selftest-hugetlb-shortage on hugetlb",
     ]);
-    expect(caseProcesses(r.pid)).toEqual([]);
+    // No case process is left once the runner exits, reparented or not; nothing else started from the run either.
+    expect(caseProcesses(marker)).toEqual([]);
+    expect(await untilEmpty(() => marked(marker))).toEqual([]);
   }, 30_000);
 
   for (const signal of ["SIGTERM", "SIGKILL"] as const) {
     test(`the runner killed by ${signal} while a case hangs: the case process and the spare go too`, async () => {
       // selftest-hang, then selftest-hugetlb-shortage: a spare case process waits while the first hangs.
+      const marker = newMarker();
       const p = Bun.spawn([process.execPath, MAIN, "unit", "-f", "selftest-h", "--no-setup", "--jobs", "1"], {
         cwd: REPO,
-        env: plainEnv({ UFFD_SUITE_TEST_CASES: "1" }),
+        env: plainEnv({ UFFD_SUITE_TEST_CASES: "1", [marker.name]: marker.value }),
         stdout: "pipe",
         stderr: "pipe",
       });
       const t0 = performance.now();
-      while (caseProcesses(p.pid).length < 2 && performance.now() - t0 < 10_000) await Bun.sleep(50);
-      expect(caseProcesses(p.pid)).toHaveLength(2);
+      while (caseProcesses(marker).length < 2 && performance.now() - t0 < 10_000) await Bun.sleep(50);
+      expect(caseProcesses(marker)).toHaveLength(2);
       await Bun.sleep(300); // well inside the case: its Worker waits in the fault
       p.kill(signal);
       await p.exited;
-      const t1 = performance.now();
-      while (caseProcesses(p.pid).length > 0 && performance.now() - t1 < 5_000) await Bun.sleep(50);
-      expect(caseProcesses(p.pid)).toEqual([]);
+      // Found by the marker, not by parent: a subreaper adopting orphans cannot hide them.
+      expect(await untilEmpty(() => marked(marker))).toEqual([]);
     }, 20_000);
   }
 
@@ -315,7 +290,7 @@ describe("uffd-suite unit (command)", () => {
     if (r.code !== 0) throw new Error(`exit ${r.code}\n${r.out}\n${r.err.slice(-3000)}`);
     // stdout holds results only.
     for (const l of r.out.trimEnd().split("\n")) expect(l).toMatch(/^(TAP version 13|1\.\.\d+|(not )?ok \d+ .+|# .*)$/);
-    const { asserts, result } = parseTap(r.out);
+    const { asserts, result } = parseStrictTap(r.out);
     // The C suite's 67 first, in its order; then ours (origin "suite").
     const ours = planCases(UNIT_CASES, { origin: "suite" }).map((e) => e.name);
     expect(asserts.map((a) => a.name)).toEqual([...C_NAMES, ...ours]);

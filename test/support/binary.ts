@@ -22,11 +22,18 @@ export function compiledBinary(): string {
   return bin;
 }
 
-/** The environment for a child: ours less test switches, plus `extra`. */
-export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+/** The test switches childEnv leaves out of a child's environment. */
+const TEST_SWITCHES = ["UFFD_SUITE_TEST_CASES", "UFFD_SUITE_PLANT", "UFFD_SUITE_TEST_PAUSE_MS"] as const;
+
+/** The environment for a child: ours less test switches (but those in `opts.keep`), plus `extra`. */
+export function childEnv(
+  extra: Record<string, string> = {},
+  opts: { keep?: readonly (typeof TEST_SWITCHES)[number][] } = {},
+): Record<string, string> {
+  const drop: readonly string[] = TEST_SWITCHES.filter((k) => !opts.keep?.includes(k));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !["UFFD_SUITE_TEST_CASES", "UFFD_SUITE_PLANT", "UFFD_SUITE_TEST_PAUSE_MS"].includes(k)) env[k] = v;
+    if (v !== undefined && !drop.includes(k)) env[k] = v;
   }
   return { ...env, ...extra };
 }

@@ -32,15 +32,19 @@ const isRoot = () => process.getuid?.() === 0;
  * raise nr_hugepages, a kernel that cannot give the pages, or pages the
  * policy refuses (more than half of MemAvailable) goes on
  * without them (the hugetlb cases then skip, naming the shortage); any
- * other failure to reserve fails the file.
+ * other failure to reserve fails the file. The recorder's `reservedAsRoot()`
+ * says whether root reserved them: a run-time "not enough HugeTLB pages"
+ * skip in this file is then a failure.
  */
-export function caseRunFile(hugepages: number): (name: string, r: CaseResult) => void {
+export function caseRunFile(hugepages: number): CaseRunRecorder {
   let reserved: SettingChange | undefined;
+  let reservedAsRoot = false;
   const timings: string[] = [];
   beforeAll(() => {
     if (hugepages <= 0 || defaultHugePageSize() === 0) return;
     try {
       reserved = reserveHugepages(hugepages);
+      reservedAsRoot = isRoot() && reserved !== undefined;
     } catch (e) {
       // The kernel had no more to give (HugepageShortfall), or the policy refused more than half of MemAvailable.
       const tolerated = !isRoot() || e instanceof HugepageShortfall || e instanceof HugepageLimit;
@@ -53,18 +57,43 @@ export function caseRunFile(hugepages: number): (name: string, r: CaseResult) =>
     workerPool().shutdown();
     if (timings.length > 0) console.log(timings.join("\n"));
   });
-  return (name, r) => {
+  const record = (name: string, r: CaseResult) => {
     timings.push(`# ${name}: ${r.status} ${r.ms ?? 0} ms${r.reason ? ` (${r.reason})` : ""}`);
   };
+  return Object.assign(record, { reservedAsRoot: () => reservedAsRoot });
+}
+
+/** caseRunFile's recorder of run times; `reservedAsRoot()`: root reserved this file's huge pages before its tests. */
+export interface CaseRunRecorder {
+  (name: string, r: CaseResult): void;
+  readonly reservedAsRoot: () => boolean;
+}
+
+/** A skip for huge pages missing at run time. */
+export const SHORTAGE_SKIP = /^not enough HugeTLB pages/;
+
+/**
+ * A run-time skip for missing huge pages may only happen where this file did
+ * not reserve them as root (a process without root, or a kernel that could
+ * not give them): otherwise it is a failure.
+ */
+export function expectShortageSkipAllowed(timed: CaseRunRecorder, name: string, r: CaseResult): void {
+  if (r.status === "skip" && SHORTAGE_SKIP.test(r.reason ?? "") && timed.reservedAsRoot()) {
+    throw new Error(`skipped for huge pages although root reserved them for this file\n${describeResult(name, r)}`);
+  }
 }
 
 /** Only a missing feature or missing huge pages may skip a case here, and the skip says which. */
 export const RESOURCE_SKIP = /^(feature missing: |not enough HugeTLB pages)/;
 
-/** A run on the real kernel passes, or skips for a missing resource it names (logged). */
-export function expectPassOrResourceSkip(name: string, r: CaseResult): void {
+/**
+ * A run on the real kernel passes, or skips for a missing resource it names
+ * (logged); not for huge pages where `timed`'s file reserved them as root.
+ */
+export function expectPassOrResourceSkip(timed: CaseRunRecorder, name: string, r: CaseResult): void {
   if (r.status === "skip") {
     expect(r.reason).toMatch(RESOURCE_SKIP);
+    expectShortageSkipAllowed(timed, name, r);
     console.log(`# SKIP ${name}: ${r.reason}`);
     return;
   }
@@ -91,7 +120,7 @@ export function loadTimeSkip(c: UnitCase, mem: MemoryName, kernel: FeatureSet): 
  */
 export function describeCasesOnEveryMemory(
   cases: readonly UnitCase[],
-  opts: { kernel: FeatureSet; timed: (name: string, r: CaseResult) => void; mustSkip?: (c: UnitCase) => string | undefined },
+  opts: { kernel: FeatureSet; timed: CaseRunRecorder; mustSkip?: (c: UnitCase) => string | undefined },
 ): void {
   describe("cases on every memory type", () => {
     for (const c of cases) {
@@ -101,7 +130,7 @@ export function describeCasesOnEveryMemory(
           const r = await runOne(c, mem, { kernel: opts.kernel });
           opts.timed(name, r);
           const skip = opts.mustSkip?.(c);
-          if (skip === undefined) return expectPassOrResourceSkip(name, r);
+          if (skip === undefined) return expectPassOrResourceSkip(opts.timed, name, r);
           if (r.status !== "skip") throw new Error(describeResult(name, r));
           expect(r.reason).toBe(skip);
         });

@@ -1,5 +1,7 @@
 // Result lines of a KTAP/TAP stream, for tests that check verdicts: status,
 // name, skip reason and the "# " diagnostic lines printed before each result.
+import { type FinalResults, Parser } from "tap-parser";
+
 export interface KtapResult {
   readonly n: number;
   readonly name: string;
@@ -67,4 +69,23 @@ export function parseKtapResult(
     result: m[1] === "not ok" ? "fail" : skip ? "skip" : "pass",
     directive: skip ? directive.replace(/^skip\b\s*/i, "") : directive,
   };
+}
+
+/** One assert as tap-parser reads it: skip is the reason, or false (true: a bare "# SKIP"). */
+export interface TapAssert {
+  readonly ok: boolean;
+  readonly id: number;
+  readonly name: string;
+  readonly skip: string | boolean;
+}
+
+/** A strict TAP parser's (tap-parser) reading of `text`: each assert and the final summary. */
+export function parseStrictTap(text: string): { asserts: TapAssert[]; result: FinalResults } {
+  const asserts: TapAssert[] = [];
+  let result: FinalResults | undefined;
+  const p = new Parser({ strict: true }, (r: FinalResults) => (result = r));
+  p.on("assert", (a: TapAssert) => asserts.push({ ok: a.ok, id: a.id, name: a.name, skip: a.skip }));
+  p.end(text);
+  if (result === undefined) throw new Error(`tap-parser gave no summary for:\n${text}`);
+  return { asserts, result };
 }

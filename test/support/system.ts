@@ -80,20 +80,6 @@ export function killMarked(marker: { name: string; value: string }): string[] {
   return killed;
 }
 
-/** Children of `pid` (by PPid), zombies included. */
-export function childrenOf(pid: number): string[] {
-  const found: string[] = [];
-  for (const p of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, "utf8");
-      if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) === pid) found.push(`${p} ${/^State:\s+(.*)$/m.exec(status)?.[1]}`);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
-
 /** Wait until `probe` returns an empty list (or `ms` pass); returns what is left. */
 export async function untilEmpty(probe: () => string[], ms = 5000): Promise<string[]> {
   const end = performance.now() + ms;
