@@ -95,7 +95,7 @@ function expectPassOrNamedSkip(text: string): void {
   for (const a of asserts) {
     if (a.skip)
       expect(a.skip).toMatch(
-        /^(feature missing: [A-Z_, ]+|not enough HugeTLB pages \(need \d+, free \d+\)|CONFIG_GUP_TEST missing|no hugetlb page size on this kernel|MADV_COLLAPSE failed: \w+)$/,
+        /^(feature missing: [A-Z_, ]+|not enough HugeTLB pages \(need \d+, free \d+\)|CONFIG_GUP_TEST missing|no hugetlb page size on this kernel|MADV_COLLAPSE not supported \(EINVAL\)|MADV_COLLAPSE could not get a huge page \((EAGAIN|ENOMEM)\))$/,
       );
     else if (!a.ok) throw new Error(`failed: ${a.name}\n${text}`);
   }
