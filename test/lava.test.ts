@@ -350,6 +350,25 @@ describe("npm run matrix: the cases of a job come from lava-run's log", () => {
     ]);
   });
 
+  test("a result printed on the console that LAVA never recorded (its signal line cut by a kernel message) is a failure", () => {
+    const text = [
+      rec("target", "ok 61 poison_on_anon[   45.920881] MCE: Killing Worker:546 due to hardware memory corruption fault at 7f315c544000"),
+      rec("target", "TCASE TEST_CASE_ID=poison_on_anon RESULT=pass>"),
+      rec("target", "ok 62 poison_on_shmem"),
+      rec("target", "<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=poison_on_shmem RESULT=pass>"),
+      lavaLog([
+        { id: "poison_on_shmem", result: "pass" },
+        { id: "uffd-suite_unit", result: "pass" },
+      ]),
+    ].join("\n");
+    const log = readLavaLog(text);
+    expect(log.printed).toEqual(["poison_on_anon", "poison_on_shmem"]);
+    const v = judge(log, "unit");
+    expect(v.pass).toBe(2);
+    expect(v.unknown.map((f) => f.name)).toEqual(["poison_on_anon"]);
+    expect(v.unknown[0]!.diagnostic).toContain("LAVA recorded no test case");
+  });
+
   test("a crash of the program, a job LAVA failed, or no cases at all are failures", () => {
     const crash = judge(readLavaLog(lavaLog([{ id: "uffd-suite_unit", result: "fail", notes: ["exit code 132 (signal 4)"] }])), "unit");
     expect(crash.unknown.map((f) => f.name)).toEqual(["uffd-suite_unit"]);

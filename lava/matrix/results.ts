@@ -17,6 +17,11 @@ export interface LavaLog {
   readonly job: { result: string; error?: string } | undefined;
   /** The target's console lines (for the last words of a job that broke). */
   readonly console: readonly string[];
+  /**
+   * The ids the test definition printed as results on the console (its TAP
+   * lines, `ok 62 poison_on_anon`): each should come back as a case.
+   */
+  readonly printed: readonly string[];
 }
 
 interface LogRecord {
@@ -42,6 +47,7 @@ function parseRecord(line: string): LogRecord | undefined {
 export class LavaLogReader {
   private readonly cases: LavaCase[] = [];
   private readonly consoleLines: string[] = [];
+  private readonly printed: string[] = [];
   private readonly notes = new Map<string, string[]>();
   private open: string | undefined;
   private job: { result: string; error?: string } | undefined;
@@ -68,6 +74,9 @@ export class LavaLogReader {
   private target(msg: string): undefined {
     this.consoleLines.push(msg);
     if (this.consoleLines.length > 200) this.consoleLines.shift();
+    // A slug stops at the first character a slug cannot hold (a kernel message may follow on the same line).
+    const printed = /^(?:not )?ok \d+ ([A-Za-z0-9_.+-]+)/.exec(msg);
+    if (printed) this.printed.push(printed[1]!);
     const start = /<LAVA_SIGNAL_STARTTC ([^>]+)>/.exec(msg);
     if (start) {
       this.open = start[1]!;
@@ -83,7 +92,7 @@ export class LavaLogReader {
   }
 
   result(): LavaLog {
-    return { cases: this.cases, job: this.job, console: this.consoleLines };
+    return { cases: this.cases, job: this.job, console: this.consoleLines, printed: this.printed };
   }
 }
 

@@ -54,6 +54,17 @@ export function judge(log: LavaLog, command: string): Verdict {
   for (const c of log.cases.filter((c) => !isSuite(c) && c.result === "fail")) {
     unknown.push({ name: `lava: ${c.name}`, diagnostic: c.name === "job" ? (log.job?.error ?? "") : "" });
   }
+  // A result the target printed that LAVA never recorded: its signal line
+  // was lost (a kernel message on the console cut into it, as an MCE line did
+  // in a poison case). A missing verdict is a failure, never a silent pass.
+  const recorded = new Set(suite.map((c) => c.name));
+  for (const id of new Set(log.printed)) {
+    if (!recorded.has(id))
+      unknown.push({
+        name: id,
+        diagnostic: "printed on the target's console, but LAVA recorded no test case for it (its signal line was lost)",
+      });
+  }
   if (suite.length === 0) {
     unknown.push({ name: "no test case came back", diagnostic: log.job?.error ?? log.console.at(-1) ?? "" });
   } else if (!program) {
