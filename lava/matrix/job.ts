@@ -75,7 +75,7 @@ export function jobDefinition(j: JobInput): object {
           timeout: { minutes: 10 },
           to: "tmpfs",
           images: {
-            kernel: { image_arg: `-kernel {kernel} -append "console=${console} panic=-1 loglevel=3"`, url: `file://${j.boot.kernel}` },
+            kernel: { image_arg: `-kernel {kernel} -append "console=${console} panic=-1"`, url: `file://${j.boot.kernel}` },
             ramdisk: {
               image_arg: "-initrd {ramdisk}",
               url: `file://${j.boot.ramdisk}`,

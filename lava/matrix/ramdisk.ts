@@ -25,6 +25,10 @@ mount -t tmpfs tmpfs /run
 mount -t hugetlbfs hugetlbfs /dev/hugepages 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 hostname uffd-target
+# Kernel messages off the console from here on (dmesg keeps them): the test
+# shell's signal lines share it, and an MCE line of a poison case once cut
+# one in two. LAVA has seen its "Linux version" line by now.
+echo 1 > /proc/sys/kernel/printk
 export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PS1='${PROMPT}'
 echo "uffd-suite ramdisk up: $(uname -r) $(uname -m)"
@@ -42,7 +46,8 @@ function ramdisk(cache: string, target: Target, dir: string): string {
   const apt = aptRoot(cache, USERLAND_SUITE, target.debArch);
   const busybox = download(apt, "busybox-static", cache);
   const libc = download(apt, "libc6", cache);
-  const key = [busybox, libc].map((p) => basename(p, ".deb").replace(/%3a/g, "-")).join("+");
+  // The init script is part of the key: a changed one makes a new ramdisk.
+  const key = [...[busybox, libc].map((p) => basename(p, ".deb").replace(/%3a/g, "-")), Bun.hash(INIT).toString(16)].join("+");
   const out = join(dir, `ramdisk-${target.debArch}-${key}.cpio.gz`);
   if (existsSync(out)) return out;
   const root = join(dir, `root-${target.debArch}`);
